@@ -1,0 +1,69 @@
+package rotation
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error the engine returns is a *RotationError that
+// wraps one of these, so callers can test with errors.Is.
+var (
+	// ErrInvalidEvent: the rotation event is missing a field or has a bad one.
+	ErrInvalidEvent = errors.New("invalid rotation event")
+	// ErrRotationNotEnabled: the secret does not have rotation enabled.
+	ErrRotationNotEnabled = errors.New("rotation is not enabled")
+	// ErrUnknownVersion: the token is not a version of the secret.
+	ErrUnknownVersion = errors.New("token is not a version of the secret")
+	// ErrNotPending: the token's version is neither AWSCURRENT nor AWSPENDING.
+	ErrNotPending = errors.New("version is not AWSPENDING")
+	// ErrNoVersion: no version holds the label, or it has no value yet.
+	ErrNoVersion = errors.New("no version with a value holds the label")
+	// ErrInvalidSecret: a secret value is malformed (not JSON, missing field).
+	ErrInvalidSecret = errors.New("invalid secret value")
+	// ErrProvider: the provider refused or failed.
+	ErrProvider = errors.New("provider error")
+	// ErrSecretsManager: a Secrets Manager call failed.
+	ErrSecretsManager = errors.New("secrets manager error")
+)
+
+// RotationError is the single error type the engine returns, so that Lambda's
+// errorType reads "RotationError". Its message has every known secret value
+// removed.
+type RotationError struct {
+	SecretID string
+	Step     string
+	msg      string
+	err      error
+}
+
+// Error returns the sanitized message.
+func (e *RotationError) Error() string { return e.msg }
+
+// Unwrap returns the underlying error chain.
+func (e *RotationError) Unwrap() error { return e.err }
+
+// FieldError names the field of a secret value or event that is wrong and how
+// to fix it.
+type FieldError struct {
+	Field string
+	Issue string
+	Fix   string
+	Kind  error // ErrInvalidSecret or ErrInvalidEvent
+}
+
+// Error implements error.
+func (e *FieldError) Error() string {
+	msg := fmt.Sprintf("field %q %s", e.Field, e.Issue)
+	if e.Fix != "" {
+		msg += ": " + e.Fix
+	}
+	return msg
+}
+
+// Unwrap lets errors.Is match the kind.
+func (e *FieldError) Unwrap() error { return e.Kind }
+
+// SecretFieldError returns an error about field of a secret value.
+func SecretFieldError(field, issue, fix string) error {
+	return &FieldError{Field: field, Issue: issue, Fix: fix, Kind: ErrInvalidSecret}
+}

@@ -1,0 +1,87 @@
+package rotation
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// MetricsNamespace is the CloudWatch namespace of every dualkey metric.
+const MetricsNamespace = "dualkey"
+
+// Metrics writes CloudWatch Embedded Metric Format lines. In Lambda, lines
+// written to stdout become metrics with no API call.
+type Metrics struct {
+	mu  sync.Mutex
+	w   io.Writer
+	now func() time.Time
+}
+
+// NewMetrics writes EMF lines to w (nil discards them).
+func NewMetrics(w io.Writer, now func() time.Time) *Metrics {
+	if now == nil {
+		now = time.Now
+	}
+	return &Metrics{w: w, now: now}
+}
+
+// MetricDatum is one named value with a CloudWatch unit.
+type MetricDatum struct {
+	Name  string
+	Unit  string // "Count", "Milliseconds", "Seconds"
+	Value float64
+}
+
+// Emit writes one EMF line with the given dimensions (all used as one
+// dimension set, plus each of the extra sets) and values.
+func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...MetricDatum) {
+	if m == nil || m.w == nil {
+		return
+	}
+	keys := make([]string, 0, len(dims))
+	for _, k := range []string{"Provider", "Step", "Action"} {
+		if _, ok := dims[k]; ok {
+			keys = append(keys, k)
+		}
+	}
+	sets := append([][]string{keys}, extraSets...)
+	defs := make([]map[string]string, len(data))
+	line := map[string]any{}
+	for k, v := range dims {
+		line[k] = v
+	}
+	for i, d := range data {
+		defs[i] = map[string]string{"Name": d.Name, "Unit": d.Unit}
+		line[d.Name] = d.Value
+	}
+	line["_aws"] = map[string]any{
+		"Timestamp": m.now().UnixMilli(),
+		"CloudWatchMetrics": []any{map[string]any{
+			"Namespace":  MetricsNamespace,
+			"Dimensions": sets,
+			"Metrics":    defs,
+		}},
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, _ = m.w.Write(append(b, '\n'))
+}
+
+// step records the outcome and duration of one rotation step.
+func (m *Metrics) step(provider, step, secretName, outcome string, d time.Duration) {
+	fail := 0.0
+	if outcome == "failure" {
+		fail = 1
+	}
+	m.Emit(map[string]string{"Provider": provider, "Step": step, "Outcome": outcome, "SecretName": secretName},
+		[][]string{{"Provider"}, {"SecretName"}},
+		MetricDatum{Name: "StepDuration", Unit: "Milliseconds", Value: float64(d.Microseconds()) / 1000},
+		MetricDatum{Name: "StepSuccess", Unit: "Count", Value: 1 - fail},
+		MetricDatum{Name: "RotationFailed", Unit: "Count", Value: fail},
+	)
+}

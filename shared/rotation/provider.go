@@ -1,0 +1,196 @@
+// Package rotation is dualkey's rotation engine. It turns the four steps that
+// AWS Secrets Manager asks a rotation Lambda to perform (createSecret,
+// setSecret, testSecret, finishSecret) into calls on a Provider, and owns
+// everything that is the same for every provider: event validation, the
+// Secrets Manager protocol guards, stage-label moves, idempotency, structured
+// logs without secrets, and CloudWatch Embedded Metric Format metrics.
+//
+// Providers never call Secrets Manager; the engine does, and hands them the
+// versions they ask for through a VersionReader.
+package rotation
+
+import (
+	"context"
+	"time"
+)
+
+// Staging labels Secrets Manager gives meaning to.
+const (
+	StageCurrent  = "AWSCURRENT"
+	StagePending  = "AWSPENDING"
+	StagePrevious = "AWSPREVIOUS"
+	// StageDeactivated marks the version whose credential dualkey's retire
+	// function deactivated and will delete after the grace period. The label
+	// keeps the version (and its credential id) readable after later
+	// rotations move AWSPREVIOUS on.
+	StageDeactivated = "DUALKEY_DEACTIVATED"
+)
+
+// Steps of the Secrets Manager rotation protocol.
+const (
+	StepCreate = "createSecret"
+	StepSet    = "setSecret"
+	StepTest   = "testSecret"
+	StepFinish = "finishSecret"
+)
+
+// Version is one version of a secret and its value (a SecretString).
+type Version struct {
+	ID     string
+	Stages []string
+	Value  string
+}
+
+// VersionReader gives providers read access to the versions of the secret
+// being rotated. Values are fetched lazily and cached by version id (versions
+// are immutable), so asking twice costs one Secrets Manager call.
+type VersionReader interface {
+	// Stage returns the version that holds the staging label. It returns an
+	// error wrapping ErrNoVersion when no version holds the label, or when the
+	// version holding it has no value yet (RotateSecret's placeholder).
+	Stage(ctx context.Context, stage string) (*Version, error)
+	// Created returns when a version was created. The first call in an
+	// invocation costs one ListSecretVersionIds call; use it only on rare
+	// paths (such as recognising a credential left by a crash).
+	Created(ctx context.Context, versionID string) (time.Time, error)
+}
+
+// PasswordSpec describes a random string, mirroring Secrets Manager's
+// GetRandomPassword options.
+type PasswordSpec struct {
+	Length                  int64
+	ExcludeCharacters       string
+	ExcludeNumbers          bool
+	ExcludePunctuation      bool
+	ExcludeUppercase        bool
+	ExcludeLowercase        bool
+	IncludeSpace            bool
+	RequireEachIncludedType bool
+}
+
+// PasswordGenerator makes random strings.
+type PasswordGenerator interface {
+	// RandomPassword returns a new random string that satisfies spec. The
+	// result is registered as a secret, so it never appears in logs.
+	RandomPassword(ctx context.Context, spec PasswordSpec) (string, error)
+}
+
+// CreateRequest asks a provider to build the value of the pending version.
+type CreateRequest struct {
+	SecretID  string // ARN of the secret
+	Token     string // version id the pending version will get
+	Current   *Version
+	Versions  VersionReader
+	Passwords PasswordGenerator
+	// Emergency is true when the rotation was asked for because the current
+	// credential leaked; providers may skip niceties but never a safety check.
+	Emergency bool
+}
+
+// CreateResponse carries the pending value the engine stores as AWSPENDING.
+type CreateResponse struct {
+	// Value is the complete SecretString of the new version (a JSON object).
+	Value string
+}
+
+// SetRequest asks a provider to make the pending credential valid at the
+// provider (for example ALTER ROLE ... PASSWORD).
+type SetRequest struct {
+	SecretID string
+	Token    string
+	Pending  *Version
+	Versions VersionReader
+}
+
+// TestRequest asks a provider to prove the pending credential works.
+type TestRequest struct {
+	SecretID string
+	Token    string
+	Pending  *Version
+	Versions VersionReader
+}
+
+// Provider creates, installs and verifies credentials for one kind of
+// service. Implementations must be safe to call again after a crash at any
+// point: the engine re-invokes a step that failed.
+type Provider interface {
+	// Name is a short, stable identifier ("internal", "iamkey") used in logs,
+	// metrics and tags.
+	Name() string
+	// Create returns the value of the new version. It must not disturb the
+	// current credential. If it creates a credential at the provider and the
+	// engine fails to store it, the next Create call must adopt or remove that
+	// credential so that no orphan is left behind.
+	Create(ctx context.Context, req *CreateRequest) (*CreateResponse, error)
+	// Set makes the pending credential usable at the provider. It must succeed
+	// without change when the pending credential is already set, and must keep
+	// the current credential working. Providers whose Create already makes the
+	// credential usable return nil.
+	Set(ctx context.Context, req *SetRequest) error
+	// Test proves that the pending credential works at the provider and, where
+	// the provider has identities, that it belongs to the same identity as the
+	// current one. It must not change anything.
+	Test(ctx context.Context, req *TestRequest) error
+	// Fingerprint returns a non-secret identifier for a secret value (an
+	// access key id, a SID, or the last four characters), for logs. It must
+	// never return secret material and must not fail: return "" when unsure.
+	Fingerprint(value string) string
+}
+
+// CredentialRequest names one version's credential for the lifecycle
+// capabilities below.
+type CredentialRequest struct {
+	SecretID string
+	Version  *Version
+	Versions VersionReader
+}
+
+// Usage is evidence about whether a credential is still used.
+type Usage struct {
+	// Known is false when the provider has no usage evidence at all.
+	Known bool
+	// LastUsed is the last time the provider saw the credential used; zero
+	// when never used.
+	LastUsed time.Time
+	// Detail is a human-readable, non-secret description of the evidence.
+	Detail string
+}
+
+// Deactivator is implemented by providers that can switch a credential off
+// without destroying it, so that it can be switched on again on rollback.
+type Deactivator interface {
+	// Deactivate makes the credential unusable but recoverable. It must
+	// succeed when the credential is already inactive.
+	Deactivate(ctx context.Context, req *CredentialRequest) error
+	// Reactivate makes a deactivated credential usable again. It must succeed
+	// when the credential is already active, and fail when it was deleted.
+	Reactivate(ctx context.Context, req *CredentialRequest) error
+}
+
+// Deleter is implemented by providers that can destroy a credential.
+type Deleter interface {
+	// Delete destroys the credential. It must succeed when the credential no
+	// longer exists.
+	Delete(ctx context.Context, req *CredentialRequest) error
+}
+
+// UsageReporter is implemented by providers that can tell whether a
+// credential is still in use.
+type UsageReporter interface {
+	// LastUsed reports the provider's evidence of use of the credential.
+	LastUsed(ctx context.Context, req *CredentialRequest) (*Usage, error)
+}
+
+// Credential is one credential as it exists at the provider.
+type Credential struct {
+	Fingerprint string
+	Status      string
+	Created     time.Time
+}
+
+// Auditor is implemented by providers that can list the credentials that
+// exist at the provider for the identity a secret manages.
+type Auditor interface {
+	// Credentials lists the live credentials of the identity in current.
+	Credentials(ctx context.Context, req *CredentialRequest) ([]Credential, error)
+}
