@@ -1,0 +1,108 @@
+package iamemu_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+)
+
+// TestAWSCLI checks the emulator against botocore's signer and parsers. It is
+// skipped when the aws CLI is not installed.
+func TestAWSCLI(t *testing.T) {
+	awsPath, err := exec.LookPath("aws")
+	if err != nil {
+		t.Skip("aws CLI not on PATH")
+	}
+	e := newEmu(t, nil)
+	e.createUser(t, "app")
+	k := e.createKey(t, "app")
+	dir := t.TempDir()
+
+	// run invokes the CLI with only the given key in its environment. Its
+	// output never contains the secret, so it may appear in failures.
+	run := func(t *testing.T, k key, args ...string) (stdout, stderr string, err error) {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), awsPath, append([]string{"--endpoint-url", e.url, "--output", "json"}, args...)...)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "AWS_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env,
+			"AWS_ACCESS_KEY_ID="+k.id,
+			"AWS_SECRET_ACCESS_KEY="+k.secret,
+			"AWS_DEFAULT_REGION=us-east-1",
+			"AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
+			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
+			"AWS_EC2_METADATA_DISABLED=true",
+			"AWS_PAGER=",
+			"AWS_MAX_ATTEMPTS=1",
+		)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+
+	t.Run("sts get-caller-identity", func(t *testing.T) {
+		out, stderr, err := run(t, k, "sts", "get-caller-identity")
+		if err != nil {
+			t.Fatalf("aws sts get-caller-identity: %v: %s", err, stderr)
+		}
+		var id struct{ Account, Arn, UserId string }
+		if err := json.Unmarshal([]byte(out), &id); err != nil {
+			t.Fatalf("parse %q: %v", out, err)
+		}
+		if id.Arn != "arn:aws:iam::"+account+":user/app" || id.Account != account || id.UserId == "" {
+			t.Errorf("identity = %+v", id)
+		}
+	})
+
+	t.Run("iam list-access-keys", func(t *testing.T) {
+		out, stderr, err := run(t, k, "iam", "list-access-keys")
+		if err != nil {
+			t.Fatalf("aws iam list-access-keys: %v: %s", err, stderr)
+		}
+		var list struct {
+			AccessKeyMetadata []struct{ UserName, AccessKeyId, Status, CreateDate string }
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("parse %q: %v", out, err)
+		}
+		if len(list.AccessKeyMetadata) != 1 {
+			t.Fatalf("got %d keys, want 1: %s", len(list.AccessKeyMetadata), out)
+		}
+		m := list.AccessKeyMetadata[0]
+		if m.UserName != "app" || m.AccessKeyId != k.id || m.Status != "Active" || m.CreateDate == "" {
+			t.Errorf("metadata = %+v", m)
+		}
+		if strings.Contains(out, k.secret) {
+			t.Error("list-access-keys output contains the secret")
+		}
+	})
+
+	t.Run("inactive key refused", func(t *testing.T) {
+		if _, err := e.admin().UpdateAccessKey(t.Context(), &iam.UpdateAccessKeyInput{
+			UserName: aws.String("app"), AccessKeyId: aws.String(k.id), Status: iamtypes.StatusTypeInactive,
+		}); err != nil {
+			t.Fatalf("UpdateAccessKey: %v", err)
+		}
+		for _, args := range [][]string{{"sts", "get-caller-identity"}, {"iam", "list-access-keys"}} {
+			_, stderr, err := run(t, k, args...)
+			if err == nil {
+				t.Fatalf("aws %s succeeded with an inactive key", strings.Join(args, " "))
+			}
+			if !strings.Contains(stderr, "InvalidClientTokenId") {
+				t.Errorf("aws %s: stderr %q does not name InvalidClientTokenId", strings.Join(args, " "), stderr)
+			}
+		}
+	})
+}
