@@ -64,10 +64,28 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
+// verifyAttempts is how often testSecret asks verify_url before giving up:
+// services refresh their keyring on a TTL or, rate-limited, on an unknown
+// key, so the first request with a new key may be refused.
+const verifyAttempts = 4
+
 // Provider implements rotation.Provider for internal service keys.
 type Provider struct {
 	settings Settings
 	client   *http.Client
+	// Sleep waits between verify_url attempts (injectable for tests).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 var _ rotation.Provider = (*Provider)(nil)
@@ -78,7 +96,7 @@ func New(settings Settings, client *http.Client) *Provider {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Provider{settings: settings, client: client}
+	return &Provider{settings: settings, client: client, Sleep: sleep}
 }
 
 // Secret is the decoded secret value.
@@ -176,25 +194,42 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 	if pending.VerifyURL == "" {
 		return nil
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, pending.VerifyURL, nil)
-	if err != nil {
-		return fmt.Errorf("verify_url: %w", err)
+	var status int
+	for attempt := 1; ; attempt++ {
+		status, err = p.verify(ctx, pending)
+		if err != nil {
+			return fmt.Errorf("verify_url %s with pending key %s: %w", pending.VerifyURL, rotation.LastFour(pending.APIKey), err)
+		}
+		if status/100 == 2 {
+			return nil
+		}
+		if attempt == verifyAttempts || (status != http.StatusUnauthorized && status != http.StatusForbidden && status/100 != 5) {
+			break
+		}
+		if err := p.Sleep(ctx, time.Duration(attempt)*time.Second); err != nil {
+			return fmt.Errorf("verify_url: %w", err)
+		}
 	}
-	switch h := pending.VerifyHeader; h {
+	return fmt.Errorf("verify_url %s refused pending key %s with HTTP %d; make the service accept AWSPENDING keys (shared/keyring does)",
+		pending.VerifyURL, rotation.LastFour(pending.APIKey), status)
+}
+
+func (p *Provider) verify(ctx context.Context, s *Secret) (int, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, s.VerifyURL, nil)
+	if err != nil {
+		return 0, err
+	}
+	switch h := s.VerifyHeader; h {
 	case "", "Authorization":
-		r.Header.Set("Authorization", "Bearer "+pending.APIKey)
+		r.Header.Set("Authorization", "Bearer "+s.APIKey)
 	default:
-		r.Header.Set(h, pending.APIKey)
+		r.Header.Set(h, s.APIKey)
 	}
 	resp, err := p.client.Do(r)
 	if err != nil {
-		return fmt.Errorf("verify_url %s with pending key %s: %w", pending.VerifyURL, rotation.LastFour(pending.APIKey), err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("verify_url %s refused pending key %s with HTTP %d; make the service accept AWSPENDING keys (shared/keyring does)",
-			pending.VerifyURL, rotation.LastFour(pending.APIKey), resp.StatusCode)
-	}
-	return nil
+	return resp.StatusCode, nil
 }
