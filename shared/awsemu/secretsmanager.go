@@ -1,0 +1,752 @@
+package awsemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// opFunc runs one Secrets Manager operation on a raw JSON request body.
+type opFunc func(s *Server, ctx context.Context, body []byte) (any, *apiError)
+
+// op adapts a typed handler to opFunc, decoding the JSON input.
+func op[I any](fn func(*Server, context.Context, *I) (any, *apiError)) opFunc {
+	return func(s *Server, ctx context.Context, body []byte) (any, *apiError) {
+		var in I
+		if len(bytes.TrimSpace(body)) > 0 {
+			if err := json.Unmarshal(body, &in); err != nil {
+				return nil, newAPIError(codeSerialization, "Could not parse the request body: %s", err.Error())
+			}
+		}
+		return fn(s, ctx, &in)
+	}
+}
+
+var operations = map[string]opFunc{
+	"CreateSecret":             op((*Server).createSecret),
+	"DescribeSecret":           op((*Server).describeSecret),
+	"GetSecretValue":           op((*Server).getSecretValue),
+	"PutSecretValue":           op((*Server).putSecretValue),
+	"UpdateSecretVersionStage": op((*Server).updateSecretVersionStage),
+	"ListSecretVersionIds":     op((*Server).listSecretVersionIDs),
+	"ListSecrets":              op((*Server).listSecrets),
+	"TagResource":              op((*Server).tagResource),
+	"UntagResource":            op((*Server).untagResource),
+	"UpdateSecret":             op((*Server).updateSecret),
+	"DeleteSecret":             op((*Server).deleteSecret),
+	"RestoreSecret":            op((*Server).restoreSecret),
+	"GetRandomPassword":        op((*Server).getRandomPassword),
+	"RotateSecret":             op((*Server).rotateSecret),
+	"CancelRotateSecret":       op((*Server).cancelRotateSecret),
+}
+
+func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost {
+		writeJSONError(w, newAPIError(codeUnknownOperation, "Secrets Manager accepts only POST requests."))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	name, ok := strings.CutPrefix(target, serviceName+".")
+	fn := operations[name]
+	if !ok || fn == nil {
+		writeJSONError(w, newAPIError(codeUnknownOperation, "Unknown operation %q.", target))
+		return
+	}
+	s.mu.Lock()
+	s.stats[name]++
+	s.mu.Unlock()
+	out, aerr := fn(s, r.Context(), body)
+	if aerr != nil {
+		writeJSONError(w, aerr)
+		return
+	}
+	writeJSON(w, out)
+}
+
+// ---- shared helpers (callers hold s.mu) ----
+
+// lockedSecret locks the server, purges expired deletions and resolves id.
+// On success the caller must unlock. allowDeleted lets a secret that is
+// scheduled for deletion through.
+func (s *Server) lockedSecret(id *string, allowDeleted bool) (*secret, *apiError) {
+	if id == nil {
+		return nil, errNull("secretId")
+	}
+	if aerr := checkLen("secretId", id, 1, 2048); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	s.purgeExpiredLocked()
+	sec := s.st.find(*id)
+	if sec == nil {
+		s.mu.Unlock()
+		return nil, errSecretNotFound()
+	}
+	if sec.deleted() && !allowDeleted {
+		s.mu.Unlock()
+		return nil, errMarkedForDeletion()
+	}
+	return sec, nil
+}
+
+// purgeExpiredLocked removes secrets whose recovery window has ended.
+func (s *Server) purgeExpiredLocked() {
+	now := s.now()
+	changed := false
+	for arn, sec := range s.st.Secrets {
+		if sec.DeletionDate != nil && !now.Before(*sec.DeletionDate) {
+			delete(s.st.Secrets, arn)
+			changed = true
+		}
+	}
+	if changed {
+		_ = s.persistLocked()
+	}
+}
+
+// commitLocked persists state after a mutation and maps a failure to an
+// InternalServiceError.
+func (s *Server) commitLocked() *apiError {
+	if err := s.persistLocked(); err != nil {
+		return &apiError{Code: codeInternal, Message: "The emulator could not save its state file: " + err.Error(), Status: http.StatusInternalServerError}
+	}
+	return nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9/_+=.@-]+$`)
+
+// validateValue checks SecretString/SecretBinary: at most one, within quota.
+func validateValue(str *string, bin []byte) *apiError {
+	if str != nil && bin != nil {
+		return newAPIError(codeInvalidParameter, msgBothValues)
+	}
+	if str != nil && len(*str) > 65536 {
+		return newAPIError(codeValidation, "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	}
+	if len(bin) > 65536 {
+		return newAPIError(codeValidation, "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
+	}
+	return nil
+}
+
+func validateTags(tags []tag) *apiError {
+	if len(tags) > 50 {
+		return newAPIError(codeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if len(t.Key) < 1 || len(t.Key) > 128 {
+			return errLength("tags.member.key", t.Key, 1, 128)
+		}
+		if len(t.Value) > 256 {
+			return errLength("tags.member.value", t.Value, 0, 256)
+		}
+		if seen[t.Key] {
+			return newAPIError(codeInvalidParameter, "You can't add duplicate tag keys: %s.", t.Key)
+		}
+		seen[t.Key] = true
+	}
+	return nil
+}
+
+func validateToken(tok *string) *apiError { return checkLen("clientRequestToken", tok, 32, 64) }
+
+func validateStages(stages []string) *apiError {
+	if stages == nil {
+		return nil
+	}
+	if len(stages) < 1 || len(stages) > 20 {
+		return newAPIError(codeValidation, "1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 20")
+	}
+	for _, st := range stages {
+		if len(st) < 1 || len(st) > 256 {
+			return errLength("versionStages.member", st, 1, 256)
+		}
+	}
+	return nil
+}
+
+func errLimit() *apiError {
+	return newAPIError(codeLimitExceeded, "The request failed because it would exceed one of the Secrets Manager quotas.")
+}
+
+// newVersionLocked adds a version with a value to sec.
+func (s *Server) newVersionLocked(sec *secret, id string, str *string, bin []byte) *version {
+	v := &version{ID: id, String: str, Binary: bin, Created: s.now(), Seq: s.st.nextSeq()}
+	sec.Versions[id] = v
+	return v
+}
+
+// ---- CreateSecret ----
+
+type createSecretInput struct {
+	Name                        *string
+	ClientRequestToken          *string
+	Description                 *string
+	KmsKeyId                    *string
+	SecretString                *string
+	SecretBinary                []byte
+	Tags                        []tag
+	AddReplicaRegions           []json.RawMessage
+	ForceOverwriteReplicaSecret bool
+	Type                        *string
+}
+
+type arnNameVersion struct {
+	ARN       string  `json:"ARN"`
+	Name      string  `json:"Name"`
+	VersionId *string `json:"VersionId,omitempty"`
+}
+
+func (s *Server) createSecret(_ context.Context, in *createSecretInput) (any, *apiError) {
+	if in.Name == nil {
+		return nil, errNull("name")
+	}
+	if aerr := checkLen("name", in.Name, 1, 512); aerr != nil {
+		return nil, aerr
+	}
+	if !nameRE.MatchString(*in.Name) {
+		return nil, newAPIError(codeInvalidParameter, "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+	}
+	for _, a := range []*apiError{
+		validateToken(in.ClientRequestToken),
+		checkLen("description", in.Description, 0, 2048),
+		checkLen("kmsKeyId", in.KmsKeyId, 0, 2048),
+		validateValue(in.SecretString, in.SecretBinary),
+		validateTags(in.Tags),
+	} {
+		if a != nil {
+			return nil, a
+		}
+	}
+	if len(in.AddReplicaRegions) > 0 {
+		return nil, newAPIError(codeInvalidRequest, "The dualkey emulator does not support replica regions.")
+	}
+	token := newUUID()
+	if in.ClientRequestToken != nil {
+		token = *in.ClientRequestToken
+	}
+	hasValue := in.SecretString != nil || in.SecretBinary != nil
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.purgeExpiredLocked()
+	if ex := s.st.byName(*in.Name); ex != nil {
+		if ex.deleted() {
+			return nil, newAPIError(codeInvalidRequest, "You can't create this secret because a secret with this name is already scheduled for deletion.")
+		}
+		// A retried CreateSecret (same token, same value) succeeds without change.
+		if v := ex.Versions[token]; v != nil && hasValue && v.sameValue(in.SecretString, in.SecretBinary) {
+			return arnNameVersion{ARN: ex.ARN, Name: ex.Name, VersionId: ptr(v.ID)}, nil
+		}
+		return nil, newAPIError(codeResourceExists, "The operation failed because the secret %s already exists.", *in.Name)
+	}
+	now := s.now()
+	arn := "arn:aws:secretsmanager:" + s.cfg.Region + ":" + s.cfg.AccountID + ":secret:" + *in.Name + "-" + randomFrom(arnSuffixAlphabet, 6)
+	sec := &secret{
+		ARN:         arn,
+		Name:        *in.Name,
+		Description: in.Description,
+		KmsKeyID:    in.KmsKeyId,
+		Created:     now,
+		LastChanged: now,
+		Tags:        slices.Clone(in.Tags),
+		Versions:    map[string]*version{},
+		Seq:         s.st.nextSeq(),
+	}
+	out := arnNameVersion{ARN: arn, Name: sec.Name}
+	if hasValue {
+		v := s.newVersionLocked(sec, token, in.SecretString, in.SecretBinary)
+		sec.moveStage(stageCurrent, v)
+		out.VersionId = ptr(v.ID)
+	}
+	s.st.Secrets[arn] = sec
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return out, nil
+}
+
+// ---- DescribeSecret ----
+
+type secretIDInput struct {
+	SecretId *string
+}
+
+type describeSecretOutput struct {
+	ARN                string              `json:"ARN"`
+	Name               string              `json:"Name"`
+	Description        *string             `json:"Description,omitempty"`
+	KmsKeyId           *string             `json:"KmsKeyId,omitempty"`
+	RotationEnabled    *bool               `json:"RotationEnabled,omitempty"`
+	RotationLambdaARN  *string             `json:"RotationLambdaARN,omitempty"`
+	RotationRules      *rotationRules      `json:"RotationRules,omitempty"`
+	LastRotatedDate    *epochTime          `json:"LastRotatedDate,omitempty"`
+	LastChangedDate    *epochTime          `json:"LastChangedDate,omitempty"`
+	LastAccessedDate   *epochTime          `json:"LastAccessedDate,omitempty"`
+	NextRotationDate   *epochTime          `json:"NextRotationDate,omitempty"`
+	DeletedDate        *epochTime          `json:"DeletedDate,omitempty"`
+	Tags               []tag               `json:"Tags,omitempty"`
+	VersionIdsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
+	CreatedDate        *epochTime          `json:"CreatedDate,omitempty"`
+	PrimaryRegion      string              `json:"PrimaryRegion,omitempty"`
+}
+
+func (s *Server) describe(sec *secret) describeSecretOutput {
+	out := describeSecretOutput{
+		ARN:                sec.ARN,
+		Name:               sec.Name,
+		Description:        sec.Description,
+		KmsKeyId:           sec.KmsKeyID,
+		RotationEnabled:    sec.RotationEnabled,
+		RotationRules:      sec.RotationRules,
+		LastRotatedDate:    tsp(sec.LastRotated),
+		LastChangedDate:    ts(sec.LastChanged),
+		LastAccessedDate:   tsp(sec.LastAccessed),
+		DeletedDate:        tsp(sec.DeletedDate),
+		Tags:               slices.Clone(sec.Tags),
+		VersionIdsToStages: sec.versionsToStages(),
+		CreatedDate:        ts(sec.Created),
+		PrimaryRegion:      s.cfg.Region,
+	}
+	if sec.RotationLambdaARN != "" {
+		out.RotationLambdaARN = ptr(sec.RotationLambdaARN)
+	}
+	if sec.RotationEnabled != nil && *sec.RotationEnabled {
+		out.NextRotationDate = tsp(sec.NextRotation)
+	}
+	return out
+}
+
+func (s *Server) describeSecret(_ context.Context, in *secretIDInput) (any, *apiError) {
+	sec, aerr := s.lockedSecret(in.SecretId, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	return s.describe(sec), nil
+}
+
+// ---- GetSecretValue ----
+
+type getSecretValueInput struct {
+	SecretId     *string
+	VersionId    *string
+	VersionStage *string
+}
+
+type getSecretValueOutput struct {
+	ARN           string     `json:"ARN"`
+	Name          string     `json:"Name"`
+	VersionId     string     `json:"VersionId"`
+	SecretString  *string    `json:"SecretString,omitempty"`
+	SecretBinary  []byte     `json:"SecretBinary,omitempty"`
+	VersionStages []string   `json:"VersionStages"`
+	CreatedDate   *epochTime `json:"CreatedDate"`
+}
+
+func (s *Server) getSecretValue(_ context.Context, in *getSecretValueInput) (any, *apiError) {
+	if aerr := checkLen("versionId", in.VersionId, 32, 64); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkLen("versionStage", in.VersionStage, 1, 256); aerr != nil {
+		return nil, aerr
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	var v *version
+	switch {
+	case in.VersionId != nil:
+		v = sec.Versions[*in.VersionId]
+		if v == nil || !v.hasValue() {
+			return nil, errVersionIDNotFound(*in.VersionId)
+		}
+		if in.VersionStage != nil && !v.hasStage(*in.VersionStage) {
+			return nil, newAPIError(codeInvalidRequest, "You provided a VersionStage that is not associated to the provided VersionId.")
+		}
+	default:
+		stage := stageCurrent
+		if in.VersionStage != nil {
+			stage = *in.VersionStage
+		}
+		v = sec.holder(stage)
+		if v == nil || !v.hasValue() {
+			return nil, errStageNotFound(stage)
+		}
+	}
+	today := day(s.now())
+	if sec.LastAccessed == nil || !sec.LastAccessed.Equal(today) || v.LastAccessed == nil || !v.LastAccessed.Equal(today) {
+		sec.LastAccessed = ptr(today)
+		v.LastAccessed = ptr(today)
+		if aerr := s.commitLocked(); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return getSecretValueOutput{
+		ARN:           sec.ARN,
+		Name:          sec.Name,
+		VersionId:     v.ID,
+		SecretString:  v.String,
+		SecretBinary:  v.Binary,
+		VersionStages: slices.Clone(v.Stages),
+		CreatedDate:   ts(v.Created),
+	}, nil
+}
+
+// ---- PutSecretValue ----
+
+type putSecretValueInput struct {
+	SecretId           *string
+	ClientRequestToken *string
+	SecretString       *string
+	SecretBinary       []byte
+	VersionStages      []string
+	RotationToken      *string
+}
+
+type putSecretValueOutput struct {
+	ARN           string   `json:"ARN"`
+	Name          string   `json:"Name"`
+	VersionId     string   `json:"VersionId"`
+	VersionStages []string `json:"VersionStages"`
+}
+
+func (s *Server) putSecretValue(_ context.Context, in *putSecretValueInput) (any, *apiError) {
+	for _, a := range []*apiError{
+		validateToken(in.ClientRequestToken),
+		validateValue(in.SecretString, in.SecretBinary),
+		validateStages(in.VersionStages),
+		checkLen("rotationToken", in.RotationToken, 36, 256),
+	} {
+		if a != nil {
+			return nil, a
+		}
+	}
+	if in.SecretString == nil && in.SecretBinary == nil {
+		return nil, newAPIError(codeInvalidRequest, "You must provide either SecretString or SecretBinary.")
+	}
+	token := newUUID()
+	if in.ClientRequestToken != nil {
+		token = *in.ClientRequestToken
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	v, aerr := s.writeVersionLocked(sec, token, in.SecretString, in.SecretBinary, in.VersionStages)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return putSecretValueOutput{ARN: sec.ARN, Name: sec.Name, VersionId: v.ID, VersionStages: slices.Clone(v.Stages)}, nil
+}
+
+// writeVersionLocked implements the value-writing core shared by
+// PutSecretValue and UpdateSecret:
+//
+//   - token names an existing version with a value: same value is an idempotent
+//     no-op, a different value is ResourceExistsException;
+//   - token names RotateSecret's placeholder: the value is filled in;
+//   - otherwise a new version is created;
+//
+// then the labels are attached (stages nil means AWSCURRENT; the very first
+// version of a secret always gets AWSCURRENT).
+func (s *Server) writeVersionLocked(sec *secret, token string, str *string, bin []byte, stages []string) (*version, *apiError) {
+	v := sec.Versions[token]
+	if v != nil && v.hasValue() {
+		if v.sameValue(str, bin) {
+			return v, nil
+		}
+		return nil, newAPIError(codeResourceExists, "You can't modify an existing version, you can only create new versions.")
+	}
+	labels := slices.Clone(stages)
+	if labels == nil {
+		labels = []string{stageCurrent}
+	}
+	if len(sec.Versions) == 0 && !slices.Contains(labels, stageCurrent) {
+		labels = append(labels, stageCurrent)
+	}
+	if sec.stageLimitExceeded(labels) {
+		return nil, errLimit()
+	}
+	if v == nil {
+		v = s.newVersionLocked(sec, token, str, bin)
+	} else {
+		v.String, v.Binary = str, bin
+	}
+	for _, st := range labels {
+		sec.moveStage(st, v)
+	}
+	sec.LastChanged = s.now()
+	sec.pruneVersions()
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return v, nil
+}
+
+// ---- UpdateSecretVersionStage ----
+
+type updateSecretVersionStageInput struct {
+	SecretId            *string
+	VersionStage        *string
+	MoveToVersionId     *string
+	RemoveFromVersionId *string
+}
+
+type arnName struct {
+	ARN  string `json:"ARN"`
+	Name string `json:"Name"`
+}
+
+func (s *Server) updateSecretVersionStage(_ context.Context, in *updateSecretVersionStageInput) (any, *apiError) {
+	if in.VersionStage == nil {
+		return nil, errNull("versionStage")
+	}
+	for _, a := range []*apiError{
+		checkLen("versionStage", in.VersionStage, 1, 256),
+		checkLen("moveToVersionId", in.MoveToVersionId, 32, 64),
+		checkLen("removeFromVersionId", in.RemoveFromVersionId, 32, 64),
+	} {
+		if a != nil {
+			return nil, a
+		}
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	stage := *in.VersionStage
+	cur := sec.holder(stage)
+	var remove *version
+	if in.RemoveFromVersionId != nil {
+		remove = sec.Versions[*in.RemoveFromVersionId]
+		if remove == nil {
+			return nil, errVersionIDNotFound(*in.RemoveFromVersionId)
+		}
+		if !remove.hasStage(stage) {
+			return nil, newAPIError(codeInvalidParameter, "The staging label %s is not attached to the version %s specified in RemoveFromVersionId.", stage, remove.ID)
+		}
+	}
+	switch {
+	case in.MoveToVersionId != nil:
+		to := sec.Versions[*in.MoveToVersionId]
+		if to == nil {
+			return nil, errVersionIDNotFound(*in.MoveToVersionId)
+		}
+		if cur != nil && cur != to && remove == nil {
+			return nil, newAPIError(codeInvalidParameter, "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, cur.ID)
+		}
+		if cur == to {
+			return arnName{ARN: sec.ARN, Name: sec.Name}, nil
+		}
+		if sec.stageLimitExceeded([]string{stage}) {
+			return nil, errLimit()
+		}
+		sec.moveStage(stage, to)
+	case remove != nil:
+		if stage == stageCurrent {
+			return nil, newAPIError(codeInvalidParameter, "You can't remove the staging label AWSCURRENT from a version without moving it to another version. Specify MoveToVersionId as well.")
+		}
+		sec.removeStage(stage, remove)
+	default:
+		return nil, newAPIError(codeInvalidParameter, "You must specify MoveToVersionId, RemoveFromVersionId, or both.")
+	}
+	sec.LastChanged = s.now()
+	sec.pruneVersions()
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return arnName{ARN: sec.ARN, Name: sec.Name}, nil
+}
+
+// ---- TagResource / UntagResource ----
+
+type tagResourceInput struct {
+	SecretId *string
+	Tags     []tag
+}
+
+func (s *Server) tagResource(_ context.Context, in *tagResourceInput) (any, *apiError) {
+	if in.Tags == nil {
+		return nil, errNull("tags")
+	}
+	if aerr := validateTags(in.Tags); aerr != nil {
+		return nil, aerr
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	tags := slices.Clone(sec.Tags)
+	for _, t := range in.Tags {
+		i := slices.IndexFunc(tags, func(x tag) bool { return x.Key == t.Key })
+		if i >= 0 {
+			tags[i].Value = t.Value
+		} else {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) > 50 {
+		return nil, errLimit()
+	}
+	sec.Tags = tags
+	sec.LastChanged = s.now()
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return struct{}{}, nil
+}
+
+type untagResourceInput struct {
+	SecretId *string
+	TagKeys  []string
+}
+
+func (s *Server) untagResource(_ context.Context, in *untagResourceInput) (any, *apiError) {
+	if in.TagKeys == nil {
+		return nil, errNull("tagKeys")
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	sec.Tags = slices.DeleteFunc(slices.Clone(sec.Tags), func(t tag) bool { return slices.Contains(in.TagKeys, t.Key) })
+	sec.LastChanged = s.now()
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return struct{}{}, nil
+}
+
+// ---- UpdateSecret ----
+
+type updateSecretInput struct {
+	SecretId           *string
+	ClientRequestToken *string
+	Description        *string
+	KmsKeyId           *string
+	SecretString       *string
+	SecretBinary       []byte
+	Type               *string
+}
+
+func (s *Server) updateSecret(_ context.Context, in *updateSecretInput) (any, *apiError) {
+	for _, a := range []*apiError{
+		validateToken(in.ClientRequestToken),
+		checkLen("description", in.Description, 0, 2048),
+		checkLen("kmsKeyId", in.KmsKeyId, 0, 2048),
+		validateValue(in.SecretString, in.SecretBinary),
+	} {
+		if a != nil {
+			return nil, a
+		}
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, false)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	out := arnNameVersion{ARN: sec.ARN, Name: sec.Name}
+	if in.SecretString != nil || in.SecretBinary != nil {
+		token := newUUID()
+		if in.ClientRequestToken != nil {
+			token = *in.ClientRequestToken
+		}
+		v, aerr := s.writeVersionLocked(sec, token, in.SecretString, in.SecretBinary, nil)
+		if aerr != nil {
+			return nil, aerr
+		}
+		out.VersionId = ptr(v.ID)
+	}
+	if in.Description != nil {
+		sec.Description = in.Description
+	}
+	if in.KmsKeyId != nil {
+		sec.KmsKeyID = in.KmsKeyId
+	}
+	sec.LastChanged = s.now()
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return out, nil
+}
+
+// ---- DeleteSecret / RestoreSecret ----
+
+type deleteSecretInput struct {
+	SecretId                   *string
+	RecoveryWindowInDays       *int64
+	ForceDeleteWithoutRecovery *bool
+}
+
+type deleteSecretOutput struct {
+	ARN          string     `json:"ARN"`
+	Name         string     `json:"Name"`
+	DeletionDate *epochTime `json:"DeletionDate"`
+}
+
+func (s *Server) deleteSecret(_ context.Context, in *deleteSecretInput) (any, *apiError) {
+	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
+	if force && in.RecoveryWindowInDays != nil {
+		return nil, newAPIError(codeInvalidParameter, "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
+	}
+	days := int64(30)
+	if in.RecoveryWindowInDays != nil {
+		days = *in.RecoveryWindowInDays
+		if days < 7 || days > 30 {
+			return nil, newAPIError(codeInvalidParameter, "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+		}
+	}
+	sec, aerr := s.lockedSecret(in.SecretId, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	now := s.now()
+	if force {
+		delete(s.st.Secrets, sec.ARN)
+		if aerr := s.commitLocked(); aerr != nil {
+			return nil, aerr
+		}
+		return deleteSecretOutput{ARN: sec.ARN, Name: sec.Name, DeletionDate: ts(now)}, nil
+	}
+	if sec.deleted() {
+		return nil, errMarkedForDeletion()
+	}
+	when := now.Add(time.Duration(days) * 24 * time.Hour)
+	sec.DeletedDate = ptr(now)
+	sec.DeletionDate = ptr(when)
+	sec.LastChanged = now
+	if aerr := s.commitLocked(); aerr != nil {
+		return nil, aerr
+	}
+	return deleteSecretOutput{ARN: sec.ARN, Name: sec.Name, DeletionDate: ts(when)}, nil
+}
+
+func (s *Server) restoreSecret(_ context.Context, in *secretIDInput) (any, *apiError) {
+	sec, aerr := s.lockedSecret(in.SecretId, true)
+	if aerr != nil {
+		return nil, aerr
+	}
+	defer s.mu.Unlock()
+	if sec.deleted() {
+		sec.DeletedDate, sec.DeletionDate = nil, nil
+		sec.LastChanged = s.now()
+		if aerr := s.commitLocked(); aerr != nil {
+			return nil, aerr
+		}
+	}
+	return arnName{ARN: sec.ARN, Name: sec.Name}, nil
+}
