@@ -120,6 +120,13 @@ func FreePort() (int, error) {
 // done or Close is called.
 func Start(ctx context.Context, rie, bootstrap string, port int, env []string) (*Process, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	var err error
+	if rie, err = filepath.Abs(rie); err != nil {
+		return nil, err
+	}
+	if bootstrap, err = filepath.Abs(bootstrap); err != nil {
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr, bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = append(os.Environ(), env...)

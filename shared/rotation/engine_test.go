@@ -83,9 +83,11 @@ func TestGuards(t *testing.T) {
 		msg     string // substring of the error
 	}{
 		{
-			name:    "rotation disabled",
-			prepare: func(t *testing.T, env *rotationtest.Env, arn string) string { return holderOf(env.Labels(ctx, arn), rotation.StageCurrent) },
-			step:    rotation.StepCreate, want: rotation.ErrRotationNotEnabled, msg: "rotate-secret",
+			name: "rotation disabled",
+			prepare: func(t *testing.T, env *rotationtest.Env, arn string) string {
+				return holderOf(env.Labels(ctx, arn), rotation.StageCurrent)
+			},
+			step: rotation.StepCreate, want: rotation.ErrRotationNotEnabled, msg: "rotate-secret",
 		},
 		{
 			name: "token is not a version",
@@ -114,7 +116,9 @@ func TestGuards(t *testing.T) {
 			name: "another version holds AWSPENDING",
 			prepare: func(t *testing.T, env *rotationtest.Env, arn string) string {
 				rotateOnce(t, env, arn)
-				env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+				env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+					return errors.New("lambda down")
+				})
 				if _, err := env.Rotate(ctx, arn); err != nil {
 					t.Fatalf("rotate: %v", err)
 				}
@@ -156,7 +160,9 @@ func TestGuards(t *testing.T) {
 		env := rotationtest.NewEnv(t, subject(initial, false))
 		arn := env.CreateSecret(ctx)
 		rotateOnce(t, env, arn)
-		env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+		env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+			return errors.New("lambda down")
+		})
 		stuck, _ := env.Rotate(ctx, arn)
 		env.SetInvoke(nil)
 		err := handle(env, arn, holderOf(env.Labels(ctx, arn), rotation.StagePrevious), rotation.StepCreate)

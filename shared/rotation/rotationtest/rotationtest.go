@@ -70,6 +70,11 @@ type Fixture struct {
 	// Live lists the fingerprints of the credentials that exist at the
 	// provider for the secret's identity; nil when the provider keeps none.
 	Live func(ctx context.Context) ([]string, error)
+	// BetweenRotations, when set, runs in the rotation test before each
+	// rotation after the first, with the secret's ARN. Providers whose
+	// credentials are limited in number (two IAM access keys per user) use it
+	// to retire the AWSPREVIOUS credential as dualkey's lifecycle would.
+	BetweenRotations func(ctx context.Context, env *Env, arn string)
 }
 
 // Run runs the whole conformance suite as subtests of t.
@@ -421,6 +426,9 @@ func testRotation(t *testing.T, s Subject) {
 	env := NewEnv(t, s)
 	arn := env.CreateSecret(ctx)
 	for i := 0; i < 3; i++ {
+		if i > 0 && env.Fixture.BetweenRotations != nil {
+			env.Fixture.BetweenRotations(ctx, env, arn)
+		}
 		old := currentID(env.Labels(ctx, arn))
 		env.crash.arm(0)
 		token, err := env.Rotate(ctx, arn)
