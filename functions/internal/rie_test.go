@@ -141,4 +141,3 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		t.Fatalf("no structured promotion log line in:\n%s", proc.Logs())
 	}
 }
-
