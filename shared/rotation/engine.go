@@ -140,7 +140,7 @@ type rotation struct {
 	token     string
 	stages    map[string][]string
 	tags      map[string]string
-	reader    *reader
+	reader    *Reader
 }
 
 func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, log *slog.Logger) (outcome, name string, err error) {
@@ -161,7 +161,7 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 	for _, t := range d.Tags {
 		r.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
-	r.reader = &reader{e: e, arn: r.arn, stages: r.stages}
+	r.reader = &Reader{sm: e.sm, arn: r.arn, stages: r.stages, red: e.redactor, cache: e}
 	if !aws.ToBool(d.RotationEnabled) {
 		return "", r.name, fmt.Errorf("%w: enable it with aws secretsmanager rotate-secret --secret-id %s --rotation-lambda-arn ARN", ErrRotationNotEnabled, r.arn)
 	}
@@ -201,7 +201,7 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 }
 
 func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, log *slog.Logger) (string, error) {
-	pending, err := r.reader.version(ctx, r.token, StagePending)
+	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err == nil {
 		log.Info("pending version already has a value", "pending", e.provider.Fingerprint(pending.Value))
 		return "replay", nil
@@ -254,7 +254,7 @@ func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, 
 }
 
 func (e *Engine) set(ctx context.Context, r *rotation, log *slog.Logger) (string, error) {
-	pending, err := r.reader.version(ctx, r.token, StagePending)
+	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err != nil {
 		return "", fmt.Errorf("pending version: %w (run createSecret first)", err)
 	}
@@ -266,7 +266,7 @@ func (e *Engine) set(ctx context.Context, r *rotation, log *slog.Logger) (string
 }
 
 func (e *Engine) test(ctx context.Context, r *rotation, log *slog.Logger) (string, error) {
-	pending, err := r.reader.version(ctx, r.token, StagePending)
+	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err != nil {
 		return "", fmt.Errorf("pending version: %w (run createSecret first)", err)
 	}
@@ -333,21 +333,62 @@ func (e *Engine) cached(arn, id string) (string, bool) {
 	return v, ok
 }
 
-// reader implements VersionReader over DescribeSecret's stage map.
-type reader struct {
-	e       *Engine
+// VersionAPI is what a VersionReader needs from Secrets Manager.
+type VersionAPI interface {
+	// GetSecretValue returns one version's value.
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	// ListSecretVersionIds lists versions with their creation dates.
+	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
+}
+
+// valueCache caches version values; versions are immutable.
+type valueCache interface {
+	remember(arn, id, value string)
+	cached(arn, id string) (string, bool)
+}
+
+type mapCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (c *mapCache) remember(arn, id, value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[arn+"|"+id] = value
+}
+
+func (c *mapCache) cached(arn, id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[arn+"|"+id]
+	return v, ok
+}
+
+// NewReader returns a VersionReader for the secret arn whose version-to-stages
+// map is stages (from DescribeSecret). Values it reads are registered with
+// red (when not nil) so they are redacted from logs.
+func NewReader(api VersionAPI, arn string, stages map[string][]string, red *Redactor) *Reader {
+	return &Reader{sm: api, arn: arn, stages: stages, red: red, cache: &mapCache{m: map[string]string{}}}
+}
+
+// Reader implements VersionReader over DescribeSecret's stage map.
+type Reader struct {
+	sm      VersionAPI
 	arn     string
 	stages  map[string][]string
+	red     *Redactor
+	cache   valueCache
 	created map[string]time.Time
 }
 
 // Created implements VersionReader.
-func (r *reader) Created(ctx context.Context, id string) (time.Time, error) {
+func (r *Reader) Created(ctx context.Context, id string) (time.Time, error) {
 	if r.created == nil {
 		r.created = map[string]time.Time{}
 		in := &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(r.arn), IncludeDeprecated: aws.Bool(true)}
 		for {
-			out, err := r.e.sm.ListSecretVersionIds(ctx, in)
+			out, err := r.sm.ListSecretVersionIds(ctx, in)
 			if err != nil {
 				r.created = nil
 				return time.Time{}, fmt.Errorf("list versions: %w: %w", ErrSecretsManager, err)
@@ -369,23 +410,25 @@ func (r *reader) Created(ctx context.Context, id string) (time.Time, error) {
 }
 
 // Stage implements VersionReader.
-func (r *reader) Stage(ctx context.Context, stage string) (*Version, error) {
+func (r *Reader) Stage(ctx context.Context, stage string) (*Version, error) {
 	id := holder(r.stages, stage)
 	if id == "" {
 		return nil, fmt.Errorf("%s: %w", stage, ErrNoVersion)
 	}
-	return r.version(ctx, id, stage)
+	return r.Version(ctx, id, stage)
 }
 
-func (r *reader) version(ctx context.Context, id, stage string) (*Version, error) {
-	if v, ok := r.e.cached(r.arn, id); ok {
+// Version returns the version id (stage, when not empty, must be one of its
+// labels).
+func (r *Reader) Version(ctx context.Context, id, stage string) (*Version, error) {
+	if v, ok := r.cache.cached(r.arn, id); ok {
 		return &Version{ID: id, Stages: r.stages[id], Value: v}, nil
 	}
-	out, err := r.e.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(r.arn),
-		VersionId:    aws.String(id),
-		VersionStage: aws.String(stage),
-	})
+	in := &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.arn), VersionId: aws.String(id)}
+	if stage != "" {
+		in.VersionStage = aws.String(stage)
+	}
+	out, err := r.sm.GetSecretValue(ctx, in)
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
@@ -397,10 +440,16 @@ func (r *reader) version(ctx context.Context, id, stage string) (*Version, error
 		return nil, SecretFieldError("SecretString", "is empty (binary secrets are not supported)", "store the credential as a JSON SecretString")
 	}
 	v := aws.ToString(out.SecretString)
-	r.e.redactor.AddSecretValue(v)
-	r.e.remember(r.arn, id, v)
+	if r.red != nil {
+		r.red.AddSecretValue(v)
+	}
+	r.cache.remember(r.arn, id, v)
 	return &Version{ID: id, Stages: r.stages[id], Value: v}, nil
 }
+
+// Holder returns the version id that holds stage in a DescribeSecret
+// VersionIdsToStages map, or "".
+func Holder(stages map[string][]string, stage string) string { return holder(stages, stage) }
 
 type passwords struct{ e *Engine }
 
