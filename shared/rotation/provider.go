@@ -194,3 +194,13 @@ type Auditor interface {
 	// Credentials lists the live credentials of the identity in current.
 	Credentials(ctx context.Context, req *CredentialRequest) ([]Credential, error)
 }
+
+// LabelGated is implemented by providers whose credentials are valid exactly
+// while their version holds AWSCURRENT, AWSPENDING or AWSPREVIOUS (keys that
+// services verify with shared/keyring). The lifecycle switches such a
+// credential off by removing AWSPREVIOUS from its version, and on again by
+// putting the label back.
+type LabelGated interface {
+	// LabelGated reports whether the provider's credentials are label-gated.
+	LabelGated() bool
+}

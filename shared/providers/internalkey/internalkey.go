@@ -233,3 +233,9 @@ func (p *Provider) verify(ctx context.Context, s *Secret) (int, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	return resp.StatusCode, nil
 }
+
+// LabelGated implements rotation.LabelGated: services accept a key only while
+// its version holds AWSCURRENT, AWSPENDING or AWSPREVIOUS.
+func (p *Provider) LabelGated() bool { return true }
+
+var _ rotation.LabelGated = (*Provider)(nil)

@@ -1,0 +1,140 @@
+package lifecycle
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Tags dualkey reads on a managed secret. Settings override the function's
+// defaults; state tags are written by dualkey and visible in DescribeSecret.
+const (
+	TagManaged        = "dualkey:managed"           // "true": the retire function manages this secret
+	TagProvider       = "dualkey:provider"          // provider name, e.g. "iamkey", "internal"
+	TagDrain          = "dualkey:drain"             // drain window after promotion (Go duration, e.g. "1h")
+	TagQuiet          = "dualkey:quiet"             // the old credential must be unused for this long (default: the drain)
+	TagGrace          = "dualkey:grace"             // time between deactivation and deletion (e.g. "48h")
+	TagRollbackWindow = "dualkey:rollback-window"   // rollback allowed this long after promotion (e.g. "15m")
+	TagWindow         = "dualkey:deactivate-window" // when deactivation is allowed, e.g. "Mon-Fri 09:00-17:00 UTC"
+	TagAlarm          = "dualkey:alarm"             // CloudWatch alarm name that triggers rollback
+	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
+	TagEmergency      = "dualkey:emergency"         // "true": no drain; deactivate the old credential at once
+
+	TagState         = "dualkey:state"          // draining | in-use | waiting-window | deactivated | deleted | held
+	TagStateVersion  = "dualkey:state-version"  // the version the state is about
+	TagStateSince    = "dualkey:state-since"    // RFC 3339 time the state was entered
+	TagStateNote     = "dualkey:state-note"     // why, in words (no secrets)
+	TagDeactivatedAt = "dualkey:deactivated-at" // RFC 3339 time the DUALKEY_DEACTIVATED version was deactivated
+)
+
+// States written to TagState.
+const (
+	StateDraining      = "draining"
+	StateInUse         = "in-use"
+	StateWaitingWindow = "waiting-window"
+	StateDeactivated   = "deactivated"
+	StateDeleted       = "deleted"
+	StateHeld          = "held"
+)
+
+// Settings are the lifecycle timings of one secret.
+type Settings struct {
+	Drain          time.Duration
+	Quiet          time.Duration // 0: same as Drain
+	Grace          time.Duration
+	RollbackWindow time.Duration
+	Window         *Window // nil: any time
+	RestoreCurrent bool
+}
+
+// DefaultSettings are dualkey's defaults.
+var DefaultSettings = Settings{Drain: time.Hour, Grace: 48 * time.Hour, RollbackWindow: 15 * time.Minute}
+
+// SettingsFromEnv reads DUALKEY_DRAIN, DUALKEY_QUIET, DUALKEY_GRACE,
+// DUALKEY_ROLLBACK_WINDOW, DUALKEY_DEACTIVATE_WINDOW and
+// DUALKEY_ROLLBACK_RESTORE over DefaultSettings.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := DefaultSettings
+	for _, d := range []struct {
+		env string
+		dst *time.Duration
+	}{{"DUALKEY_DRAIN", &s.Drain}, {"DUALKEY_QUIET", &s.Quiet}, {"DUALKEY_GRACE", &s.Grace}, {"DUALKEY_ROLLBACK_WINDOW", &s.RollbackWindow}} {
+		if v := getenv(d.env); v != "" {
+			x, err := time.ParseDuration(v)
+			if err != nil || x < 0 {
+				return s, fmt.Errorf("environment variable %s=%q: want a duration such as 1h or 30m", d.env, v)
+			}
+			*d.dst = x
+		}
+	}
+	if v := getenv("DUALKEY_DEACTIVATE_WINDOW"); v != "" {
+		w, err := ParseWindow(v)
+		if err != nil {
+			return s, fmt.Errorf("environment variable DUALKEY_DEACTIVATE_WINDOW: %w", err)
+		}
+		s.Window = w
+	}
+	if v := getenv("DUALKEY_ROLLBACK_RESTORE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("environment variable DUALKEY_ROLLBACK_RESTORE=%q: want true or false", v)
+		}
+		s.RestoreCurrent = b
+	}
+	return s, nil
+}
+
+// withTags returns s overridden by the secret's tags. Errors name the tag and
+// the fix.
+func (s Settings) withTags(tags map[string]string) (Settings, error) {
+	for _, d := range []struct {
+		tag string
+		dst *time.Duration
+	}{{TagDrain, &s.Drain}, {TagQuiet, &s.Quiet}, {TagGrace, &s.Grace}, {TagRollbackWindow, &s.RollbackWindow}} {
+		if v, ok := tags[d.tag]; ok {
+			x, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || x < 0 {
+				return s, fmt.Errorf("tag %s=%q: want a duration such as 1h, 30m or 48h", d.tag, v)
+			}
+			*d.dst = x
+		}
+	}
+	if v, ok := tags[TagWindow]; ok {
+		w, err := ParseWindow(v)
+		if err != nil {
+			return s, fmt.Errorf("tag %s: %w", TagWindow, err)
+		}
+		s.Window = w
+	}
+	if v, ok := tags[TagRestoreCurrent]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("tag %s=%q: want true or false", TagRestoreCurrent, v)
+		}
+		s.RestoreCurrent = b
+	}
+	if s.Quiet == 0 {
+		s.Quiet = s.Drain
+	}
+	return s, nil
+}
+
+// tagValue makes free text safe for a tag value (AWS allows letters,
+// digits, spaces and _ . : / = + - @, up to 256 characters).
+func tagValue(s string) string {
+	b := []rune{}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune(" _.:/=+-@", c):
+			b = append(b, c)
+		default:
+			b = append(b, ' ')
+		}
+	}
+	out := strings.Join(strings.Fields(string(b)), " ")
+	if len(out) > 256 {
+		out = out[:256]
+	}
+	return out
+}
