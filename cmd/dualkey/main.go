@@ -3,8 +3,11 @@
 //
 //	dualkey emulator --addr 127.0.0.1:4566 [--state FILE] [--lambda NAME_OR_ARN=INVOKE_URL ...]
 //	dualkey demo [--rie PATH]
-//	dualkey rotate [--endpoint URL] [--lambda-arn ARN] SECRET
+//	dualkey rotate [--endpoint URL] [--lambda-arn ARN] [--emergency] SECRET
 //	dualkey status [--endpoint URL] SECRET
+//	dualkey retire [--dry-run] [--resume] [SECRET]
+//	dualkey rollback [--force] [--restore-current] [--reason TEXT] SECRET
+//	dualkey audit SECRET
 package main
 
 import (
@@ -29,6 +32,9 @@ func commands() []command {
 		{"demo", "rotate a key three times end to end on local emulators while a service is under load", runDemo},
 		{"rotate", "start a rotation of a secret now", runRotate},
 		{"status", "show a secret's versions, labels and rotation state", runStatus},
+		{"retire", "move old credentials through drain, usage check, deactivation and deletion (--dry-run)", runRetire},
+		{"rollback", "reactivate the old credential and hold retirement", runRollback},
+		{"audit", "list credentials at the provider that no version of the secret references", runAudit},
 	}
 }
 

@@ -18,9 +18,11 @@ import (
 
 func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("rotate", stderr)
-	var a awsFlags
-	a.register(fs)
+	var f lifecycleFlags
+	f.register(fs)
+	a := &f.awsFlags
 	lambdaARN := fs.String("lambda-arn", "", "rotation function ARN (default: the one already configured on the secret)")
+	emergency := fs.Bool("emergency", false, "the current credential leaked: rotate now, no drain, deactivate the old credential as soon as the new one is promoted")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,6 +30,9 @@ func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errors.New("want exactly one SECRET (name or ARN)")
 	}
 	secret := fs.Arg(0)
+	if *emergency {
+		return emergencyRotate(ctx, &f, secret, *lambdaARN, stdout, stderr)
+	}
 	sm, err := a.secretsManager(ctx)
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/providers/registry"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -70,3 +72,39 @@ type ConfigError struct{ msg string }
 
 // Error implements error.
 func (e *ConfigError) Error() string { return "rotation function configuration: " + e.msg }
+
+// NewLifecycle loads the AWS configuration and builds the lifecycle over
+// every provider, with settings from the environment (DUALKEY_DRAIN, ...).
+func NewLifecycle(ctx context.Context) (*lifecycle.Lifecycle, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load aws configuration: %w", err)
+	}
+	red := rotation.NewRedactor()
+	providers, err := registry.Providers(ctx, cfg, red, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	settings, err := lifecycle.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return lifecycle.New(lifecycle.Config{
+		SecretsManager: secretsmanager.NewFromConfig(cfg),
+		Providers:      providers,
+		Defaults:       settings,
+		Redactor:       red,
+	})
+}
+
+// StartLifecycle runs a Lambda whose handler uses the lifecycle. A
+// configuration error fails every invocation with a ConfigError.
+func StartLifecycle[E any](handle func(ctx context.Context, lc *lifecycle.Lifecycle, ev E) error) {
+	lc, err := NewLifecycle(context.Background())
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("function is misconfigured", "error", err.Error())
+		lambda.Start(func(context.Context, E) error { return &ConfigError{msg: err.Error()} })
+		return
+	}
+	lambda.Start(func(ctx context.Context, ev E) error { return handle(ctx, lc, ev) })
+}

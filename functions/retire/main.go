@@ -1,0 +1,22 @@
+// Command retire is the scheduled Lambda (EventBridge, e.g. every 15
+// minutes) that walks every secret tagged dualkey:managed=true and moves its
+// old credential through drain, usage check, deactivation, grace and
+// deletion (see docs/lifecycle.md).
+package main
+
+import (
+	"context"
+	_ "time/tzdata" // deactivation windows name time zones; provided.al2023 has no zoneinfo
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/dualkey/dualkey/shared/lambdamain"
+	"github.com/dualkey/dualkey/shared/lifecycle"
+)
+
+func main() {
+	lambdamain.StartLifecycle(func(ctx context.Context, lc *lifecycle.Lifecycle, _ events.CloudWatchEvent) error {
+		_, err := lc.RunAll(ctx, lifecycle.Options{})
+		return err
+	})
+}

@@ -1,0 +1,43 @@
+// Package registry builds every provider dualkey ships from one AWS
+// configuration, keyed by the name used in the dualkey:provider tag. The
+// retire and rollback functions and the CLI serve all providers at once.
+package registry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/dualkey/dualkey/shared/providers/iamkey"
+	"github.com/dualkey/dualkey/shared/providers/internalkey"
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// Providers returns the providers by name. getenv supplies their settings
+// (the same environment variables as their rotation functions).
+func Providers(_ context.Context, cfg aws.Config, red *rotation.Redactor, getenv func(string) string) (map[string]rotation.Provider, error) {
+	keySettings, err := internalkey.SettingsFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("internal provider: %w", err)
+	}
+	budget, err := iamkey.PropagationBudgetFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("iamkey provider: %w", err)
+	}
+	if red == nil {
+		red = rotation.NewRedactor()
+	}
+	log := slog.New(red.Handler(slog.NewJSONHandler(os.Stdout, nil)))
+	ps := []rotation.Provider{
+		internalkey.New(keySettings, nil),
+		iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{PropagationBudget: budget, Logger: log}),
+	}
+	out := make(map[string]rotation.Provider, len(ps))
+	for _, p := range ps {
+		out[p.Name()] = p
+	}
+	return out, nil
+}
