@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -117,7 +119,7 @@ func (e *internalEnv) tags(t *testing.T) map[string]string {
 // oldKeyAccepted asks a real keyring, fresh from Secrets Manager, about the old key.
 func (e *internalEnv) oldKeyAccepted(t *testing.T) bool {
 	t.Helper()
-	kr, err := keyring.New(context.Background(), e.SM, keyring.Config{SecretID: e.arn})
+	kr, err := keyring.New(context.Background(), e.SM, keyring.Config{SecretID: e.arn, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -241,6 +241,13 @@ func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, 
 		in.RotationToken = aws.String(rotationToken)
 	}
 	if _, err := e.sm.PutSecretValue(ctx, in); err != nil {
+		// The value may have been stored and only the reply lost: look
+		// before throwing the new credential away.
+		if stored, gerr := r.reader.Version(ctx, r.token, StagePending); gerr == nil && stored.Value == resp.Value {
+			log.Warn("put pending version reported an error but the value was stored", "error", err.Error())
+			e.remember(r.arn, r.token, resp.Value)
+			return "success", nil
+		}
 		if d, ok := e.provider.(Discarder); ok {
 			if derr := d.Discard(ctx, r.arn, resp.Value); derr != nil {
 				log.Error("could not discard the credential that was not stored", "pending", e.provider.Fingerprint(resp.Value), "error", derr)

@@ -309,66 +309,78 @@ func (f *flakySM) PutSecretValue(ctx context.Context, in *secretsmanager.PutSecr
 
 func TestPutSecretValueFails(t *testing.T) {
 	ctx := context.Background()
-	for _, storeFirst := range []bool{false, true} {
-		name := map[bool]string{false: "not stored", true: "stored but reply lost"}[storeFirst]
-		t.Run(name, func(t *testing.T) {
-			env, w, arn, k0 := newEnv(t, fixtureOpts{})
-			sm := &flakySM{SecretsManagerAPI: env.SM, fails: 1, storeFirst: storeFirst}
-			eng, err := rotation.New(rotation.Config{SecretsManager: sm, Provider: w.provider(nil, iamkey.Config{}), LogWriter: env.Logs, MetricsWriter: io.Discard})
-			if err != nil {
-				t.Fatal(err)
+	t.Run("stored but reply lost", func(t *testing.T) {
+		// The engine looks before it discards: the stored key is kept and
+		// the rotation completes in one go.
+		env, w, arn, k0 := newEnv(t, fixtureOpts{})
+		sm := &flakySM{SecretsManagerAPI: env.SM, fails: 1, storeFirst: true}
+		eng, err := rotation.New(rotation.Config{SecretsManager: sm, Provider: w.provider(nil, iamkey.Config{}), LogWriter: env.Logs, MetricsWriter: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.SetInvoke(eng.Handle)
+		if _, err := env.Rotate(ctx, arn); err != nil {
+			t.Fatal(err)
+		}
+		if msg := lastRotation(t, env); msg != "" {
+			t.Fatalf("rotation failed: %s", msg)
+		}
+		cur := decode(t, env.Value(ctx, arn, rotation.StageCurrent)).AccessKeyID
+		if got, want := w.keys(user), []string{k0.id + "=Active", cur + "=Active"}; !sameSet(got, want) {
+			t.Fatalf("keys %v, want exactly %v", got, want)
+		}
+		if !strings.Contains(env.Logs.String(), "reported an error but the value was stored") {
+			t.Errorf("the lost reply was not logged")
+		}
+		env.CheckNoOrphans(ctx, arn)
+	})
+	t.Run("not stored", func(t *testing.T) {
+		env, w, arn, k0 := newEnv(t, fixtureOpts{})
+		sm := &flakySM{SecretsManagerAPI: env.SM, fails: 1}
+		eng, err := rotation.New(rotation.Config{SecretsManager: sm, Provider: w.provider(nil, iamkey.Config{}), LogWriter: env.Logs, MetricsWriter: io.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.SetInvoke(eng.Handle)
+		token, err := env.Rotate(ctx, arn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := lastRotation(t, env); !strings.Contains(msg, "put pending version") {
+			t.Fatalf("rotation error %q, want the failed PutSecretValue", msg)
+		}
+		// Discard switched the new key off: unusable, and recognisably the rotation's own.
+		keys := w.keys(user)
+		var discarded string
+		for _, k := range keys {
+			if id, ok := strings.CutSuffix(k, "=Inactive"); ok {
+				discarded = id
 			}
-			env.SetInvoke(eng.Handle)
-			token, err := env.Rotate(ctx, arn)
-			if err != nil {
-				t.Fatal(err)
+		}
+		if len(keys) != 2 || discarded == "" {
+			t.Fatalf("after the failed put the keys are %v, want %s and the discarded key Inactive", keys, k0.id)
+		}
+		if !strings.Contains(w.logs.String(), "deactivated the new access key whose pending version could not be stored") {
+			t.Errorf("Discard was not logged: %s", w.logs.String())
+		}
+		// Secrets Manager retries the rotation with the same token.
+		for _, step := range rotationtest.AllSteps {
+			if err := eng.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: step, SecretID: arn, ClientRequestToken: token}); err != nil {
+				t.Fatalf("retry %s: %v", step, err)
 			}
-			if msg := lastRotation(t, env); !strings.Contains(msg, "put pending version") {
-				t.Fatalf("rotation error %q, want the failed PutSecretValue", msg)
-			}
-			// Discard switched the new key off: unusable, and recognisably the rotation's own.
-			keys := w.keys(user)
-			var discarded string
-			for _, k := range keys {
-				if id, ok := strings.CutSuffix(k, "=Inactive"); ok {
-					discarded = id
-				}
-			}
-			if len(keys) != 2 || discarded == "" {
-				t.Fatalf("after the failed put the keys are %v, want %s and the discarded key Inactive", keys, k0.id)
-			}
-			if !strings.Contains(w.logs.String(), "deactivated the new access key whose pending version could not be stored") {
-				t.Errorf("Discard was not logged: %s", w.logs.String())
-			}
-			// Secrets Manager retries the rotation with the same token.
-			for _, step := range rotationtest.AllSteps {
-				if err := eng.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: step, SecretID: arn, ClientRequestToken: token}); err != nil {
-					t.Fatalf("retry %s: %v", step, err)
-				}
-			}
-			cur := decode(t, env.Value(ctx, arn, rotation.StageCurrent)).AccessKeyID
-			want := []string{k0.id + "=Active", cur + "=Active"}
-			if got := w.keys(user); !sameSet(got, want) {
-				t.Fatalf("keys %v, want exactly %v", got, want)
-			}
-			if storeFirst {
-				if cur != discarded {
-					t.Fatalf("the stored key %s was replaced by %s", discarded, cur)
-				}
-				if !strings.Contains(w.logs.String(), "reactivated the pending access key") {
-					t.Errorf("setSecret did not reactivate the stored key: %s", w.logs.String())
-				}
-			} else {
-				if cur == discarded {
-					t.Fatalf("the discarded key %s became current", discarded)
-				}
-				if logs := w.logs.String(); !strings.Contains(logs, "left by a crashed attempt") || !strings.Contains(logs, discarded) {
-					t.Errorf("the retry did not delete the discarded key %s: %s", discarded, logs)
-				}
-			}
-			env.CheckNoOrphans(ctx, arn)
-		})
-	}
+		}
+		cur := decode(t, env.Value(ctx, arn, rotation.StageCurrent)).AccessKeyID
+		if got, want := w.keys(user), []string{k0.id + "=Active", cur + "=Active"}; !sameSet(got, want) {
+			t.Fatalf("keys %v, want exactly %v", got, want)
+		}
+		if cur == discarded {
+			t.Fatalf("the discarded key %s became current", discarded)
+		}
+		if logs := w.logs.String(); !strings.Contains(logs, "left by a crashed attempt") || !strings.Contains(logs, discarded) {
+			t.Errorf("the retry did not delete the discarded key %s: %s", discarded, logs)
+		}
+		env.CheckNoOrphans(ctx, arn)
+	})
 }
 
 func TestPropagation(t *testing.T) {

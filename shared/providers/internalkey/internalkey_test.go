@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -42,7 +44,7 @@ func (s *service) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.hits++
 	if s.kr == nil {
-		kr, err := keyring.New(r.Context(), s.env.SM, keyring.Config{SecretID: rotationtest.SecretName, MinRefreshInterval: time.Nanosecond})
+		kr, err := keyring.New(r.Context(), s.env.SM, keyring.Config{SecretID: rotationtest.SecretName, MinRefreshInterval: time.Nanosecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			s.mu.Unlock()
 			http.Error(w, "keyring: "+err.Error(), http.StatusInternalServerError)

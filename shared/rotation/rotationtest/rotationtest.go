@@ -96,7 +96,8 @@ func (errCrash) Error() string { return "injected crash after the call completed
 // RetryableError tells the AWS SDK not to retry: the process is gone.
 func (errCrash) RetryableError() bool { return false }
 
-// Transport counts external calls and fails the Nth one after it reached the server.
+// Transport counts external calls and fails the Nth one after it reached
+// the server; every later call fails without being sent, as after a crash.
 type Transport struct {
 	Base    http.RoundTripper
 	mu      sync.Mutex
@@ -110,6 +111,13 @@ func (c *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	base := c.Base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	c.mu.Lock()
+	dead := c.crashAt > 0 && c.calls >= c.crashAt
+	c.mu.Unlock()
+	if dead {
+		// The process crashed: nothing after the crash reaches anyone.
+		return nil, errCrash{}
 	}
 	resp, err := base.RoundTrip(r)
 	c.mu.Lock()
