@@ -42,6 +42,8 @@ type Config struct {
 	Gap time.Duration
 	// Out receives the report (default os.Stdout).
 	Out io.Writer
+	// SkipIAM leaves out the IAM access key part.
+	SkipIAM bool
 }
 
 // Result is what the demo measured.
@@ -51,6 +53,7 @@ type Result struct {
 	FailedSteps   []string // errors of failed rotations
 	FirstInvoke   time.Duration
 	BootstrapSize int64
+	IAM           *IAMResult
 }
 
 // LambdaName is the function name the emulator invokes.
@@ -87,8 +90,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintln(out, "==> building the rotation Lambda (functions/internal) as a static bootstrap")
+	fmt.Fprintln(out, "==> building the rotation Lambdas (functions/internal, functions/iamkey) as static bootstraps")
 	bootstrap, err := lambdarie.Build(ctx, "internal", dir)
+	if err != nil {
+		return nil, err
+	}
+	iamBootstrap, err := lambdarie.Build(ctx, "iamkey", dir)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +108,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	rieURL := fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath)
-	emu, err := awsemu.NewFull(awsemu.Config{Lambdas: map[string]string{LambdaName: rieURL}}, iamemu.Config{})
+	iamPort, err := lambdarie.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	iamRIEURL := fmt.Sprintf("http://127.0.0.1:%d%s", iamPort, lambdarie.InvokePath)
+	clock := &offsetClock{}
+	emu, err := awsemu.NewFull(awsemu.Config{Now: clock.Now, Lambdas: map[string]string{LambdaName: rieURL, IAMLambdaName: iamRIEURL}}, iamemu.Config{})
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +174,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	fmt.Fprintln(out, "\nversions before the first rotation:")
 	if err := demosvc.PrintLabels(ctx, sm, arn, out); err != nil {
 		return nil, err
+	}
+	if !cfg.SkipIAM {
+		iamProc, err := lambdarie.Start(ctx, cfg.RIE, iamBootstrap, iamPort, []string{
+			"AWS_ENDPOINT_URL=" + emuURL,
+			"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
+			"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
+			"AWS_REGION=" + awsemu.DefaultRegion,
+			"AWS_LAMBDA_FUNCTION_NAME=" + IAMLambdaName,
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer iamProc.Close()
 	}
 
 	client := demosvc.NewClient(demosvc.ClientConfig{
@@ -251,7 +277,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, errors.New("the load client sent no request")
 	}
 	fmt.Fprintln(out, "zero downtime: every request during every rotation succeeded")
-	return res, nil
+	if cfg.SkipIAM {
+		return res, nil
+	}
+	res.IAM, err = runIAM(ctx, out, emuURL, clock)
+	return res, err
 }
 
 // Client returns a Secrets Manager client for the emulator at url, signed

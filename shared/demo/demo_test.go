@@ -30,7 +30,17 @@ func TestDemoZeroDowntime(t *testing.T) {
 	if len(res.Client.ByKey) != 4 {
 		t.Fatalf("requests used %d keys, want the initial key and three rotated ones", len(res.Client.ByKey))
 	}
-	for _, want := range []string{"rotation 3 done", "AWSPREVIOUS", "FAILED: 0", "zero downtime"} {
+	iam := res.IAM
+	if iam == nil || len(iam.States) != 4 {
+		t.Fatalf("IAM part: %+v\n%s", iam, out.String())
+	}
+	want := []string{"Active", "Active", "Inactive", "deleted"} // old key after promotion, in use, quiet, grace over
+	for i, st := range iam.States {
+		if st[iam.OldKey] != want[i] || st[iam.NewKey] != "Active" {
+			t.Fatalf("IAM step %d: keys %v, want old key %s and new key Active", i, st, want[i])
+		}
+	}
+	for _, want := range []string{"rotation 3 done", "AWSPREVIOUS", "FAILED: 0", "zero downtime", "old credential still in use", "InvalidClientTokenId"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
 		}

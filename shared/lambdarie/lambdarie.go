@@ -127,7 +127,14 @@ func Start(ctx context.Context, rie, bootstrap string, port int, env []string) (
 	if bootstrap, err = filepath.Abs(bootstrap); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr, bootstrap)
+	// The RIE's internal Runtime API defaults to 127.0.0.1:9001: give each
+	// process its own so several can run at once (parallel test packages).
+	apiPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, rie, "--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = append(os.Environ(), env...)
 	p := &Process{URL: "http://" + addr + InvokePath, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
