@@ -14,7 +14,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rotations := fs.Int("rotations", 3, "how many rotations to run")
 	gap := fs.Duration("gap", time.Second, "time between rotations while the load runs")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	_, err := demo.Run(ctx, demo.Config{RIE: *rie, Rotations: *rotations, Gap: *gap, Out: stdout})
 	return err

@@ -24,7 +24,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	bootstrap := fs.String("bootstrap-key", "", "ACCESS_KEY_ID:SECRET of the key that stands for the Lambda's own role (default: the built-in "+awsemu.DefaultAccessKeyID+" key)")
 	delay := fs.Duration("iam-propagation-delay", 0, "refuse a new IAM access key for this long after CreateAccessKey, as IAM's eventual consistency does")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	iamCfg := iamemu.Config{PropagationDelay: *delay}
 	if *bootstrap != "" {

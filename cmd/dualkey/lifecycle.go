@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -35,17 +36,17 @@ func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycl
 		return nil, nil, err
 	}
 	red := rotation.NewRedactor()
-	providers, err := registry.Providers(ctx, cfg, red, os.Getenv)
+	var logs io.Writer = io.Discard
+	if f.verbose {
+		logs = stderr
+	}
+	providers, err := registry.Providers(ctx, cfg, slog.New(red.Handler(slog.NewJSONHandler(logs, nil))), os.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
 	settings, err := lifecycle.SettingsFromEnv(os.Getenv)
 	if err != nil {
 		return nil, nil, err
-	}
-	var logs io.Writer = io.Discard
-	if f.verbose {
-		logs = stderr
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
 	lc, err := lifecycle.New(lifecycle.Config{SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red, LogWriter: logs, MetricsWriter: logs})
@@ -59,7 +60,7 @@ func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dry := fs.Bool("dry-run", false, "print what the next run would do and why, changing nothing")
 	resume := fs.Bool("resume", false, "clear a rollback hold so retirement goes on")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	lc, _, err := f.build(ctx, stderr)
 	if err != nil {
@@ -103,7 +104,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	reason := fs.String("reason", "manual rollback with dualkey rollback", "why (recorded in the dualkey:state-note tag)")
 	dry := fs.Bool("dry-run", false, "print what would be done, changing nothing")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() != 1 {
 		return errors.New("want exactly one SECRET")
@@ -128,7 +129,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var f lifecycleFlags
 	f.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() != 1 {
 		return errors.New("want exactly one SECRET")

@@ -55,6 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				if errors.Is(err, flag.ErrHelp) {
 					return 2
 				}
+				var ue usageError
+				if errors.As(err, &ue) {
+					return 2 // the flag package already printed the problem and the flags
+				}
 				fmt.Fprintf(stderr, "dualkey %s: %v\n", c.name, err)
 				return 1
 			}
@@ -73,6 +77,12 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nrun 'dualkey COMMAND -h' for a command's flags")
 }
+
+// usageError is a bad command line.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
 
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("dualkey "+name, flag.ContinueOnError)

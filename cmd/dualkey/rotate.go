@@ -24,7 +24,7 @@ func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	lambdaARN := fs.String("lambda-arn", "", "rotation function ARN (default: the one already configured on the secret)")
 	emergency := fs.Bool("emergency", false, "the current credential leaked: rotate now, no drain, deactivate the old credential as soon as the new one is promoted")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() != 1 {
 		return errors.New("want exactly one SECRET (name or ARN)")

@@ -19,7 +19,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var a awsFlags
 	a.register(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if fs.NArg() != 1 {
 		return errors.New("want exactly one SECRET (name or ARN)")

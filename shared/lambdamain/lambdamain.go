@@ -81,7 +81,7 @@ func NewLifecycle(ctx context.Context) (*lifecycle.Lifecycle, error) {
 		return nil, fmt.Errorf("load aws configuration: %w", err)
 	}
 	red := rotation.NewRedactor()
-	providers, err := registry.Providers(ctx, cfg, red, os.Getenv)
+	providers, err := registry.Providers(ctx, cfg, slog.New(red.Handler(slog.NewJSONHandler(os.Stdout, nil))), os.Getenv)
 	if err != nil {
 		return nil, err
 	}

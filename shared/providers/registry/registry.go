@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -17,8 +16,9 @@ import (
 )
 
 // Providers returns the providers by name. getenv supplies their settings
-// (the same environment variables as their rotation functions).
-func Providers(_ context.Context, cfg aws.Config, red *rotation.Redactor, getenv func(string) string) (map[string]rotation.Provider, error) {
+// (the same environment variables as their rotation functions); log
+// receives the providers' own log lines (nil: discarded).
+func Providers(_ context.Context, cfg aws.Config, log *slog.Logger, getenv func(string) string) (map[string]rotation.Provider, error) {
 	keySettings, err := internalkey.SettingsFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("internal provider: %w", err)
@@ -27,10 +27,9 @@ func Providers(_ context.Context, cfg aws.Config, red *rotation.Redactor, getenv
 	if err != nil {
 		return nil, fmt.Errorf("iamkey provider: %w", err)
 	}
-	if red == nil {
-		red = rotation.NewRedactor()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	log := slog.New(red.Handler(slog.NewJSONHandler(os.Stdout, nil)))
 	ps := []rotation.Provider{
 		internalkey.New(keySettings, nil),
 		iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{PropagationBudget: budget, Logger: log}),
