@@ -34,6 +34,12 @@ build-fn-%:
 ## SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
 build-InternalKeyFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/internal
+build-IAMKeyFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/iamkey
+build-RetireFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/retire
+build-RollbackFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollback
 
 ## vet: formatting and go vet
 vet:

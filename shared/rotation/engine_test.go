@@ -278,7 +278,7 @@ func TestMetricsAndCallCount(t *testing.T) {
 		if json.Unmarshal([]byte(line), &m) != nil || m["_aws"] == nil {
 			continue
 		}
-		if m["Outcome"] != "success" || m["Provider"] != "internal" || m["SecretName"] != rotationtest.SecretName {
+		if m["Outcome"] != "success" || m["Provider"] != "internal" || m["SecretName"] != rotationtest.SecretName || m["Service"] != "dualkey" {
 			t.Fatalf("unexpected metric line %s", line)
 		}
 		steps[m["Step"].(string)] = true

@@ -45,9 +45,12 @@ func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...Met
 			keys = append(keys, k)
 		}
 	}
+	// Every metric is also published under Service=dualkey alone, so one
+	// CloudWatch alarm per metric covers every provider and secret.
 	sets := append([][]string{keys}, extraSets...)
+	sets = append(sets, []string{"Service"})
 	defs := make([]map[string]string, len(data))
-	line := map[string]any{}
+	line := map[string]any{"Service": MetricsNamespace}
 	for k, v := range dims {
 		line[k] = v
 	}
