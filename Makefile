@@ -8,11 +8,12 @@ RIE       := $(BIN)/aws-lambda-rie
 FUNCTIONS := $(notdir $(wildcard functions/*))
 ARCHES    := arm64 amd64
 LDFLAGS   := -s -w
+BUILD     ?= build
 GOBUILD   := CGO_ENABLED=0 GOOS=linux $(GO) build -tags lambda.norpc -trimpath -ldflags="$(LDFLAGS)"
 
 export DUALKEY_RIE := $(RIE)
 
-.PHONY: all build tools test test-short demo vet fmt bench clean $(addprefix build-fn-,$(FUNCTIONS))
+.PHONY: all build tools test demo vet bench clean
 
 all: build
 
@@ -22,13 +23,13 @@ tools: $(RIE)
 $(RIE):
 	GOBIN=$(BIN) $(GO) install $(RIE_PIN)
 
-## build: static bootstrap binaries for every function, linux/arm64 and linux/amd64
+## build: static bootstrap binaries for every function, linux/arm64 and linux/amd64, in $(BUILD)/<fn>/<arch>/
 build: $(addprefix build-fn-,$(FUNCTIONS))
 
 build-fn-%:
 	@for arch in $(ARCHES); do \
 		echo "build functions/$* ($$arch)"; \
-		GOARCH=$$arch $(GOBUILD) -o build/$*/$$arch/bootstrap ./functions/$* || exit 1; \
+		GOARCH=$$arch $(GOBUILD) -o $(BUILD)/$*/$$arch/bootstrap ./functions/$* || exit 1; \
 	done
 
 ## SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.

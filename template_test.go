@@ -79,6 +79,16 @@ func TestTemplateBuildsEveryFunction(t *testing.T) {
 		}
 	}
 	sort.Strings(ids)
+	// make build: every function, both architectures, static.
+	buildDir := t.TempDir()
+	if b, err := exec.Command("make", "-s", "build", "BUILD="+buildDir).CombinedOutput(); err != nil {
+		t.Fatalf("make build: %v\n%s", err, b)
+	}
+	for _, d := range dirs {
+		for arch, machine := range map[string]elf.Machine{"arm64": elf.EM_AARCH64, "amd64": elf.EM_X86_64} {
+			checkStatic(t, filepath.Join(buildDir, filepath.Base(d), arch, "bootstrap"), machine)
+		}
+	}
 	// Run the targets exactly as `sam build` does.
 	for _, id := range ids {
 		out := t.TempDir()
@@ -86,14 +96,18 @@ func TestTemplateBuildsEveryFunction(t *testing.T) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("make build-%s: %v\n%s", id, err, b)
 		}
-		f, err := elf.Open(filepath.Join(out, "bootstrap"))
-		if err != nil {
-			t.Fatalf("%s: bootstrap is not an ELF binary: %v", id, err)
-		}
-		interp := f.Section(".interp")
-		f.Close()
-		if f.Machine != elf.EM_AARCH64 || interp != nil {
-			t.Fatalf("%s: bootstrap is %v, dynamic=%v; want static arm64", id, f.Machine, interp != nil)
-		}
+		checkStatic(t, filepath.Join(out, "bootstrap"), elf.EM_AARCH64)
+	}
+}
+
+func checkStatic(t *testing.T, path string, machine elf.Machine) {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("%s is not an ELF binary: %v", path, err)
+	}
+	defer f.Close()
+	if f.Machine != machine || f.Section(".interp") != nil {
+		t.Fatalf("%s is %v, dynamic=%v; want static %v", path, f.Machine, f.Section(".interp") != nil, machine)
 	}
 }
