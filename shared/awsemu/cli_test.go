@@ -16,6 +16,9 @@ import (
 func TestAWSCLI(t *testing.T) {
 	bin, err := exec.LookPath("aws")
 	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("aws CLI not on PATH: .ci/run installs Debian's awscli")
+		}
 		t.Skip("aws CLI not on PATH")
 	}
 	e := startEmu(t, awsemu.Config{})

@@ -3,7 +3,10 @@ package awsemu_test
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +95,58 @@ func apiCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// TestFullEmulatorAWSCLI: the AWS CLI signs with an IAM key the emulator
+// issued, works for Secrets Manager, IAM and STS, and is refused by all three
+// once the key is inactive.
+func TestFullEmulatorAWSCLI(t *testing.T) {
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("aws CLI not on PATH: .ci/run installs Debian's awscli")
+		}
+		t.Skip("aws CLI not on PATH")
+	}
+	ctx := context.Background()
+	_, url := startFull(t, awsemu.Config{})
+	_, admin, _ := fullClients(url, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("cli-user")}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("cli-user")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(key.AccessKey.AccessKeyId)
+	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=" + id,
+		"AWS_SECRET_ACCESS_KEY=" + aws.ToString(key.AccessKey.SecretAccessKey), "AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1"}
+	if p := os.Getenv("PYENV_ROOT"); p != "" {
+		env = append(env, "PYENV_ROOT="+p)
+	}
+	cli := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"--endpoint-url", url, "--output", "json"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	calls := [][]string{
+		{"secretsmanager", "list-secrets"},
+		{"sts", "get-caller-identity"},
+		{"iam", "list-access-keys", "--user-name", "cli-user"},
+	}
+	for _, c := range calls {
+		if out, err := cli(c...); err != nil {
+			t.Fatalf("aws %v with an active key: %v\n%s", c, err, out)
+		}
+	}
+	if _, err := admin.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String("cli-user"), AccessKeyId: aws.String(id), Status: iamtypes.StatusTypeInactive}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range calls {
+		out, err := cli(c...)
+		if err == nil || !(strings.Contains(out, "UnrecognizedClientException") || strings.Contains(out, "InvalidClientTokenId")) {
+			t.Fatalf("aws %v with an inactive key: err %v\n%s", c, err, out)
+		}
+	}
 }
