@@ -431,3 +431,27 @@ func equalTags(a, b map[string]string) bool {
 	}
 	return true
 }
+
+func TestOverdueAndIncompleteAlerts(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, nil) // rotated with AutomaticallyAfterDays=30
+	e.clock.Advance(30*24*time.Hour + 2*time.Hour)
+	rep, _ := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if strings.Contains(rep.String(), "overdue") {
+		t.Fatalf("alert within a day of the due date:\n%s", rep)
+	}
+	e.clock.Advance(24 * time.Hour)
+	rep, _ = e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if !strings.Contains(rep.String(), "rotation overdue") || !strings.Contains(e.logs.String(), `"RotationOverdue":1`) {
+		t.Fatalf("no overdue alert:\n%s", rep)
+	}
+	// A rotation stuck with AWSPENDING on a non-current version.
+	e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+	if _, err := e.Rotate(ctx, e.arn); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if !strings.Contains(rep.String(), "rotation is incomplete") || !strings.Contains(e.logs.String(), `"RotationIncomplete":1`) {
+		t.Fatalf("no incomplete-rotation alert:\n%s", rep)
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/dualkey/dualkey/shared/awsemu"
+	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
+	"github.com/dualkey/dualkey/shared/demo"
+	"github.com/dualkey/dualkey/shared/lambdarie"
+	"github.com/dualkey/dualkey/shared/providers/internalkey"
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+type invokerFunc func(ctx context.Context, fn string, payload []byte) error
+
+func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error { return f(ctx, fn, payload) }
+
+// TestRetireAndRollbackBootstraps runs the deployed retire and rollback
+// binaries under the Lambda RIE with the sample events in events/.
+func TestRetireAndRollbackBootstraps(t *testing.T) {
+	ctx := context.Background()
+	rie, err := lambdarie.FindRIE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var eng *rotation.Engine
+	emu, err := awsemu.NewFull(awsemu.Config{Invoker: invokerFunc(func(ctx context.Context, _ string, payload []byte) error {
+		var ev events.SecretsManagerSecretRotationEvent
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return err
+		}
+		return eng.Handle(ctx, ev)
+	})}, iamemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	sm := demo.Client(url)
+	if eng, err = rotation.New(rotation.Config{SecretsManager: sm, Provider: internalkey.New(internalkey.DefaultSettings, nil), LogWriter: &strings.Builder{}, MetricsWriter: &strings.Builder{}}); err != nil {
+		t.Fatal(err)
+	}
+	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("svc/key"), SecretString: aws.String(`{"api_key":"retire-test-initial-key-0123456789"}`),
+		Tags: []types.Tag{
+			{Key: aws.String("dualkey:managed"), Value: aws.String("true")},
+			{Key: aws.String("dualkey:provider"), Value: aws.String("internal")},
+			{Key: aws.String("dualkey:alarm"), Value: aws.String("payments-401-spike")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.ToString(created.ARN)
+	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
+		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:dualkey-internal")}); err != nil {
+		t.Fatal(err)
+	}
+	old := func() []string {
+		d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range d.VersionIdsToStages {
+			for _, s := range st {
+				if s == rotation.StageDeactivated || s == rotation.StagePrevious {
+					return st
+				}
+			}
+		}
+		return nil
+	}
+	env := []string{
+		"AWS_ENDPOINT_URL=" + url,
+		"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
+		"AWS_REGION=us-east-1",
+		"DUALKEY_DRAIN=0s",
+	}
+	invoke := func(fn, eventFile string) {
+		t.Helper()
+		bs, err := lambdarie.Build(ctx, fn, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port, err := lambdarie.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := lambdarie.Start(ctx, rie, bs, port, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		payload, err := os.ReadFile("../../events/" + eventFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Invoke(ctx, payload); err != nil {
+			t.Fatalf("%s: %v\n%s", fn, err, p.Logs())
+		}
+	}
+	invoke("retire", "retire-schedule.json")
+	if st := old(); len(st) != 1 || st[0] != rotation.StageDeactivated {
+		t.Fatalf("after the retire function the old version has %v, want [%s]", st, rotation.StageDeactivated)
+	}
+	invoke("rollback", "rollback-alarm.json")
+	if st := old(); len(st) != 1 || st[0] != rotation.StagePrevious {
+		t.Fatalf("after the rollback function the old version has %v, want [AWSPREVIOUS]", st)
+	}
+}
