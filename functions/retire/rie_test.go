@@ -22,7 +22,9 @@ import (
 
 type invokerFunc func(ctx context.Context, fn string, payload []byte) error
 
-func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error { return f(ctx, fn, payload) }
+func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error {
+	return f(ctx, fn, payload)
+}
 
 // TestRetireAndRollbackBootstraps runs the deployed retire and rollback
 // binaries under the Lambda RIE with the sample events in events/.

@@ -120,22 +120,8 @@ type listSecretsInput struct {
 }
 
 type secretListEntry struct {
-	ARN                    string              `json:"ARN"`
-	Name                   string              `json:"Name"`
-	Description            *string             `json:"Description,omitempty"`
-	KmsKeyId               *string             `json:"KmsKeyId,omitempty"`
-	RotationEnabled        *bool               `json:"RotationEnabled,omitempty"`
-	RotationLambdaARN      *string             `json:"RotationLambdaARN,omitempty"`
-	RotationRules          *rotationRules      `json:"RotationRules,omitempty"`
-	LastRotatedDate        *epochTime          `json:"LastRotatedDate,omitempty"`
-	LastChangedDate        *epochTime          `json:"LastChangedDate,omitempty"`
-	LastAccessedDate       *epochTime          `json:"LastAccessedDate,omitempty"`
-	NextRotationDate       *epochTime          `json:"NextRotationDate,omitempty"`
-	DeletedDate            *epochTime          `json:"DeletedDate,omitempty"`
-	Tags                   []tag               `json:"Tags,omitempty"`
+	secretMeta
 	SecretVersionsToStages map[string][]string `json:"SecretVersionsToStages,omitempty"`
-	CreatedDate            *epochTime          `json:"CreatedDate,omitempty"`
-	PrimaryRegion          string              `json:"PrimaryRegion,omitempty"`
 }
 
 type listSecretsOutput struct {
@@ -207,13 +193,7 @@ func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *api
 	out := listSecretsOutput{SecretList: []secretListEntry{}}
 	for _, sec := range matched[offset:end] {
 		d := s.describe(sec)
-		out.SecretList = append(out.SecretList, secretListEntry{
-			ARN: d.ARN, Name: d.Name, Description: d.Description, KmsKeyId: d.KmsKeyId,
-			RotationEnabled: d.RotationEnabled, RotationLambdaARN: d.RotationLambdaARN, RotationRules: d.RotationRules,
-			LastRotatedDate: d.LastRotatedDate, LastChangedDate: d.LastChangedDate, LastAccessedDate: d.LastAccessedDate,
-			NextRotationDate: d.NextRotationDate, DeletedDate: d.DeletedDate, Tags: d.Tags,
-			SecretVersionsToStages: d.VersionIdsToStages, CreatedDate: d.CreatedDate, PrimaryRegion: d.PrimaryRegion,
-		})
+		out.SecretList = append(out.SecretList, secretListEntry{secretMeta: d.secretMeta, SecretVersionsToStages: d.VersionIdsToStages})
 	}
 	if end < len(matched) {
 		out.NextToken = encodeToken(end)

@@ -278,42 +278,46 @@ type secretIDInput struct {
 	SecretId *string
 }
 
+// secretMeta is what DescribeSecret and ListSecrets both return about a secret.
+type secretMeta struct {
+	ARN               string         `json:"ARN"`
+	Name              string         `json:"Name"`
+	Description       *string        `json:"Description,omitempty"`
+	KmsKeyId          *string        `json:"KmsKeyId,omitempty"`
+	RotationEnabled   *bool          `json:"RotationEnabled,omitempty"`
+	RotationLambdaARN *string        `json:"RotationLambdaARN,omitempty"`
+	RotationRules     *rotationRules `json:"RotationRules,omitempty"`
+	LastRotatedDate   *epochTime     `json:"LastRotatedDate,omitempty"`
+	LastChangedDate   *epochTime     `json:"LastChangedDate,omitempty"`
+	LastAccessedDate  *epochTime     `json:"LastAccessedDate,omitempty"`
+	NextRotationDate  *epochTime     `json:"NextRotationDate,omitempty"`
+	DeletedDate       *epochTime     `json:"DeletedDate,omitempty"`
+	Tags              []tag          `json:"Tags,omitempty"`
+	CreatedDate       *epochTime     `json:"CreatedDate,omitempty"`
+	PrimaryRegion     string         `json:"PrimaryRegion,omitempty"`
+}
+
 type describeSecretOutput struct {
-	ARN                string              `json:"ARN"`
-	Name               string              `json:"Name"`
-	Description        *string             `json:"Description,omitempty"`
-	KmsKeyId           *string             `json:"KmsKeyId,omitempty"`
-	RotationEnabled    *bool               `json:"RotationEnabled,omitempty"`
-	RotationLambdaARN  *string             `json:"RotationLambdaARN,omitempty"`
-	RotationRules      *rotationRules      `json:"RotationRules,omitempty"`
-	LastRotatedDate    *epochTime          `json:"LastRotatedDate,omitempty"`
-	LastChangedDate    *epochTime          `json:"LastChangedDate,omitempty"`
-	LastAccessedDate   *epochTime          `json:"LastAccessedDate,omitempty"`
-	NextRotationDate   *epochTime          `json:"NextRotationDate,omitempty"`
-	DeletedDate        *epochTime          `json:"DeletedDate,omitempty"`
-	Tags               []tag               `json:"Tags,omitempty"`
+	secretMeta
 	VersionIdsToStages map[string][]string `json:"VersionIdsToStages,omitempty"`
-	CreatedDate        *epochTime          `json:"CreatedDate,omitempty"`
-	PrimaryRegion      string              `json:"PrimaryRegion,omitempty"`
 }
 
 func (s *Server) describe(sec *secret) describeSecretOutput {
-	out := describeSecretOutput{
-		ARN:                sec.ARN,
-		Name:               sec.Name,
-		Description:        sec.Description,
-		KmsKeyId:           sec.KmsKeyID,
-		RotationEnabled:    sec.RotationEnabled,
-		RotationRules:      sec.RotationRules,
-		LastRotatedDate:    tsp(sec.LastRotated),
-		LastChangedDate:    ts(sec.LastChanged),
-		LastAccessedDate:   tsp(sec.LastAccessed),
-		DeletedDate:        tsp(sec.DeletedDate),
-		Tags:               slices.Clone(sec.Tags),
-		VersionIdsToStages: sec.versionsToStages(),
-		CreatedDate:        ts(sec.Created),
-		PrimaryRegion:      s.cfg.Region,
-	}
+	out := describeSecretOutput{secretMeta: secretMeta{
+		ARN:              sec.ARN,
+		Name:             sec.Name,
+		Description:      sec.Description,
+		KmsKeyId:         sec.KmsKeyID,
+		RotationEnabled:  sec.RotationEnabled,
+		RotationRules:    sec.RotationRules,
+		LastRotatedDate:  tsp(sec.LastRotated),
+		LastChangedDate:  ts(sec.LastChanged),
+		LastAccessedDate: tsp(sec.LastAccessed),
+		DeletedDate:      tsp(sec.DeletedDate),
+		Tags:             slices.Clone(sec.Tags),
+		CreatedDate:      ts(sec.Created),
+		PrimaryRegion:    s.cfg.Region,
+	}, VersionIdsToStages: sec.versionsToStages()}
 	if sec.RotationLambdaARN != "" {
 		out.RotationLambdaARN = ptr(sec.RotationLambdaARN)
 	}

@@ -446,7 +446,9 @@ func TestOverdueAndIncompleteAlerts(t *testing.T) {
 		t.Fatalf("no overdue alert:\n%s", rep)
 	}
 	// A rotation stuck with AWSPENDING on a non-current version.
-	e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+	e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+		return errors.New("lambda down")
+	})
 	if _, err := e.Rotate(ctx, e.arn); err != nil {
 		t.Fatal(err)
 	}
