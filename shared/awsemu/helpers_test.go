@@ -3,7 +3,6 @@ package awsemu_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,35 +12,18 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/dualkey/dualkey/shared/awsemu"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
-// fakeClock is a settable clock for deterministic dates.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testutil.FakeClock {
+	return testutil.NewFakeClock(time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC))
 }
 
 type emu struct {
 	srv   *awsemu.Server
 	url   string
 	sm    *secretsmanager.Client
-	clock *fakeClock
+	clock *testutil.FakeClock
 }
 
 // startEmu starts an emulator on a loopback port with a fake clock (unless

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/demosvc"
 	"github.com/dualkey/dualkey/shared/keyring"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 const secretID = "demo/api-key"
@@ -161,24 +162,6 @@ func (f *fakeSM) replaceCurrent(n int) {
 	f.labels = map[string]string{keyring.StageCurrent: testVersion(n)}
 }
 
-// fakeClock only moves when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func assertNoKeys(t *testing.T, what, s string) {
 	t.Helper()
 	for n := range 10 {
@@ -202,14 +185,14 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 type stack struct {
 	fake  *fakeSM
-	clock *fakeClock
+	clock *testutil.FakeClock
 	kr    *keyring.Keyring
 	srv   *httptest.Server
 }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{fake: newFakeSM(0), clock: &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	s := &stack{fake: newFakeSM(0), clock: testutil.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	kr, err := keyring.New(context.Background(), s.fake, keyring.Config{
 		SecretID: secretID,
 		Now:      s.clock.Now,
@@ -471,7 +454,7 @@ func TestServiceEndpoints(t *testing.T) {
 }
 
 func TestTimeline(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testutil.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	tl := demosvc.NewTimeline(clock.Now)
 	tl.Add("emulator started", "endpoint", "http://127.0.0.1:4566")
 	clock.Advance(1500 * time.Millisecond)

@@ -1,7 +1,6 @@
 package keyring_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/shared/keyring"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 // Test keys. They are fake, but the tests still check that none of them ever
@@ -119,44 +119,8 @@ func (f *fakeSM) Calls() int {
 	return f.calls
 }
 
-// fakeClock is an injected clock that only moves when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func newClock() *testutil.FakeClock {
+	return testutil.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // assertNoKeys fails if any test key appears in s.
@@ -171,8 +135,8 @@ func assertNoKeys(t *testing.T, what, s string) {
 
 type env struct {
 	fake  *fakeSM
-	clock *fakeClock
-	logs  *syncBuffer
+	clock *testutil.FakeClock
+	logs  *testutil.SyncBuffer
 	kr    *keyring.Keyring
 }
 
@@ -196,7 +160,7 @@ func onlyCurrent() map[string]fakeVersion {
 
 func newEnv(t *testing.T, stages map[string]fakeVersion) *env {
 	t.Helper()
-	e := &env{fake: newFake(stages), clock: newClock(), logs: &syncBuffer{}}
+	e := &env{fake: newFake(stages), clock: newClock(), logs: &testutil.SyncBuffer{}}
 	kr, err := keyring.New(context.Background(), e.fake, keyring.Config{
 		SecretID:           "svc/api-key",
 		TTL:                ttl,

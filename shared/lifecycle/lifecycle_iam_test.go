@@ -23,6 +23,7 @@ import (
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 const iamUser = "ci-deployer"
@@ -31,7 +32,7 @@ const iamUser = "ci-deployer"
 // verification) with the iamkey rotation engine behind RotateSecret.
 type iamWorld struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *testutil.FakeClock
 	url     string
 	sm      *secretsmanager.Client
 	iam     *iam.Client
@@ -52,7 +53,7 @@ func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) erro
 func newIAMWorld(t *testing.T, tags map[string]string) *iamWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &iamWorld{t: t, clock: &fakeClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}}
+	w := &iamWorld{t: t, clock: testutil.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
 	emu, err := awsemu.NewFull(awsemu.Config{Now: w.clock.Now, Invoker: invokerFunc(func(ctx context.Context, _ string, payload []byte) error {
 		var ev events.SecretsManagerSecretRotationEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,31 +23,14 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/internalkey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
-
-// fakeClock is the injected clock shared by the emulator and the lifecycle.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const oldKey = "internal-old-key-0123456789abcdefghijklmnopqrstuv"
 
 type internalEnv struct {
 	*rotationtest.Env
-	clock *fakeClock
+	clock *testutil.FakeClock
 	arn   string
 	lc    *lifecycle.Lifecycle
 	logs  *bytes.Buffer
@@ -58,7 +40,7 @@ type internalEnv struct {
 func newInternalEnv(t *testing.T, tags map[string]string) *internalEnv {
 	t.Helper()
 	ctx := context.Background()
-	clock := &fakeClock{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)} // a Monday
+	clock := testutil.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)) // a Monday
 	env := rotationtest.NewEnv(t, rotationtest.Subject{
 		Emulator: &awsemu.Config{Now: clock.Now},
 		Setup: func(testing.TB, *rotationtest.Env) *rotationtest.Fixture {

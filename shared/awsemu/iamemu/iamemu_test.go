@@ -29,6 +29,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/awsemu/awsauth"
 	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 const (
@@ -38,34 +39,16 @@ const (
 	bootSecret = "bootstrap/Secret+bootstrapSecretbootstra"
 )
 
-// fakeClock is an injectable clock that only moves when told to.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type emu struct {
 	svc   *iamemu.Service
 	url   string
-	clock *fakeClock
+	clock *testutil.FakeClock
 }
 
 // newEmu starts the emulator behind a real HTTP server.
 func newEmu(t *testing.T, mod func(*iamemu.Config)) *emu {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)}
+	clock := testutil.NewFakeClock(time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC))
 	cfg := iamemu.Config{
 		BootstrapAccessKeyID:     bootID,
 		BootstrapSecretAccessKey: bootSecret,

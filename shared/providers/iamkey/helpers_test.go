@@ -1,7 +1,6 @@
 package iamkey_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,6 +27,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 const user = "alice"
@@ -76,30 +76,13 @@ func (c *clock) Slept() []time.Duration {
 	return append([]time.Duration(nil), c.slept...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // world is a running IAM+STS emulator and what the tests know about it.
 type world struct {
 	t    testing.TB
 	clk  *clock
 	svc  *iamemu.Service
 	url  string
-	logs *syncBuffer // the provider's own log lines
+	logs *testutil.SyncBuffer // the provider's own log lines
 
 	mu      sync.Mutex
 	secrets map[string]bool // every secret access key ever issued
@@ -114,7 +97,7 @@ func newWorld(t testing.TB, clk *clock) *world {
 	})
 	srv := httptest.NewServer(svc.Standalone())
 	t.Cleanup(srv.Close)
-	return &world{t: t, clk: clk, svc: svc, url: srv.URL, logs: &syncBuffer{}, secrets: map[string]bool{awsemu.DefaultSecretAccessKey: true}}
+	return &world{t: t, clk: clk, svc: svc, url: srv.URL, logs: &testutil.SyncBuffer{}, secrets: map[string]bool{awsemu.DefaultSecretAccessKey: true}}
 }
 
 func (w *world) remember(secret string) {

@@ -14,7 +14,6 @@
 package rotationtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/awsemu"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/testutil"
 )
 
 // LambdaARN is the rotation function ARN the kit registers.
@@ -164,33 +164,16 @@ type Env struct {
 	SM       *secretsmanager.Client // the kit's own client, not counted
 	crash    *Transport
 	engineSM *secretsmanager.Client
-	Logs     *syncBuffer
+	Logs     *testutil.SyncBuffer
 	engine   *rotation.Engine
 	mu       sync.Mutex
 	invokeFn func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // NewEnv starts an emulator for the subject.
 func NewEnv(t testing.TB, s Subject) *Env {
 	t.Helper()
-	env := &Env{t: t, s: s, crash: &Transport{}, Logs: &syncBuffer{}}
+	env := &Env{t: t, s: s, crash: &Transport{}, Logs: &testutil.SyncBuffer{}}
 	cfg := awsemu.Config{}
 	if s.Emulator != nil {
 		cfg = *s.Emulator
