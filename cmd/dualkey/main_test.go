@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -23,12 +22,6 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
-
-type invokerFunc func(ctx context.Context, fn string, payload []byte) error
-
-func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error {
-	return f(ctx, fn, payload)
-}
 
 type cliWorld struct {
 	url  string
@@ -49,13 +42,7 @@ func newCLIWorld(t *testing.T, tags map[string]string) *cliWorld {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	ctx := context.Background()
 	var engine *rotation.Engine
-	emu, err := awsemu.NewFull(awsemu.Config{Invoker: invokerFunc(func(ctx context.Context, _ string, payload []byte) error {
-		var ev events.SecretsManagerSecretRotationEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return err
-		}
-		return engine.Handle(ctx, ev)
-	})}, iamemu.Config{})
+	emu, err := awsemu.NewFull(awsemu.Config{Invoker: awsemu.InvokerFunc(func(ctx context.Context, _ string, payload []byte) error { return engine.HandleJSON(ctx, payload) })}, iamemu.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -20,12 +18,6 @@ import (
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
-type invokerFunc func(ctx context.Context, fn string, payload []byte) error
-
-func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error {
-	return f(ctx, fn, payload)
-}
-
 // TestRetireAndRollbackBootstraps runs the deployed retire and rollback
 // binaries under the Lambda RIE with the sample events in events/.
 func TestRetireAndRollbackBootstraps(t *testing.T) {
@@ -36,13 +28,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var eng *rotation.Engine
-	emu, err := awsemu.NewFull(awsemu.Config{Invoker: invokerFunc(func(ctx context.Context, _ string, payload []byte) error {
-		var ev events.SecretsManagerSecretRotationEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return err
-		}
-		return eng.Handle(ctx, ev)
-	})}, iamemu.Config{})
+	emu, err := awsemu.NewFull(awsemu.Config{Invoker: awsemu.InvokerFunc(func(ctx context.Context, _ string, payload []byte) error { return eng.HandleJSON(ctx, payload) })}, iamemu.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,14 @@ type Invoker interface {
 	Invoke(ctx context.Context, function string, payload []byte) error
 }
 
+// InvokerFunc adapts a function to Invoker, as http.HandlerFunc does for handlers.
+type InvokerFunc func(ctx context.Context, function string, payload []byte) error
+
+// Invoke implements Invoker.
+func (f InvokerFunc) Invoke(ctx context.Context, function string, payload []byte) error {
+	return f(ctx, function, payload)
+}
+
 // Server is the emulator. It is an http.Handler and safe for concurrent use.
 type Server struct {
 	cfg        Config

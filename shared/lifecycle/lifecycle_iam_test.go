@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -44,23 +43,11 @@ type iamWorld struct {
 	first   string
 }
 
-type invokerFunc func(ctx context.Context, fn string, payload []byte) error
-
-func (f invokerFunc) Invoke(ctx context.Context, fn string, payload []byte) error {
-	return f(ctx, fn, payload)
-}
-
 func newIAMWorld(t *testing.T, tags map[string]string) *iamWorld {
 	t.Helper()
 	ctx := context.Background()
 	w := &iamWorld{t: t, clock: testutil.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
-	emu, err := awsemu.NewFull(awsemu.Config{Now: w.clock.Now, Invoker: invokerFunc(func(ctx context.Context, _ string, payload []byte) error {
-		var ev events.SecretsManagerSecretRotationEvent
-		if err := json.Unmarshal(payload, &ev); err != nil {
-			return err
-		}
-		return w.engine.Handle(ctx, ev)
-	})}, iamemu.Config{})
+	emu, err := awsemu.NewFull(awsemu.Config{Now: w.clock.Now, Invoker: awsemu.InvokerFunc(func(ctx context.Context, _ string, payload []byte) error { return w.engine.HandleJSON(ctx, payload) })}, iamemu.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

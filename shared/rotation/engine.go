@@ -134,6 +134,16 @@ func (e *Engine) wrap(ev events.SecretsManagerSecretRotationEvent, err error) er
 	return &RotationError{SecretID: ev.SecretID, Step: ev.Step, msg: e.redactor.Redact(msg), err: err}
 }
 
+// HandleJSON decodes a raw rotation event and runs it, for callers that
+// invoke the engine in-process (the emulator's Invoker in tests).
+func (e *Engine) HandleJSON(ctx context.Context, payload []byte) error {
+	var ev events.SecretsManagerSecretRotationEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return e.wrap(ev, &FieldError{Field: "event", Issue: "is not a JSON rotation event", Kind: ErrInvalidEvent})
+	}
+	return e.Handle(ctx, ev)
+}
+
 // rotation is what one invocation knows about the secret.
 type rotation struct {
 	arn, name string

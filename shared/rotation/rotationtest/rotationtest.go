@@ -241,17 +241,17 @@ func (env *Env) Engine() *rotation.Engine {
 
 // Invoke implements awsemu.Invoker: the emulator's RotateSecret calls the engine.
 func (env *Env) Invoke(ctx context.Context, _ string, payload []byte) error {
+	env.mu.Lock()
+	fn := env.invokeFn
+	env.mu.Unlock()
+	if fn == nil {
+		return env.Engine().HandleJSON(ctx, payload)
+	}
 	var ev events.SecretsManagerSecretRotationEvent
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return fmt.Errorf("decode rotation event: %w", err)
 	}
-	env.mu.Lock()
-	fn := env.invokeFn
-	env.mu.Unlock()
-	if fn != nil {
-		return fn(ctx, ev)
-	}
-	return env.Engine().Handle(ctx, ev)
+	return fn(ctx, ev)
 }
 
 // SetInvoke replaces what the emulator's RotateSecret runs for each step (nil: the engine).
