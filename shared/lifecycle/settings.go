@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // Tags dualkey reads on a managed secret. Settings override the function's
@@ -19,7 +21,7 @@ const (
 	TagWindow         = "dualkey:deactivate-window" // when deactivation is allowed, e.g. "Mon-Fri 09:00-17:00 UTC"
 	TagAlarm          = "dualkey:alarm"             // CloudWatch alarm name that triggers rollback
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
-	TagEmergency      = "dualkey:emergency"         // "true": no drain; deactivate the old credential at once
+	TagEmergency      = rotation.TagEmergency       // "true": no drain; deactivate the old credential at once
 
 	TagState         = "dualkey:state"          // draining | in-use | waiting-window | deactivated | deleted | held
 	TagStateVersion  = "dualkey:state-version"  // the version the state is about
