@@ -206,11 +206,18 @@ func (l *Lifecycle) load(ctx context.Context, id string) (*secret, *Report, erro
 	if s.settings, err = l.defaults.withTags(s.tags); err != nil {
 		return nil, rep, fmt.Errorf("secret %s: %w: %w", s.name, ErrBadSetting, err)
 	}
-	s.promoted = aws.ToTime(d.LastRotatedDate)
 	s.reader = rotation.NewReader(l.sm, s.arn, s.stages, l.red)
-	if s.promoted.IsZero() {
-		if cur := rotation.Holder(s.stages, rotation.StageCurrent); cur != "" {
-			s.promoted, _ = s.reader.Created(ctx, cur)
+	// Promotion: the last rotation, or the creation of the AWSCURRENT version
+	// when that is later (a value put by hand, without a rotation). The later
+	// of the two is the safe side for the drain and rollback windows.
+	s.promoted = aws.ToTime(d.LastRotatedDate)
+	if cur := rotation.Holder(s.stages, rotation.StageCurrent); cur != "" {
+		created, err := s.reader.Created(ctx, cur)
+		if err != nil {
+			return nil, rep, fmt.Errorf("secret %s: %w", s.name, err)
+		}
+		if created.After(s.promoted) {
+			s.promoted = created
 		}
 	}
 	return s, rep, nil

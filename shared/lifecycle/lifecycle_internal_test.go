@@ -439,3 +439,20 @@ func TestOverdueAndIncompleteAlerts(t *testing.T) {
 		t.Fatalf("no incomplete-rotation alert:\n%s", rep)
 	}
 }
+
+// A value put by hand (no rotation) starts the drain again: LastRotatedDate
+// is older, but the new AWSCURRENT version was created just now.
+func TestManualPutRestartsDrain(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "1h"})
+	e.clock.Advance(2 * time.Hour)
+	if _, err := e.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(e.arn),
+		SecretString: aws.String(`{"api_key":"manually-put-key-0123456789abcdefghij"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(10 * time.Minute)
+	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if err != nil || ops(rep) != "wait" || rep.State != lifecycle.StateDraining {
+		t.Fatalf("retire 10 minutes after a manual put: %v\n%s", err, rep)
+	}
+}

@@ -123,8 +123,8 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 		held = cur
 	}
 	l.metric(s, "RollbackPerformed")
-	s.tags[TagState] = "" // force the write
-	return l.setState(ctx, s, rep, apply, held, StateHeld, now, reason)
+	rep.State = StateHeld
+	return l.tag(ctx, s, map[string]string{TagState: StateHeld, TagStateVersion: held, TagStateSince: stamp(now), TagStateNote: tagValue(reason)})
 }
 
 // AlarmDetail is the detail of an EventBridge "CloudWatch Alarm State Change" event.
