@@ -118,6 +118,7 @@ func (e *Engine) Logger() *slog.Logger { return e.log }
 // Handle runs one rotation step. It is the Lambda handler.
 func (e *Engine) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	start := e.now()
+	e.redactor.Add(ev.RotationToken) // sensitive: Secrets Manager keeps it out of CloudTrail
 	log := e.log.With("secret", printable(ev.SecretID), "step", printable(ev.Step), "token", printable(ev.ClientRequestToken))
 	outcome, name, err := e.handle(ctx, ev, log)
 	if err != nil {
