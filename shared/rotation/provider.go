@@ -204,3 +204,17 @@ type LabelGated interface {
 	// LabelGated reports whether the provider's credentials are label-gated.
 	LabelGated() bool
 }
+
+// Sleep waits for d or until ctx is done, whichever comes first. Providers
+// that retry while a new credential propagates use it as their default
+// (injectable) wait.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

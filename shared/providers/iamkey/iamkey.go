@@ -154,7 +154,7 @@ func New(cfg Config) *Provider {
 		cfg.PropagationBudget = DefaultPropagationBudget
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = rotation.Sleep
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -202,16 +202,6 @@ func PropagationBudgetFromEnv(getenv func(string) string) (time.Duration, error)
 	return d, nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Secret is the decoded secret value. Its String and GoString methods hide
 // the secret access key.

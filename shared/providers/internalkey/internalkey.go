@@ -77,16 +77,6 @@ type Provider struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 var _ rotation.Provider = (*Provider)(nil)
 
@@ -96,7 +86,7 @@ func New(settings Settings, client *http.Client) *Provider {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Provider{settings: settings, client: client, Sleep: sleep}
+	return &Provider{settings: settings, client: client, Sleep: rotation.Sleep}
 }
 
 // Secret is the decoded secret value.
