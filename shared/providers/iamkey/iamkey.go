@@ -202,7 +202,6 @@ func PropagationBudgetFromEnv(getenv func(string) string) (time.Duration, error)
 	return d, nil
 }
 
-
 // Secret is the decoded secret value. Its String and GoString methods hide
 // the secret access key.
 type Secret struct {

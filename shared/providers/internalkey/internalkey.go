@@ -77,7 +77,6 @@ type Provider struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-
 var _ rotation.Provider = (*Provider)(nil)
 
 // New returns a Provider. client is used for verify_url (nil: a client with a
