@@ -61,12 +61,7 @@ func newRig(b *testing.B) *rig {
 
 func (r *rig) start(b *testing.B) *lambdarie.Process {
 	b.Helper()
-	p, err := lambdarie.Start(context.Background(), r.rie, r.bootstrap, r.port, []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + r.url,
-		"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=us-east-1",
-	})
+	p, err := lambdarie.Start(context.Background(), r.rie, r.bootstrap, r.port, awsemu.FunctionEnv(r.url))
 	if err != nil {
 		b.Fatal(err)
 	}

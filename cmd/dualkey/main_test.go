@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
@@ -51,8 +50,7 @@ func newCLIWorld(t *testing.T, tags map[string]string) *cliWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(w.url),
-		Credentials: credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, "")}
+	cfg := awsemu.ClientConfig(w.url)
 	w.sm, w.iam = secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	if engine, err = rotation.New(rotation.Config{SecretsManager: w.sm, Provider: iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{}),
 		LogWriter: &bytes.Buffer{}, MetricsWriter: &bytes.Buffer{}}); err != nil {

@@ -46,13 +46,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Close()
-	proc, err := lambdarie.Start(ctx, rie, bootstrap, port, []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + url,
-		"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=us-east-1",
-		"DUALKEY_KEY_LENGTH=40",
-	})
+	proc, err := lambdarie.Start(ctx, rie, bootstrap, port, append(awsemu.FunctionEnv(url), "DUALKEY_KEY_LENGTH=40"))
 	if err != nil {
 		t.Fatal(err)
 	}

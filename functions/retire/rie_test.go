@@ -71,13 +71,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 		}
 		return nil
 	}
-	env := []string{
-		"AWS_ENDPOINT_URL=" + url,
-		"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=us-east-1",
-		"DUALKEY_DRAIN=0s",
-	}
+	env := append(awsemu.FunctionEnv(url), "DUALKEY_DRAIN=0s")
 	invoke := func(fn, eventFile string) {
 		t.Helper()
 		bs, err := lambdarie.Build(ctx, fn, dir)

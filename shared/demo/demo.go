@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -126,13 +125,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	fmt.Fprintf(out, "==> AWS emulator (Secrets Manager, IAM, STS) on %s\n", emuURL)
 
 	rieStart := time.Now()
-	proc, err := lambdarie.Start(ctx, cfg.RIE, bootstrap, port, []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + emuURL,
-		"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=" + awsemu.DefaultRegion,
-		"AWS_LAMBDA_FUNCTION_NAME=" + LambdaName,
-	})
+	proc, err := lambdarie.Start(ctx, cfg.RIE, bootstrap, port, append(awsemu.FunctionEnv(emuURL), "AWS_LAMBDA_FUNCTION_NAME="+LambdaName))
 	if err != nil {
 		return nil, err
 	}
@@ -176,13 +169,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if !cfg.SkipIAM {
-		iamProc, err := lambdarie.Start(ctx, cfg.RIE, iamBootstrap, iamPort, []string{
-			"AWS_ENDPOINT_URL=" + emuURL,
-			"AWS_ACCESS_KEY_ID=" + awsemu.DefaultAccessKeyID,
-			"AWS_SECRET_ACCESS_KEY=" + awsemu.DefaultSecretAccessKey,
-			"AWS_REGION=" + awsemu.DefaultRegion,
-			"AWS_LAMBDA_FUNCTION_NAME=" + IAMLambdaName,
-		})
+		iamProc, err := lambdarie.Start(ctx, cfg.RIE, iamBootstrap, iamPort, append(awsemu.FunctionEnv(emuURL), "AWS_LAMBDA_FUNCTION_NAME="+IAMLambdaName))
 		if err != nil {
 			return nil, err
 		}
@@ -287,11 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // Client returns a Secrets Manager client for the emulator at url, signed
 // with the emulator's bootstrap key.
 func Client(url string) *secretsmanager.Client {
-	return secretsmanager.New(secretsmanager.Options{
-		Region:       awsemu.DefaultRegion,
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, ""),
-	})
+	return secretsmanager.NewFromConfig(awsemu.ClientConfig(url))
 }
 
 func lastRotation(emu *awsemu.Server, token string) *awsemu.RotationRecord {

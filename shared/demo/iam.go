@@ -62,8 +62,7 @@ func (c *offsetClock) Advance(d time.Duration) {
 // retire logic, printing the keys' states and the evidence at each step.
 func runIAM(ctx context.Context, out io.Writer, url string, clock *offsetClock) (*IAMResult, error) {
 	fmt.Fprintln(out, "\n==> part 2: an IAM user's access key, and the whole dual-key lifecycle")
-	cfg := aws.Config{Region: awsemu.DefaultRegion, BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, "")}
+	cfg := awsemu.ClientConfig(url)
 	sm, iamc := secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	const user = "ci-deployer"
 	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {

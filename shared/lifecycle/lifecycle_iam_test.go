@@ -55,10 +55,8 @@ func newIAMWorld(t *testing.T, tags map[string]string) *iamWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	cfg := aws.Config{
-		Region: "us-east-1", BaseEndpoint: aws.String(w.url), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, ""),
-	}
+	cfg := awsemu.ClientConfig(w.url)
+	cfg.RetryMaxAttempts = 1
 	w.sm, w.iam = secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	provider := iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{Sleep: func(context.Context, time.Duration) error { return nil }})
 	if w.engine, err = rotation.New(rotation.Config{SecretsManager: w.sm, Provider: provider, LogWriter: w.logs, MetricsWriter: w.logs}); err != nil {

@@ -109,12 +109,8 @@ func (w *world) remember(secret string) {
 // awsConfig is the Lambda's AWS configuration: the bootstrap key stands for
 // its role.
 func (w *world) awsConfig(hc *http.Client) aws.Config {
-	cfg := aws.Config{
-		Region:           awsemu.DefaultRegion,
-		BaseEndpoint:     aws.String(w.url),
-		Credentials:      credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, ""),
-		RetryMaxAttempts: 1,
-	}
+	cfg := awsemu.ClientConfig(w.url)
+	cfg.RetryMaxAttempts = 1
 	if hc != nil {
 		cfg.HTTPClient = hc
 	}

@@ -27,7 +27,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
@@ -202,13 +201,9 @@ func NewSecretsManagerClient(url string, hc *http.Client) *secretsmanager.Client
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	return secretsmanager.New(secretsmanager.Options{
-		Region:           awsemu.DefaultRegion,
-		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey, ""),
-		HTTPClient:       hc,
-		RetryMaxAttempts: 1,
-	})
+	cfg := awsemu.ClientConfig(url)
+	cfg.HTTPClient, cfg.RetryMaxAttempts = hc, 1
+	return secretsmanager.NewFromConfig(cfg)
 }
 
 // HTTPClient is the counted client providers must use.
