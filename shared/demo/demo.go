@@ -50,8 +50,6 @@ type Result struct {
 	Client        demosvc.ClientStats
 	Rotations     int      // rotations that completed
 	FailedSteps   []string // errors of failed rotations
-	FirstInvoke   time.Duration
-	BootstrapSize int64
 	IAM           *IAMResult
 }
 
@@ -98,9 +96,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(bootstrap); err == nil {
-		res.BootstrapSize = st.Size()
-	}
 
 	port, err := lambdarie.FreePort()
 	if err != nil {
@@ -124,7 +119,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer emu.Close()
 	fmt.Fprintf(out, "==> AWS emulator (Secrets Manager, IAM, STS) on %s\n", emuURL)
 
-	rieStart := time.Now()
 	proc, err := lambdarie.Start(ctx, cfg.RIE, bootstrap, port, append(awsemu.FunctionEnv(emuURL), "AWS_LAMBDA_FUNCTION_NAME="+LambdaName))
 	if err != nil {
 		return nil, err
@@ -209,9 +203,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			runErr = fmt.Errorf("rotation %d: %w", i, err)
 			break
-		}
-		if i == 1 {
-			res.FirstInvoke = time.Since(rieStart)
 		}
 		rec := lastRotation(emu.Server, aws.ToString(rot.VersionId))
 		after := client.Stats()

@@ -108,13 +108,6 @@ func New(cfg Config) (*Engine, error) {
 	}, nil
 }
 
-// Redactor returns the engine's redactor, for providers that learn secrets
-// the engine does not see (a master credential, say).
-func (e *Engine) Redactor() *Redactor { return e.redactor }
-
-// Logger returns the engine's redacting logger.
-func (e *Engine) Logger() *slog.Logger { return e.log }
-
 // Handle runs one rotation step. It is the Lambda handler.
 func (e *Engine) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 	start := e.now()
