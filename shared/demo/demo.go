@@ -47,10 +47,10 @@ type Config struct {
 
 // Result is what the demo measured.
 type Result struct {
-	Client        demosvc.ClientStats
-	Rotations     int      // rotations that completed
-	FailedSteps   []string // errors of failed rotations
-	IAM           *IAMResult
+	Client      demosvc.ClientStats
+	Rotations   int      // rotations that completed
+	FailedSteps []string // errors of failed rotations
+	IAM         *IAMResult
 }
 
 // LambdaName is the function name the emulator invokes.
