@@ -33,8 +33,8 @@ build-fn-%:
 	done
 
 ## SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
-build-InternalKeyFunction:
-	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/internal
+build-ServiceKeyFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/servicekey
 build-IAMKeyFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/iamkey
 build-RetireFunction:

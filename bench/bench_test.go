@@ -18,10 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
-	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
-	"github.com/dualkey/dualkey/shared/demo"
-	"github.com/dualkey/dualkey/shared/lambdarie"
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/internal/demo"
+	"github.com/dualkey/dualkey/internal/lambdarie"
 )
 
 type rig struct {
@@ -39,7 +39,7 @@ func newRig(b *testing.B) *rig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bs, err := lambdarie.Build(context.Background(), "internal", b.TempDir())
+	bs, err := lambdarie.Build(context.Background(), "servicekey", b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func newRig(b *testing.B) *rig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	emu, err := awsemu.NewFull(awsemu.Config{Lambdas: map[string]string{"dualkey-internal": fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath)}}, iamemu.Config{})
+	emu, err := awsemu.NewFull(awsemu.Config{Lambdas: map[string]string{"dualkey-servicekey": fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath)}}, iamemu.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func (r *rig) rotate(b *testing.B, arn string) {
 	b.Helper()
 	if _, err := r.sm.RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(arn),
-		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:dualkey-internal"),
+		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:dualkey-servicekey"),
 		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(90)},
 	}); err != nil {
 		b.Fatal(err)

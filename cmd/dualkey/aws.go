@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
+	"github.com/dualkey/dualkey/emulator/awsemu"
 )
 
 // awsFlags are the flags every command that talks to AWS takes.

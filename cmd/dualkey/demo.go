@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/dualkey/dualkey/shared/demo"
+	"github.com/dualkey/dualkey/internal/demo"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {

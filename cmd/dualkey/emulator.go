@@ -6,8 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
-	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/iamemu"
 )
 
 type multiFlag []string
@@ -20,7 +20,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	addr := fs.String("addr", "127.0.0.1:4566", "listen address (keep it on loopback)")
 	state := fs.String("state", "", "file to keep state in across restarts")
 	var lambdas multiFlag
-	fs.Var(&lambdas, "lambda", "rotation Lambda NAME_OR_ARN=INVOKE_URL (repeatable), e.g. dualkey-internal=http://127.0.0.1:9001/2015-03-31/functions/function/invocations")
+	fs.Var(&lambdas, "lambda", "rotation Lambda NAME_OR_ARN=INVOKE_URL (repeatable), e.g. dualkey-servicekey=http://127.0.0.1:9001/2015-03-31/functions/function/invocations")
 	bootstrap := fs.String("bootstrap-key", "", "ACCESS_KEY_ID:SECRET of the key that stands for the Lambda's own role (default: the built-in "+awsemu.DefaultAccessKeyID+" key)")
 	delay := fs.Duration("iam-propagation-delay", 0, "refuse a new IAM access key for this long after CreateAccessKey, as IAM's eventual consistency does")
 	if err := fs.Parse(args); err != nil {

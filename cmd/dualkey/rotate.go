@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
+	"github.com/dualkey/dualkey/emulator/awsemu"
 )
 
 func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -10,11 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
-	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
-	"github.com/dualkey/dualkey/shared/demo"
-	"github.com/dualkey/dualkey/shared/lambdarie"
-	"github.com/dualkey/dualkey/shared/providers/internalkey"
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/internal/demo"
+	"github.com/dualkey/dualkey/internal/lambdarie"
+	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -38,14 +38,14 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 	}
 	defer emu.Close()
 	sm := demo.Client(url)
-	if eng, err = rotation.New(rotation.Config{SecretsManager: sm, Provider: internalkey.New(internalkey.DefaultSettings, nil), LogWriter: &strings.Builder{}, MetricsWriter: &strings.Builder{}}); err != nil {
+	if eng, err = rotation.New(rotation.Config{SecretsManager: sm, Provider: servicekey.New(servicekey.DefaultSettings, nil), LogWriter: &strings.Builder{}, MetricsWriter: &strings.Builder{}}); err != nil {
 		t.Fatal(err)
 	}
 	created, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name: aws.String("svc/key"), SecretString: aws.String(`{"api_key":"retire-test-initial-key-0123456789"}`),
 		Tags: []types.Tag{
 			{Key: aws.String("dualkey:managed"), Value: aws.String("true")},
-			{Key: aws.String("dualkey:provider"), Value: aws.String("internal")},
+			{Key: aws.String("dualkey:provider"), Value: aws.String("servicekey")},
 			{Key: aws.String("dualkey:alarm"), Value: aws.String("payments-401-spike")},
 		},
 	})
@@ -54,7 +54,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 	}
 	arn := aws.ToString(created.ARN)
 	if _, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
-		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:dualkey-internal")}); err != nil {
+		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:123456789012:function:dualkey-servicekey")}); err != nil {
 		t.Fatal(err)
 	}
 	old := func() []string {

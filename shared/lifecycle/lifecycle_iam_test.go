@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
-	"github.com/dualkey/dualkey/shared/awsemu/iamemu"
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
-	"github.com/dualkey/dualkey/shared/testutil"
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 const iamUser = "ci-deployer"

@@ -13,7 +13,7 @@ import (
 // defaults; state tags are written by dualkey and visible in DescribeSecret.
 const (
 	TagManaged        = "dualkey:managed"           // "true": the retire function manages this secret
-	TagProvider       = "dualkey:provider"          // provider name, e.g. "iamkey", "internal"
+	TagProvider       = "dualkey:provider"          // provider name, e.g. "iamkey", "servicekey"
 	TagDrain          = "dualkey:drain"             // drain window after promotion (Go duration, e.g. "1h")
 	TagQuiet          = "dualkey:quiet"             // the old credential must be unused for this long (default: the drain)
 	TagGrace          = "dualkey:grace"             // time between deactivation and deletion (e.g. "48h")

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/shared/providers/internalkey"
+	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
 )
@@ -22,7 +22,7 @@ const initialKey = "initial-key-0123456789abcdefghijklmnop"
 
 // leakyProvider is the internal key provider whose Test fails with an error
 // that quotes the pending key, as a careless HTTP client error might.
-type leakyProvider struct{ *internalkey.Provider }
+type leakyProvider struct{ *servicekey.Provider }
 
 func (p leakyProvider) Test(_ context.Context, req *rotation.TestRequest) error {
 	return fmt.Errorf("server rejected %s", req.Pending.Value)
@@ -33,7 +33,7 @@ func subject(initial string, leaky bool) rotationtest.Subject {
 		return &rotationtest.Fixture{
 			Initial: initial,
 			NewProvider: func(c *http.Client) rotation.Provider {
-				p := internalkey.New(internalkey.DefaultSettings, c)
+				p := servicekey.New(servicekey.DefaultSettings, c)
 				if leaky {
 					return leakyProvider{p}
 				}
@@ -278,7 +278,7 @@ func TestMetricsAndCallCount(t *testing.T) {
 		if json.Unmarshal([]byte(line), &m) != nil || m["_aws"] == nil {
 			continue
 		}
-		if m["Outcome"] != "success" || m["Provider"] != "internal" || m["SecretName"] != rotationtest.SecretName || m["Service"] != "dualkey" {
+		if m["Outcome"] != "success" || m["Provider"] != "servicekey" || m["SecretName"] != rotationtest.SecretName || m["Service"] != "dualkey" {
 			t.Fatalf("unexpected metric line %s", line)
 		}
 		steps[m["Step"].(string)] = true

@@ -114,7 +114,7 @@ type TestRequest struct {
 // service. Implementations must be safe to call again after a crash at any
 // point: the engine re-invokes a step that failed.
 type Provider interface {
-	// Name is a short, stable identifier ("internal", "iamkey") used in logs,
+	// Name is a short, stable identifier ("servicekey", "iamkey") used in logs,
 	// metrics and tags.
 	Name() string
 	// Create returns the value of the new version. It must not disturb the

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
-	"github.com/dualkey/dualkey/shared/providers/internalkey"
+	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -19,7 +19,7 @@ import (
 // (the same environment variables as their rotation functions); log
 // receives the providers' own log lines (nil: discarded).
 func Providers(_ context.Context, cfg aws.Config, log *slog.Logger, getenv func(string) string) (map[string]rotation.Provider, error) {
-	keySettings, err := internalkey.SettingsFromEnv(getenv)
+	keySettings, err := servicekey.SettingsFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("internal provider: %w", err)
 	}
@@ -31,7 +31,7 @@ func Providers(_ context.Context, cfg aws.Config, log *slog.Logger, getenv func(
 		log = slog.New(slog.DiscardHandler)
 	}
 	ps := []rotation.Provider{
-		internalkey.New(keySettings, nil),
+		servicekey.New(keySettings, nil),
 		iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{PropagationBudget: budget, Logger: log}),
 	}
 	out := make(map[string]rotation.Provider, len(ps))

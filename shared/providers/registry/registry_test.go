@@ -15,7 +15,7 @@ func TestProviders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"internal", "iamkey"} {
+	for _, name := range []string{"servicekey", "iamkey"} {
 		if p, ok := ps[name]; !ok || p.Name() != name {
 			t.Errorf("provider %q missing", name)
 		}

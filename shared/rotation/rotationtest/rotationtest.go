@@ -30,9 +30,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dualkey/dualkey/shared/awsemu"
+	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/shared/rotation"
-	"github.com/dualkey/dualkey/shared/testutil"
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // LambdaARN is the rotation function ARN the kit registers.

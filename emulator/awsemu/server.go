@@ -1,0 +1,326 @@
+package awsemu
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dualkey/dualkey/emulator/awsauth"
+)
+
+// Bootstrap identity and location everything local uses by default.
+const (
+	DefaultAccessKeyID     = "AKIADUALKEYBOOTSTRAP"
+	DefaultSecretAccessKey = "dualkey-bootstrap-secret-key"
+	DefaultRegion          = "us-east-1"
+	DefaultAccountID       = "123456789012"
+)
+
+// serviceName is the SigV4 credential-scope service of Secrets Manager.
+const serviceName = "secretsmanager"
+
+// maxBody bounds a request body; Secrets Manager requests are far smaller.
+const maxBody = 8 << 20
+
+// Config configures a Server. The zero value is usable.
+type Config struct {
+	// Region and AccountID appear in ARNs; DefaultRegion and DefaultAccountID
+	// when empty.
+	Region, AccountID string
+	// Verifier checks SigV4 on every AWS request. Nil verifies against
+	// awsauth.StaticKeys{DefaultAccessKeyID: DefaultSecretAccessKey}.
+	Verifier *awsauth.Verifier
+	// Services holds extra AWS services keyed by SigV4 credential-scope
+	// service name ("iam", "sts"). Requests are routed there after signature
+	// verification, with the body restored and awsauth.WithPrincipal set on the
+	// request context.
+	Services map[string]http.Handler
+	// Lambdas maps a rotation Lambda name or ARN to an invoke URL, for example
+	// an AWS Lambda Runtime Interface Emulator URL
+	// http://127.0.0.1:9001/2015-03-31/functions/function/invocations.
+	Lambdas map[string]string
+	// Invoker, when set, is used instead of HTTP for every Lambda.
+	Invoker Invoker
+	// StateFile, when set, is loaded by New and rewritten (atomically) after
+	// every mutating call so that state survives restarts.
+	StateFile string
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Invoker invokes a rotation Lambda with a raw JSON event.
+type Invoker interface {
+	// Invoke runs function (the rotation Lambda ARN configured on the secret)
+	// with payload, a Secrets Manager rotation event such as
+	// {"Step":"createSecret","SecretId":ARN,"ClientRequestToken":T,"RotationToken":R}.
+	// It returns only after the function finished; a non-nil error means the
+	// function failed (or could not be run) and the rotation stops at this step.
+	Invoke(ctx context.Context, function string, payload []byte) error
+}
+
+// InvokerFunc adapts a function to Invoker, as http.HandlerFunc does for handlers.
+type InvokerFunc func(ctx context.Context, function string, payload []byte) error
+
+// Invoke implements Invoker.
+func (f InvokerFunc) Invoke(ctx context.Context, function string, payload []byte) error {
+	return f(ctx, function, payload)
+}
+
+// Server is the emulator. It is an http.Handler and safe for concurrent use.
+type Server struct {
+	cfg        Config
+	verifier   *awsauth.Verifier
+	now        func() time.Time
+	httpClient *http.Client
+
+	mu        sync.Mutex // guards st, stats, rotations; never held while a Lambda runs
+	st        *state
+	stats     map[string]int
+	rotations []RotationRecord
+
+	srvMu sync.Mutex
+	srv   *http.Server
+}
+
+// New builds a Server, loading Config.StateFile when it exists.
+func New(cfg Config) (*Server, error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = DefaultAccountID
+	}
+	s := &Server{
+		cfg:        cfg,
+		verifier:   cfg.Verifier,
+		now:        cfg.Now,
+		httpClient: &http.Client{},
+		st:         &state{Secrets: map[string]*secret{}},
+		stats:      map[string]int{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.verifier == nil {
+		s.verifier = &awsauth.Verifier{
+			Keys: awsauth.StaticKeys{DefaultAccessKeyID: DefaultSecretAccessKey},
+			Now:  s.now,
+		}
+	}
+	if cfg.StateFile != "" {
+		st, err := loadState(cfg.StateFile)
+		if err != nil {
+			return nil, fmt.Errorf("load state file: %w", err)
+		}
+		s.st = st
+	}
+	return s, nil
+}
+
+// Start listens on addr (for example "127.0.0.1:0") and serves in the
+// background. It returns the base URL, e.g. "http://127.0.0.1:43121".
+func (s *Server) Start(addr string) (string, error) {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	if s.srv != nil {
+		return "", errors.New("awsemu: server already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops a server started with Start. It is a no-op otherwise.
+func (s *Server) Close() error {
+	s.srvMu.Lock()
+	defer s.srvMu.Unlock()
+	if s.srv == nil {
+		return nil
+	}
+	err := s.srv.Close()
+	s.srv = nil
+	if err != nil {
+		return fmt.Errorf("close server: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the number of calls per Secrets Manager operation since start
+// or the last reset. Every authenticated request that reached an operation is
+// counted, whether it succeeded or failed.
+func (s *Server) Stats() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.stats))
+	for k, v := range s.stats {
+		out[k] = v
+	}
+	return out
+}
+
+// ResetStats zeroes the operation counters.
+func (s *Server) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = map[string]int{}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/_dualkey/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeJSONError(w, &apiError{Code: codeSerialization, Message: "could not read request body", Status: http.StatusBadRequest})
+		return
+	}
+	if len(body) > maxBody {
+		writeJSONError(w, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge})
+		return
+	}
+	jsonProtocol := r.Header.Get("X-Amz-Target") != ""
+	p, verr := s.verifier.Verify(r, body)
+	if verr != nil {
+		s.writeAuthError(w, jsonProtocol, verr)
+		return
+	}
+	if p.Service == serviceName {
+		s.serveSecretsManager(w, r, body)
+		return
+	}
+	h, ok := s.cfg.Services[p.Service]
+	if !ok {
+		if jsonProtocol {
+			writeJSONError(w, newAPIError(codeUnknownOperation, "The service %q is not served by this endpoint.", p.Service))
+		} else {
+			writeQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("The service %q is not served by this endpoint.", p.Service), p.Service)
+		}
+		return
+	}
+	r2 := r.WithContext(awsauth.WithPrincipal(r.Context(), p))
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	r2.ContentLength = int64(len(body))
+	h.ServeHTTP(w, r2)
+}
+
+// writeAuthError maps awsauth errors to the codes the service would return:
+// JSON 1.1 codes for JSON requests, query-protocol codes (as IAM and STS use)
+// otherwise.
+func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, err error) {
+	const sigMsg = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+	const tokenMsg = "The security token included in the request is invalid."
+	var code, qcode, msg string
+	qstatus := http.StatusForbidden
+	switch {
+	case errors.Is(err, awsauth.ErrMissingAuth):
+		code, qcode, msg = "MissingAuthenticationTokenException", "MissingAuthenticationToken", "Missing Authentication Token"
+	case errors.Is(err, awsauth.ErrUnknownKey), errors.Is(err, awsauth.ErrInactiveKey):
+		code, qcode, msg = "UnrecognizedClientException", "InvalidClientTokenId", tokenMsg
+	case errors.Is(err, awsauth.ErrSignatureMismatch):
+		code, qcode, msg = "InvalidSignatureException", "SignatureDoesNotMatch", sigMsg
+	case errors.Is(err, awsauth.ErrMalformedAuth):
+		code, qcode, msg = "IncompleteSignatureException", "IncompleteSignature", "Authorization header is malformed: "+err.Error()
+		qstatus = http.StatusBadRequest
+	default:
+		code, qcode, msg = "UnrecognizedClientException", "InvalidClientTokenId", tokenMsg
+	}
+	if jsonProtocol {
+		writeJSONError(w, &apiError{Code: code, Message: msg, Status: http.StatusBadRequest})
+		return
+	}
+	writeQueryError(w, qstatus, qcode, msg, "")
+}
+
+func newRequestID() string { return newUUID() }
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeJSONError(w, &apiError{Code: codeInternal, Message: "could not encode response", Status: http.StatusInternalServerError})
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", newRequestID())
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+func writeJSONError(w http.ResponseWriter, e *apiError) {
+	b, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", newRequestID())
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// writeQueryError writes an AWS query-protocol (IAM/STS style) XML error.
+func writeQueryError(w http.ResponseWriter, status int, code, msg, service string) {
+	type errBody struct {
+		Type    string `xml:"Type"`
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	}
+	type errResp struct {
+		XMLName   xml.Name `xml:"ErrorResponse"`
+		Xmlns     string   `xml:"xmlns,attr,omitempty"`
+		Error     errBody  `xml:"Error"`
+		RequestID string   `xml:"RequestId"`
+	}
+	ns := ""
+	switch service {
+	case "iam":
+		ns = "https://iam.amazonaws.com/doc/2010-05-08/"
+	case "sts":
+		ns = "https://sts.amazonaws.com/doc/2011-06-15/"
+	}
+	id := newRequestID()
+	b, _ := xml.Marshal(errResp{Xmlns: ns, Error: errBody{Type: "Sender", Code: code, Message: msg}, RequestID: id})
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("X-Amzn-RequestId", id)
+	w.WriteHeader(status)
+	_, _ = w.Write(append([]byte(xml.Header), b...))
+}
+
+// serveAdmin answers the unauthenticated /_dualkey/ helper endpoints.
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	send := func(v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	switch {
+	case r.URL.Path == "/_dualkey/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		send(map[string]string{"status": "ok"})
+	case r.URL.Path == "/_dualkey/stats" && r.Method == http.MethodGet:
+		send(s.Stats())
+	case r.URL.Path == "/_dualkey/stats/reset" && r.Method == http.MethodPost:
+		s.ResetStats()
+		send(map[string]string{"status": "reset"})
+	case r.URL.Path == "/_dualkey/rotations" && r.Method == http.MethodGet:
+		send(s.Rotations())
+	default:
+		http.NotFound(w, r)
+	}
+}
