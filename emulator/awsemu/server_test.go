@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/awsemu"
 )
 
 func TestSigV4Errors(t *testing.T) {

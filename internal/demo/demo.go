@@ -27,8 +27,8 @@ import (
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/internal/demosvc"
-	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/internal/lambdarie"
+	"github.com/dualkey/dualkey/shared/keyring"
 )
 
 // Config configures a demo run.

@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/internal/demosvc"
-	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/internal/testutil"
+	"github.com/dualkey/dualkey/shared/keyring"
 )
 
 const secretID = "demo/api-key"

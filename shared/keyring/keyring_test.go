@@ -21,8 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/internal/testutil"
+	"github.com/dualkey/dualkey/shared/keyring"
 )
 
 // Test keys. They are fake, but the tests still check that none of them ever

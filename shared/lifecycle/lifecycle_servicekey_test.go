@@ -18,12 +18,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/internal/testutil"
 	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
-	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 const oldKey = "internal-old-key-0123456789abcdefghijklmnopqrstuv"

@@ -24,10 +24,10 @@ import (
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/internal/testutil"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
-	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 const user = "alice"

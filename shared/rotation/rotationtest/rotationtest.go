@@ -31,8 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
-	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/internal/testutil"
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // LambdaARN is the rotation function ARN the kit registers.
