@@ -40,7 +40,7 @@ func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycl
 	if f.verbose {
 		logs = stderr
 	}
-	providers, err := registry.Providers(ctx, cfg, slog.New(red.Handler(slog.NewJSONHandler(logs, nil))), os.Getenv)
+	providers, err := registry.Providers(ctx, rotation.Env{Getenv: os.Getenv, AWS: cfg, Logger: slog.New(red.Handler(slog.NewJSONHandler(logs, nil)))})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,24 +5,8 @@
 package main
 
 import (
-	"context"
-	"log/slog"
-	"os"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/dualkey/dualkey/shared/lambdamain"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
-	"github.com/dualkey/dualkey/shared/rotation"
 )
 
-func main() {
-	lambdamain.Start(func(_ context.Context, cfg aws.Config, r *rotation.Redactor) (rotation.Provider, error) {
-		budget, err := iamkey.PropagationBudgetFromEnv(os.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		log := slog.New(r.Handler(slog.NewJSONHandler(os.Stdout, nil)))
-		return iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{PropagationBudget: budget, Logger: log}), nil
-	})
-}
+func main() { lambdamain.Start(iamkey.FromEnv) }

@@ -10,12 +10,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/dualkey/dualkey/shared/lambdamain"
 	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/lifecyclemain"
 )
 
 func main() {
-	lambdamain.StartLifecycle(func(ctx context.Context, lc *lifecycle.Lifecycle, _ events.CloudWatchEvent) error {
+	lifecyclemain.Start(func(ctx context.Context, lc *lifecycle.Lifecycle, _ events.CloudWatchEvent) error {
 		_, err := lc.RunAll(ctx, lifecycle.Options{})
 		return err
 	})

@@ -1,7 +1,9 @@
 // Package lambdamain is the shared start-up of every dualkey rotation
 // Lambda: it loads the AWS configuration (honouring AWS_ENDPOINT_URL_* so the
-// same binary runs against the local emulator), builds the provider, and
-// starts the engine. A configuration error does not crash the process: every
+// same binary runs against the local emulator), builds the function's one
+// provider with its rotation.Factory, and starts the engine. It imports no
+// provider, so a rotation function links only the engine and its own
+// provider. A configuration error does not crash the process: every
 // invocation then fails with that error, so it shows up in the rotation's
 // failure and in the logs.
 package lambdamain
@@ -14,21 +16,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/shared/lifecycle"
-	"github.com/dualkey/dualkey/shared/providers/registry"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
-// BuildFunc builds the provider from the loaded AWS configuration.
-type BuildFunc func(ctx context.Context, cfg aws.Config, r *rotation.Redactor) (rotation.Provider, error)
-
 // Handler builds the rotation handler, or one that reports why it could not.
-func Handler(ctx context.Context, build BuildFunc) func(context.Context, events.SecretsManagerSecretRotationEvent) error {
-	eng, err := NewEngine(ctx, build)
+func Handler(ctx context.Context, factory rotation.Factory) func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+	eng, err := NewEngine(ctx, factory)
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("rotation function is misconfigured", "error", err.Error())
 		return func(context.Context, events.SecretsManagerSecretRotationEvent) error {
@@ -38,20 +34,22 @@ func Handler(ctx context.Context, build BuildFunc) func(context.Context, events.
 	return eng.Handle
 }
 
-// NewEngine loads the AWS configuration and builds an engine.
-func NewEngine(ctx context.Context, build BuildFunc) (*rotation.Engine, error) {
+// NewEngine loads the AWS configuration and builds an engine around the
+// provider factory makes.
+func NewEngine(ctx context.Context, factory rotation.Factory) (*rotation.Engine, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load aws configuration: %w", err)
 	}
 	red := rotation.NewRedactor()
-	p, err := build(ctx, cfg, red)
+	level := LogLevel(os.Getenv)
+	p, err := factory(ctx, rotation.Env{
+		Getenv: os.Getenv,
+		AWS:    cfg,
+		Logger: slog.New(red.Handler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))),
+	})
 	if err != nil {
 		return nil, err
-	}
-	level := slog.LevelInfo
-	if os.Getenv("DUALKEY_LOG_LEVEL") == "debug" {
-		level = slog.LevelDebug
 	}
 	return rotation.New(rotation.Config{
 		SecretsManager: secretsmanager.NewFromConfig(cfg),
@@ -61,50 +59,25 @@ func NewEngine(ctx context.Context, build BuildFunc) (*rotation.Engine, error) {
 	})
 }
 
-// Start runs the Lambda.
-func Start(build BuildFunc) {
-	lambda.Start(Handler(context.Background(), build))
+// LogLevel reads DUALKEY_LOG_LEVEL ("debug" or the default, info).
+func LogLevel(getenv func(string) string) slog.Level {
+	if getenv("DUALKEY_LOG_LEVEL") == "debug" {
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}
+
+// Start runs the rotation Lambda of the provider factory builds.
+func Start(factory rotation.Factory) {
+	lambda.Start(Handler(context.Background(), factory))
 }
 
 // ConfigError is returned by every invocation of a misconfigured function,
 // so Lambda reports errorType "ConfigError".
 type ConfigError struct{ msg string }
 
+// NewConfigError returns a ConfigError with the given message.
+func NewConfigError(msg string) *ConfigError { return &ConfigError{msg: msg} }
+
 // Error implements error.
 func (e *ConfigError) Error() string { return "rotation function configuration: " + e.msg }
-
-// NewLifecycle loads the AWS configuration and builds the lifecycle over
-// every provider, with settings from the environment (DUALKEY_DRAIN, ...).
-func NewLifecycle(ctx context.Context) (*lifecycle.Lifecycle, error) {
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load aws configuration: %w", err)
-	}
-	red := rotation.NewRedactor()
-	providers, err := registry.Providers(ctx, cfg, slog.New(red.Handler(slog.NewJSONHandler(os.Stdout, nil))), os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	settings, err := lifecycle.SettingsFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return lifecycle.New(lifecycle.Config{
-		SecretsManager: secretsmanager.NewFromConfig(cfg),
-		Providers:      providers,
-		Defaults:       settings,
-		Redactor:       red,
-	})
-}
-
-// StartLifecycle runs a Lambda whose handler uses the lifecycle. A
-// configuration error fails every invocation with a ConfigError.
-func StartLifecycle[E any](handle func(ctx context.Context, lc *lifecycle.Lifecycle, ev E) error) {
-	lc, err := NewLifecycle(context.Background())
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("function is misconfigured", "error", err.Error())
-		lambda.Start(func(context.Context, E) error { return &ConfigError{msg: err.Error()} })
-		return
-	}
-	lambda.Start(func(ctx context.Context, ev E) error { return handle(ctx, lc, ev) })
-}

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/dualkey/dualkey/shared/lambdamain"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -16,12 +15,14 @@ import (
 // ConfigError that says what is wrong.
 func TestMisconfiguredFunctionFailsEachInvocation(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
-	h := lambdamain.Handler(context.Background(), func(context.Context, aws.Config, *rotation.Redactor) (rotation.Provider, error) {
+	h := lambdamain.Handler(context.Background(), func(context.Context, rotation.Env) (rotation.Provider, error) {
 		return nil, errors.New(`environment variable DUALKEY_KEY_LENGTH="x": must be a whole number`)
 	})
-	err := h(context.Background(), events.SecretsManagerSecretRotationEvent{Step: "createSecret"})
-	var ce *lambdamain.ConfigError
-	if !errors.As(err, &ce) || ce.Error() != `rotation function configuration: environment variable DUALKEY_KEY_LENGTH="x": must be a whole number` {
-		t.Fatalf("got %v", err)
+	for range 2 {
+		err := h(context.Background(), events.SecretsManagerSecretRotationEvent{Step: "createSecret"})
+		var ce *lambdamain.ConfigError
+		if !errors.As(err, &ce) || ce.Error() != `rotation function configuration: environment variable DUALKEY_KEY_LENGTH="x": must be a whole number` {
+			t.Fatalf("got %v", err)
+		}
 	}
 }

@@ -473,7 +473,7 @@ func (l *Lifecycle) deactivate(ctx context.Context, s *secret, req *rotation.Cre
 	if d, ok := s.provider.(rotation.Deactivator); ok {
 		return d.Deactivate(ctx, req)
 	}
-	if g, ok := s.provider.(rotation.LabelGated); ok && g.LabelGated() && has(req.Version.Stages, rotation.StagePrevious) {
+	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated && has(req.Version.Stages, rotation.StagePrevious) {
 		_, err := l.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 			SecretId: aws.String(s.arn), VersionStage: aws.String(rotation.StagePrevious), RemoveFromVersionId: aws.String(req.Version.ID),
 		})

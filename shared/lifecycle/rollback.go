@@ -93,7 +93,7 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 			return fmt.Errorf("reactivate %s: %w", fp, err)
 		}
 	}
-	if g, ok := s.provider.(rotation.LabelGated); ok && g.LabelGated() && prev != target && !restore {
+	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated && prev != target && !restore {
 		in := &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(s.arn), VersionStage: aws.String(rotation.StagePrevious), MoveToVersionId: aws.String(target)}
 		if prev != "" {
 			in.RemoveFromVersionId = aws.String(prev)

@@ -12,8 +12,8 @@ import (
 // Tags dualkey reads on a managed secret. Settings override the function's
 // defaults; state tags are written by dualkey and visible in DescribeSecret.
 const (
-	TagManaged        = "dualkey:managed"           // "true": the retire function manages this secret
-	TagProvider       = "dualkey:provider"          // provider name, e.g. "iamkey", "servicekey"
+	TagManaged        = rotation.TagManaged         // "true": the retire function manages this secret
+	TagProvider       = rotation.TagProvider        // provider name, e.g. "iamkey", "servicekey"
 	TagDrain          = "dualkey:drain"             // drain window after promotion (Go duration, e.g. "1h")
 	TagQuiet          = "dualkey:quiet"             // the old credential must be unused for this long (default: the drain)
 	TagGrace          = "dualkey:grace"             // time between deactivation and deletion (e.g. "48h")
@@ -23,11 +23,11 @@ const (
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
 	TagEmergency      = rotation.TagEmergency       // "true": no drain; deactivate the old credential at once
 
-	TagState         = "dualkey:state"          // draining | in-use | waiting-window | deactivated | deleted | held
-	TagStateVersion  = "dualkey:state-version"  // the version the state is about
-	TagStateSince    = "dualkey:state-since"    // RFC 3339 time the state was entered
-	TagStateNote     = "dualkey:state-note"     // why, in words (no secrets)
-	TagDeactivatedAt = "dualkey:deactivated-at" // RFC 3339 time the DUALKEY_DEACTIVATED version was deactivated
+	TagState         = rotation.TagState         // draining | in-use | waiting-window | deactivated | deleted | held
+	TagStateVersion  = rotation.TagStateVersion  // the version the state is about
+	TagStateSince    = rotation.TagStateSince    // RFC 3339 time the state was entered
+	TagStateNote     = rotation.TagStateNote     // why, in words (no secrets)
+	TagDeactivatedAt = rotation.TagDeactivatedAt // RFC 3339 time the DUALKEY_DEACTIVATED version was deactivated
 )
 
 // States written to TagState.

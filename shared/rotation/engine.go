@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,14 +34,6 @@ type SecretsManagerAPI interface {
 	ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error)
 	// GetRandomPassword generates a random string.
 	GetRandomPassword(ctx context.Context, in *secretsmanager.GetRandomPasswordInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetRandomPasswordOutput, error)
-}
-
-// Discarder is implemented by providers whose Create makes a credential at
-// the provider, so the engine can remove it when it cannot be stored.
-type Discarder interface {
-	// Discard removes the credential in value, which Create returned but the
-	// engine failed to store. It must succeed when the credential is gone.
-	Discard(ctx context.Context, secretID, value string) error
 }
 
 // Config configures an Engine.
@@ -115,7 +108,7 @@ func (e *Engine) Handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 	log := e.log.With("secret", printable(ev.SecretID), "step", printable(ev.Step), "token", printable(ev.ClientRequestToken))
 	outcome, name, err := e.handle(ctx, ev, log)
 	if err != nil {
-		outcome = "failure"
+		outcome = OutcomeFailure
 		err = e.wrap(ev, err)
 		log.Error("rotation step failed", "error", err.Error())
 	}
@@ -138,8 +131,8 @@ func (e *Engine) HandleJSON(ctx context.Context, payload []byte) error {
 	return e.Handle(ctx, ev)
 }
 
-// rotation is what one invocation knows about the secret.
-type rotation struct {
+// invocation is what one invocation knows about the secret.
+type invocation struct {
 	arn, name string
 	token     string
 	stages    map[string][]string
@@ -147,7 +140,7 @@ type rotation struct {
 	reader    *Reader
 }
 
-func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, log *slog.Logger) (outcome, name string, err error) {
+func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent, log *slog.Logger) (outcome Outcome, name string, err error) {
 	if err := ValidateEvent(ev); err != nil {
 		return "", "", err
 	}
@@ -155,7 +148,7 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 	if err != nil {
 		return "", "", fmt.Errorf("describe secret: %w: %w", ErrSecretsManager, err)
 	}
-	r := &rotation{
+	r := &invocation{
 		arn:    aws.ToString(d.ARN),
 		name:   aws.ToString(d.Name),
 		token:  ev.ClientRequestToken,
@@ -173,16 +166,16 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 	if !ok {
 		return "", r.name, fmt.Errorf("%w: version %s does not exist", ErrUnknownVersion, r.token)
 	}
-	if has(stages, StageCurrent) {
-		if ev.Step == StepFinish && has(stages, StagePending) {
+	if slices.Contains(stages, StageCurrent) {
+		if ev.Step == StepFinish && slices.Contains(stages, StagePending) {
 			if err := e.removePending(ctx, r); err != nil {
 				return "", r.name, err
 			}
 		}
 		log.Info("version is already AWSCURRENT; nothing to do")
-		return "replay", r.name, nil
+		return OutcomeReplay, r.name, nil
 	}
-	if !has(stages, StagePending) {
+	if !slices.Contains(stages, StagePending) {
 		if other := holder(r.stages, StagePending); other != "" {
 			return "", r.name, fmt.Errorf("%w: version %s is not AWSPENDING; version %s holds AWSPENDING from an unfinished rotation; "+
 				"clear it with: aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s",
@@ -204,11 +197,11 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 	return outcome, r.name, err
 }
 
-func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, log *slog.Logger) (string, error) {
+func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string, log *slog.Logger) (Outcome, error) {
 	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err == nil {
 		log.Info("pending version already has a value", "pending", e.provider.Fingerprint(pending.Value))
-		return "replay", nil
+		return OutcomeReplay, nil
 	}
 	if !errors.Is(err, ErrNoVersion) {
 		return "", err
@@ -250,10 +243,10 @@ func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, 
 		if stored, gerr := r.reader.Version(ctx, r.token, StagePending); gerr == nil && stored.Value == resp.Value {
 			log.Warn("put pending version reported an error but the value was stored", "error", err.Error())
 			e.remember(r.arn, r.token, resp.Value)
-			return "success", nil
+			return OutcomeSuccess, nil
 		}
 		if d, ok := e.provider.(Discarder); ok {
-			if derr := d.Discard(ctx, r.arn, resp.Value); derr != nil {
+			if derr := d.Discard(ctx, &DiscardRequest{SecretID: r.arn, Token: r.token, Value: resp.Value, Versions: r.reader}); derr != nil {
 				log.Error("could not discard the credential that was not stored", "pending", e.provider.Fingerprint(resp.Value), "error", derr)
 			}
 		}
@@ -261,10 +254,10 @@ func (e *Engine) create(ctx context.Context, r *rotation, rotationToken string, 
 	}
 	e.remember(r.arn, r.token, resp.Value)
 	log.Info("created pending version", "current", e.provider.Fingerprint(current.Value), "pending", e.provider.Fingerprint(resp.Value))
-	return "success", nil
+	return OutcomeSuccess, nil
 }
 
-func (e *Engine) set(ctx context.Context, r *rotation, log *slog.Logger) (string, error) {
+func (e *Engine) set(ctx context.Context, r *invocation, log *slog.Logger) (Outcome, error) {
 	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err != nil {
 		return "", fmt.Errorf("pending version: %w (run createSecret first)", err)
@@ -273,10 +266,10 @@ func (e *Engine) set(ctx context.Context, r *rotation, log *slog.Logger) (string
 		return "", providerErr("set", err)
 	}
 	log.Info("pending credential set at provider", "pending", e.provider.Fingerprint(pending.Value))
-	return "success", nil
+	return OutcomeSuccess, nil
 }
 
-func (e *Engine) test(ctx context.Context, r *rotation, log *slog.Logger) (string, error) {
+func (e *Engine) test(ctx context.Context, r *invocation, log *slog.Logger) (Outcome, error) {
 	pending, err := r.reader.Version(ctx, r.token, StagePending)
 	if err != nil {
 		return "", fmt.Errorf("pending version: %w (run createSecret first)", err)
@@ -285,10 +278,10 @@ func (e *Engine) test(ctx context.Context, r *rotation, log *slog.Logger) (strin
 		return "", providerErr("test", err)
 	}
 	log.Info("pending credential verified", "pending", e.provider.Fingerprint(pending.Value))
-	return "success", nil
+	return OutcomeSuccess, nil
 }
 
-func (e *Engine) finish(ctx context.Context, r *rotation, log *slog.Logger) (string, error) {
+func (e *Engine) finish(ctx context.Context, r *invocation, log *slog.Logger) (Outcome, error) {
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        aws.String(r.arn),
 		VersionStage:    aws.String(StageCurrent),
@@ -305,10 +298,10 @@ func (e *Engine) finish(ctx context.Context, r *rotation, log *slog.Logger) (str
 		return "", err
 	}
 	log.Info("promoted pending version to AWSCURRENT", "previous_version", old)
-	return "success", nil
+	return OutcomeSuccess, nil
 }
 
-func (e *Engine) removePending(ctx context.Context, r *rotation) error {
+func (e *Engine) removePending(ctx context.Context, r *invocation) error {
 	_, err := e.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:            aws.String(r.arn),
 		VersionStage:        aws.String(StagePending),
@@ -383,7 +376,8 @@ func NewReader(api VersionAPI, arn string, stages map[string][]string, red *Reda
 	return &Reader{sm: api, arn: arn, stages: stages, red: red, cache: &mapCache{m: map[string]string{}}}
 }
 
-// Reader implements VersionReader over DescribeSecret's stage map.
+// Reader implements VersionReader over DescribeSecret's stage map. It is
+// meant for one invocation and is not safe for concurrent use.
 type Reader struct {
 	sm      VersionAPI
 	arn     string
@@ -391,6 +385,94 @@ type Reader struct {
 	red     *Redactor
 	cache   valueCache
 	created map[string]time.Time
+
+	adminRead bool
+	admin     *Admin
+	adminErr  error
+}
+
+// Admin implements VersionReader.
+func (r *Reader) Admin(ctx context.Context) (*Admin, error) {
+	if !r.adminRead {
+		r.admin, r.adminErr = r.readAdmin(ctx)
+		r.adminRead = true
+	}
+	return r.admin, r.adminErr
+}
+
+func (r *Reader) readAdmin(ctx context.Context) (*Admin, error) {
+	cur, err := r.Stage(ctx, StageCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("read AWSCURRENT to find its admin secret: %w", err)
+	}
+	field, ref, err := AdminRef(cur.Value)
+	if err != nil || ref == "" {
+		return nil, err
+	}
+	if ref == r.arn || (!strings.HasPrefix(ref, "arn:") && secretNameOf(r.arn) == ref) {
+		return nil, SecretFieldError(field, "names this secret itself", "set it to the ARN of the separate secret that holds the admin credential")
+	}
+	out, err := r.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref), VersionStage: aws.String(StageCurrent)})
+	if err != nil {
+		switch ErrorCode(err) {
+		case "ResourceNotFoundException":
+			return nil, SecretFieldError(field, fmt.Sprintf("names secret %s, which does not exist or has no AWSCURRENT value", printable(ref)),
+				"set it to the ARN of the secret that holds the admin credential")
+		case "AccessDeniedException":
+			return nil, fmt.Errorf("%w: the function may not read admin secret %s named by field %q: add its ARN to the template's AdminSecretArns parameter: %w",
+				ErrSecretsManager, printable(ref), field, err)
+		}
+		return nil, fmt.Errorf("read admin secret %s named by field %q: %w: %w", printable(ref), field, ErrSecretsManager, err)
+	}
+	if out.SecretString == nil {
+		return nil, SecretFieldError(field, fmt.Sprintf("names secret %s, whose value is binary", printable(ref)), "store the admin credential as a JSON SecretString")
+	}
+	v := aws.ToString(out.SecretString)
+	if r.red != nil {
+		r.red.AddSecretValue(v)
+	}
+	return &Admin{SecretARN: aws.ToString(out.ARN), Version: &Version{ID: aws.ToString(out.VersionId), Stages: out.VersionStages, Value: v}}, nil
+}
+
+// AdminRef returns which field of a secret value names an admin secret
+// (master_secret_arn, or AWS's masterarn) and the reference it holds; both
+// are "" when the value names none. Errors name the field.
+func AdminRef(value string) (field, ref string, err error) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(value), &m) != nil {
+		return "", "", nil
+	}
+	for _, f := range []string{FieldMasterSecretARN, FieldMasterARN} {
+		raw, ok := m[f]
+		if !ok {
+			continue
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil || strings.TrimSpace(s) == "" || len(s) > 2048 || !cleanToken(s) {
+			return f, "", SecretFieldError(f, "must be the ARN of the secret holding the admin credential", "set it to that secret's ARN or remove it")
+		}
+		if ref != "" && s != ref {
+			return f, "", SecretFieldError(f, fmt.Sprintf("differs from %s", FieldMasterSecretARN), "keep one of master_secret_arn and masterarn")
+		}
+		if field == "" {
+			field = f
+		}
+		ref = s
+	}
+	return field, ref, nil
+}
+
+// secretNameOf returns the name part of a Secrets Manager ARN (without the
+// random six-character suffix), or the input when it is not an ARN.
+func secretNameOf(arn string) string {
+	_, name, ok := strings.Cut(arn, ":secret:")
+	if !ok {
+		return arn
+	}
+	if i := strings.LastIndex(name, "-"); i > 0 && len(name)-i == 7 {
+		return name[:i]
+	}
+	return name
 }
 
 // Created implements VersionReader.
@@ -545,19 +627,10 @@ func isJSONObject(s string) bool {
 	return json.Unmarshal([]byte(s), &m) == nil
 }
 
-func has(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // holder returns the version id that holds stage, or "".
 func holder(stages map[string][]string, stage string) string {
 	for id, st := range stages {
-		if has(st, stage) {
+		if slices.Contains(st, stage) {
 			return id
 		}
 	}

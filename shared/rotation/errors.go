@@ -3,6 +3,8 @@ package rotation
 import (
 	"errors"
 	"fmt"
+
+	"github.com/aws/smithy-go"
 )
 
 // Sentinel errors. Every error the engine returns is a *RotationError that
@@ -66,4 +68,38 @@ func (e *FieldError) Unwrap() error { return e.Kind }
 // SecretFieldError returns an error about field of a secret value.
 func SecretFieldError(field, issue, fix string) error {
 	return &FieldError{Field: field, Issue: issue, Fix: fix, Kind: ErrInvalidSecret}
+}
+
+// Outcome is how one rotation step ended, as logged and counted.
+type Outcome string
+
+// Step outcomes.
+const (
+	// OutcomeSuccess: the step did its work.
+	OutcomeSuccess Outcome = "success"
+	// OutcomeReplay: the step had already been done; nothing changed.
+	OutcomeReplay Outcome = "replay"
+	// OutcomeFailure: the step failed; Secrets Manager retries it.
+	OutcomeFailure Outcome = "failure"
+)
+
+// ErrorCode returns the AWS (smithy) error code of err, such as
+// "ResourceNotFoundException" or "NoSuchEntity", or "" when err carries none.
+func ErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// IsErrorCode reports whether err carries one of the AWS error codes.
+func IsErrorCode(err error, codes ...string) bool {
+	c := ErrorCode(err)
+	for _, want := range codes {
+		if c == want {
+			return true
+		}
+	}
+	return false
 }

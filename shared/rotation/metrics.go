@@ -76,12 +76,12 @@ func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...Met
 }
 
 // step records the outcome and duration of one rotation step.
-func (m *Metrics) step(provider, step, secretName, outcome string, d time.Duration) {
+func (m *Metrics) step(provider, step, secretName string, outcome Outcome, d time.Duration) {
 	fail := 0.0
-	if outcome == "failure" {
+	if outcome == OutcomeFailure {
 		fail = 1
 	}
-	m.Emit(map[string]string{"Provider": provider, "Step": step, "Outcome": outcome, "SecretName": secretName},
+	m.Emit(map[string]string{"Provider": provider, "Step": step, "Outcome": string(outcome), "SecretName": secretName},
 		[][]string{{"Provider"}, {"SecretName"}},
 		MetricDatum{Name: "StepDuration", Unit: "Milliseconds", Value: float64(d.Microseconds()) / 1000},
 		MetricDatum{Name: "StepSuccess", Unit: "Count", Value: 1 - fail},

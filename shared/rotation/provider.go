@@ -11,7 +11,11 @@ package rotation
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Staging labels Secrets Manager gives meaning to.
@@ -53,6 +57,13 @@ type VersionReader interface {
 	// invocation costs one ListSecretVersionIds call; use it only on rare
 	// paths (such as recognising a credential left by a crash).
 	Created(ctx context.Context, versionID string) (time.Time, error)
+	// Admin returns the admin credential the secret's AWSCURRENT value names
+	// in master_secret_arn (or AWS's masterarn): the AWSCURRENT version of
+	// that other secret. It returns nil and no error when the secret names
+	// none. The first call costs one GetSecretValue call (two when
+	// AWSCURRENT was not read yet); ask only when the step needs it. Errors
+	// name the field and the fix.
+	Admin(ctx context.Context) (*Admin, error)
 }
 
 // PasswordSpec describes a random string, mirroring Secrets Manager's
@@ -75,6 +86,18 @@ type PasswordGenerator interface {
 	RandomPassword(ctx context.Context, spec PasswordSpec) (string, error)
 }
 
+// Admin is the admin credential a secret names with master_secret_arn (or
+// AWS's masterarn for database secrets): a Twilio Main key, a database
+// master user. The engine and the lifecycle read its AWSCURRENT version
+// through VersionReader.Admin and hand it to the provider; providers never
+// call Secrets Manager.
+type Admin struct {
+	// SecretARN is the ARN (or name) the secret named.
+	SecretARN string
+	// Version is the admin secret's AWSCURRENT version.
+	Version *Version
+}
+
 // CreateRequest asks a provider to build the value of the pending version.
 type CreateRequest struct {
 	SecretID  string // ARN of the secret
@@ -91,6 +114,19 @@ type CreateRequest struct {
 type CreateResponse struct {
 	// Value is the complete SecretString of the new version (a JSON object).
 	Value string
+	// Retired lists credentials of other versions that Create destroyed to
+	// make room for the new one (IAM's limit of two keys per user). The
+	// engine ends their lifecycle in the same run: it removes their
+	// DUALKEY_DEACTIVATED label, records the state in the dualkey:state tags,
+	// logs and counts it.
+	Retired []RetiredCredential
+}
+
+// RetiredCredential is one credential Create destroyed.
+type RetiredCredential struct {
+	VersionID   string
+	Fingerprint string
+	Reason      string
 }
 
 // SetRequest asks a provider to make the pending credential valid at the
@@ -109,6 +145,30 @@ type TestRequest struct {
 	Pending  *Version
 	Versions VersionReader
 }
+
+// SwitchOff says how a provider switches an old credential off; the
+// lifecycle takes a different path for each and never claims a step the
+// provider did not take.
+type SwitchOff string
+
+const (
+	// SwitchOffReversible: the provider can disable a credential and enable
+	// it again (IAM Inactive, database NOLOGIN, a disabled webhook
+	// endpoint). Path: drain → usage check → deactivate → grace → delete
+	// (when the provider is also a Deleter); rollback reactivates. The
+	// provider must implement Deactivator.
+	SwitchOffReversible SwitchOff = "reversible"
+	// SwitchOffLabelGated: a credential is valid exactly while its version
+	// holds AWSCURRENT, AWSPENDING or AWSPREVIOUS (keys services verify with
+	// shared/keyring). Removing AWSPREVIOUS is the switch-off; rollback puts
+	// it back.
+	SwitchOffLabelGated SwitchOff = "label-gated"
+	// SwitchOffDeleteOnly: the vendor has no way to disable a credential
+	// (Twilio API keys, SendGrid keys, a Twilio auth token promotion). Path:
+	// drain → usage check → confirmation period → delete; rollback is
+	// possible until the delete. The provider must implement Deleter.
+	SwitchOffDeleteOnly SwitchOff = "delete-only"
+)
 
 // Provider creates, installs and verifies credentials for one kind of
 // service. Implementations must be safe to call again after a crash at any
@@ -135,6 +195,9 @@ type Provider interface {
 	// access key id, a SID, or the last four characters), for logs. It must
 	// never return secret material and must not fail: return "" when unsure.
 	Fingerprint(value string) string
+	// SwitchOff declares how the provider's old credentials are switched
+	// off (see SwitchOff). It is a constant of the provider.
+	SwitchOff() SwitchOff
 }
 
 // CredentialRequest names one version's credential for the lifecycle
@@ -143,6 +206,30 @@ type CredentialRequest struct {
 	SecretID string
 	Version  *Version
 	Versions VersionReader
+}
+
+// DiscardRequest asks a provider to remove a credential its Create made but
+// the engine could not store.
+type DiscardRequest struct {
+	SecretID string
+	Token    string
+	// Value is the pending value Create returned.
+	Value    string
+	Versions VersionReader
+	// NotStored is true when the engine knows the value was not stored (the
+	// token already holds another value: a concurrent delivery won), so the
+	// credential can be destroyed; false when it cannot tell (the reply was
+	// lost), so the credential must stay recoverable.
+	NotStored bool
+}
+
+// Discarder is implemented by providers whose Create makes a credential at
+// the provider, so the engine can remove it when it cannot be stored.
+type Discarder interface {
+	// Discard removes or disables the credential in req.Value. It must
+	// succeed when the credential is already gone, and must keep it
+	// recoverable (disabled, not destroyed) unless req.NotStored.
+	Discard(ctx context.Context, req *DiscardRequest) error
 }
 
 // Usage is evidence about whether a credential is still used.
@@ -154,6 +241,10 @@ type Usage struct {
 	LastUsed time.Time
 	// Detail is a human-readable, non-secret description of the evidence.
 	Detail string
+	// Granularity is the resolution of LastUsed (IAM reports minutes): a
+	// reported time stands for any moment up to LastUsed+Granularity. Zero
+	// means exact.
+	Granularity time.Duration
 }
 
 // Deactivator is implemented by providers that can switch a credential off
@@ -195,16 +286,6 @@ type Auditor interface {
 	Credentials(ctx context.Context, req *CredentialRequest) ([]Credential, error)
 }
 
-// LabelGated is implemented by providers whose credentials are valid exactly
-// while their version holds AWSCURRENT, AWSPENDING or AWSPREVIOUS (keys that
-// services verify with shared/keyring). The lifecycle switches such a
-// credential off by removing AWSPREVIOUS from its version, and on again by
-// putting the label back.
-type LabelGated interface {
-	// LabelGated reports whether the provider's credentials are label-gated.
-	LabelGated() bool
-}
-
 // Sleep waits for d or until ctx is done, whichever comes first. Providers
 // that retry while a new credential propagates use it as their default
 // (injectable) wait.
@@ -217,4 +298,41 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Env is what a provider's constructor gets from the process that runs it:
+// its rotation Lambda, the retire and rollback Lambdas (through the
+// registry) or the CLI.
+type Env struct {
+	// Getenv reads the provider's settings (os.Getenv in a Lambda).
+	Getenv func(string) string
+	// AWS is the loaded AWS configuration (region, endpoints, credentials).
+	AWS aws.Config
+	// HTTPClient, when not nil, carries every call the provider makes to
+	// the outside world (tests inject crashes through it).
+	HTTPClient *http.Client
+	// Logger receives the provider's own log lines (key ids and other
+	// fingerprints, never secrets); never nil when built by dualkey.
+	Logger *slog.Logger
+}
+
+// Factory builds a provider from its environment. Every provider package
+// exports one, named FromEnv, used by its function and by the registry
+// alike.
+type Factory func(ctx context.Context, env Env) (Provider, error)
+
+// Get reads one setting through Getenv ("" when Getenv is nil).
+func (env Env) Get(name string) string {
+	if env.Getenv == nil {
+		return ""
+	}
+	return env.Getenv(name)
+}
+
+// Log returns env.Logger, or a logger that discards everything.
+func (env Env) Log() *slog.Logger {
+	if env.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Logger
 }

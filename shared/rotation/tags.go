@@ -1,8 +1,34 @@
 package rotation
 
-// Tags dualkey reads on a secret. The lifecycle (retire, rollback) adds more;
-// see docs/lifecycle.md.
+// Tags dualkey reads and writes on a secret. The engine checks the
+// provider and managed tags; the lifecycle (retire, rollback) reads its
+// settings from more tags (see shared/lifecycle and docs/lifecycle.md) and
+// records its state in the state tags, which the engine also updates when a
+// rotation ends a credential's lifecycle early.
 const (
+	// TagManaged set to "true" puts a secret under dualkey's management.
+	TagManaged = "dualkey:managed"
+	// TagProvider names the provider that rotates the secret; a rotation
+	// function refuses a secret whose tag names another provider.
+	TagProvider = "dualkey:provider"
 	// TagEmergency set to "true" makes the next rotation an emergency rotation.
 	TagEmergency = "dualkey:emergency"
+
+	// TagState is the lifecycle state of the old credential.
+	TagState = "dualkey:state"
+	// TagStateVersion is the version the state is about.
+	TagStateVersion = "dualkey:state-version"
+	// TagStateSince is when the state was entered (RFC 3339).
+	TagStateSince = "dualkey:state-since"
+	// TagStateNote says why, in words (no secrets).
+	TagStateNote = "dualkey:state-note"
+	// TagDeactivatedAt is when the DUALKEY_DEACTIVATED version was switched off.
+	TagDeactivatedAt = "dualkey:deactivated-at"
+)
+
+// Admin secret references in a secret value: dualkey's own field and the one
+// AWS's database rotation functions use.
+const (
+	FieldMasterSecretARN = "master_secret_arn"
+	FieldMasterARN       = "masterarn"
 )

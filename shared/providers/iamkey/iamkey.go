@@ -49,7 +49,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -276,6 +275,23 @@ func keyID(value string) string {
 // Name implements rotation.Provider.
 func (p *Provider) Name() string { return "iamkey" }
 
+// SwitchOff implements rotation.Provider: IAM keys are switched off with
+// UpdateAccessKey Inactive and back on with Active.
+func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffReversible }
+
+// FromEnv is the provider's rotation.Factory: IAM and STS clients from
+// env.AWS (and env.HTTPClient when set), the propagation budget from
+// DUALKEY_IAM_PROPAGATION_BUDGET, log lines to env.Logger.
+func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
+	budget, err := PropagationBudgetFromEnv(env.Get)
+	if err != nil {
+		return nil, err
+	}
+	return NewFromAWSConfig(env.AWS, env.HTTPClient, Config{PropagationBudget: budget, Logger: env.Log()}), nil
+}
+
+var _ rotation.Factory = FromEnv
+
 // Fingerprint implements rotation.Provider: the access key id.
 func (p *Provider) Fingerprint(value string) string { return keyID(value) }
 
@@ -305,7 +321,7 @@ func (p *Provider) listKeys(ctx context.Context, user string) ([]key, error) {
 	for {
 		out, err := p.cfg.IAM.ListAccessKeys(ctx, in)
 		if err != nil {
-			if isCode(err, "NoSuchEntity") {
+			if rotation.IsErrorCode(err, "NoSuchEntity") {
 				return nil, rotation.SecretFieldError("user_name", fmt.Sprintf("names IAM user %q, which does not exist", user), "set user_name to the IAM user the access key belongs to")
 			}
 			return nil, fmt.Errorf("list access keys of IAM user %q: %w", user, err)
@@ -495,7 +511,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 
 	out, err := p.cfg.IAM.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
 	if err != nil {
-		if isCode(err, "LimitExceeded") {
+		if rotation.IsErrorCode(err, "LimitExceeded") {
 			return nil, fmt.Errorf("create access key for IAM user %q: the user has two keys again (was one created concurrently?); rotate again: %w", user, err)
 		}
 		return nil, fmt.Errorf("create access key for IAM user %q: %w", user, err)
@@ -571,7 +587,7 @@ func (p *Provider) isOrphan(ctx context.Context, req *rotation.CreateRequest, us
 	}
 	out, err := p.cfg.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(k.id)})
 	if err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return true, nil // gone already: deleting it again succeeds
 		}
 		return false, fmt.Errorf("last use of access key %s of IAM user %q: %w", k.id, user, err)
@@ -581,7 +597,7 @@ func (p *Provider) isOrphan(ctx context.Context, req *rotation.CreateRequest, us
 
 func (p *Provider) deleteKey(ctx context.Context, user, id string) error {
 	_, err := p.cfg.IAM.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(user), AccessKeyId: aws.String(id)})
-	if err != nil && !isCode(err, "NoSuchEntity") {
+	if err != nil && !rotation.IsErrorCode(err, "NoSuchEntity") {
 		return err
 	}
 	return nil
@@ -594,11 +610,12 @@ func (p *Provider) deleteKey(ctx context.Context, user, id string) error {
 // switched on again by Set; an unstored one is unreferenced, new and never
 // used, so the retry's Create deletes it as a crash's orphan. A key that is
 // already gone is success.
-func (p *Provider) Discard(ctx context.Context, secretID, value string) error {
+func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) error {
 	if err := p.ready(); err != nil {
 		return err
 	}
-	s, err := parseRef(value)
+	secretID := req.SecretID
+	s, err := parseRef(req.Value)
 	if err != nil {
 		return fmt.Errorf("discarded value: %w", err)
 	}
@@ -606,7 +623,7 @@ func (p *Provider) Discard(ctx context.Context, secretID, value string) error {
 		UserName: aws.String(s.UserName), AccessKeyId: aws.String(s.AccessKeyID), Status: types.StatusTypeInactive,
 	})
 	if err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return nil
 		}
 		return fmt.Errorf("deactivate access key %s of IAM user %q that could not be stored: %w", s.AccessKeyID, s.UserName, err)
@@ -672,7 +689,7 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 	}
 	u, err := p.cfg.IAM.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(s.UserName)})
 	if err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return rotation.SecretFieldError("user_name", fmt.Sprintf("names IAM user %q, which does not exist", s.UserName), "set user_name to the IAM user the access key belongs to")
 		}
 		return fmt.Errorf("get IAM user %q: %w", s.UserName, err)
@@ -698,8 +715,8 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 			}
 			return nil
 		}
-		code := errorCode(err)
-		if !isCode(err, propagating...) {
+		code := rotation.ErrorCode(err)
+		if !rotation.IsErrorCode(err, propagating...) {
 			return fmt.Errorf("sts:GetCallerIdentity signed with pending access key %s of IAM user %q: %w", s.AccessKeyID, s.UserName, err)
 		}
 		if waited >= budget {
@@ -762,7 +779,7 @@ func (p *Provider) Deactivate(ctx context.Context, req *rotation.CredentialReque
 		return err
 	}
 	if err := p.setStatus(ctx, s, types.StatusTypeInactive); err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return fmt.Errorf("deactivate access key %s of IAM user %q: %w (it was deleted already)", s.AccessKeyID, s.UserName, ErrNoSuchKey)
 		}
 		return fmt.Errorf("deactivate access key %s of IAM user %q: %w", s.AccessKeyID, s.UserName, err)
@@ -782,7 +799,7 @@ func (p *Provider) Reactivate(ctx context.Context, req *rotation.CredentialReque
 		return err
 	}
 	if err := p.setStatus(ctx, s, types.StatusTypeActive); err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return fmt.Errorf("reactivate access key %s of IAM user %q: %w: it was deleted and cannot come back; rotate the secret to get a new key", s.AccessKeyID, s.UserName, ErrNoSuchKey)
 		}
 		return fmt.Errorf("reactivate access key %s of IAM user %q: %w", s.AccessKeyID, s.UserName, err)
@@ -823,7 +840,7 @@ func (p *Provider) LastUsed(ctx context.Context, req *rotation.CredentialRequest
 	}
 	out, err := p.cfg.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(s.AccessKeyID)})
 	if err != nil {
-		if isCode(err, "NoSuchEntity") {
+		if rotation.IsErrorCode(err, "NoSuchEntity") {
 			return nil, fmt.Errorf("last use of access key %s of IAM user %q: %w", s.AccessKeyID, s.UserName, ErrNoSuchKey)
 		}
 		return nil, fmt.Errorf("last use of access key %s of IAM user %q: %w", s.AccessKeyID, s.UserName, err)
@@ -862,24 +879,6 @@ func (p *Provider) Credentials(ctx context.Context, req *rotation.CredentialRequ
 		out[i] = rotation.Credential{Fingerprint: k.id, Status: k.status, Created: k.created}
 	}
 	return out, nil
-}
-
-func isCode(err error, codes ...string) bool {
-	c := errorCode(err)
-	for _, want := range codes {
-		if c == want {
-			return true
-		}
-	}
-	return false
-}
-
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
 }
 
 func statusOf(keys []key, id string) string {

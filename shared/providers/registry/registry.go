@@ -1,42 +1,45 @@
-// Package registry builds every provider dualkey ships from one AWS
-// configuration, keyed by the name used in the dualkey:provider tag. The
-// retire and rollback functions and the CLI serve all providers at once.
+// Package registry lists every provider dualkey ships, keyed by the name
+// used in the dualkey:provider tag, with the rotation.Factory each provider
+// package exports. The retire and rollback functions and the CLI serve all
+// providers at once through it; rotation functions never import it, so each
+// links only its own provider.
 package registry
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"maps"
+	"slices"
 
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
-// Providers returns the providers by name. getenv supplies their settings
-// (the same environment variables as their rotation functions); log
-// receives the providers' own log lines (nil: discarded).
-func Providers(_ context.Context, cfg aws.Config, log *slog.Logger, getenv func(string) string) (map[string]rotation.Provider, error) {
-	keySettings, err := servicekey.SettingsFromEnv(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("internal provider: %w", err)
-	}
-	budget, err := iamkey.PropagationBudgetFromEnv(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("iamkey provider: %w", err)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	ps := []rotation.Provider{
-		servicekey.New(keySettings, nil),
-		iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{PropagationBudget: budget, Logger: log}),
-	}
-	out := make(map[string]rotation.Provider, len(ps))
-	for _, p := range ps {
-		out[p.Name()] = p
+// factories is every provider by name. Adding a provider adds one line here
+// (and its function, template resources, Makefile target, events and docs:
+// the repository's tests check each).
+var factories = map[string]rotation.Factory{
+	"servicekey": servicekey.FromEnv,
+	"iamkey":     iamkey.FromEnv,
+}
+
+// Names returns the provider names, sorted.
+func Names() []string { return slices.Sorted(maps.Keys(factories)) }
+
+// Providers builds every provider from env (the same settings as their
+// rotation functions read).
+func Providers(ctx context.Context, env rotation.Env) (map[string]rotation.Provider, error) {
+	out := make(map[string]rotation.Provider, len(factories))
+	for _, name := range Names() {
+		p, err := factories[name](ctx, env)
+		if err != nil {
+			return nil, fmt.Errorf("%s provider: %w", name, err)
+		}
+		if p.Name() != name {
+			return nil, fmt.Errorf("registry: provider registered as %q calls itself %q", name, p.Name())
+		}
+		out[name] = p
 	}
 	return out, nil
 }

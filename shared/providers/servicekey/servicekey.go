@@ -223,8 +223,20 @@ func (p *Provider) verify(ctx context.Context, s *Secret) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// LabelGated implements rotation.LabelGated: services accept a key only while
+// SwitchOff implements rotation.Provider: services accept a key only while
 // its version holds AWSCURRENT, AWSPENDING or AWSPREVIOUS.
-func (p *Provider) LabelGated() bool { return true }
+func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffLabelGated }
 
-var _ rotation.LabelGated = (*Provider)(nil)
+// FromEnv is the provider's rotation.Factory: settings from
+// DUALKEY_KEY_LENGTH, DUALKEY_KEY_EXCLUDE_PUNCTUATION and
+// DUALKEY_KEY_EXCLUDE_CHARACTERS; verify_url requests through
+// env.HTTPClient when set.
+func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
+	settings, err := SettingsFromEnv(env.Get)
+	if err != nil {
+		return nil, err
+	}
+	return New(settings, env.HTTPClient), nil
+}
+
+var _ rotation.Factory = FromEnv

@@ -170,6 +170,8 @@ func (noVersions) Created(context.Context, string) (time.Time, error) {
 	return time.Time{}, rotation.ErrNoVersion
 }
 
+func (noVersions) Admin(context.Context) (*rotation.Admin, error) { return nil, nil }
+
 func TestSettingsFromEnv(t *testing.T) {
 	cases := []struct {
 		env     map[string]string
