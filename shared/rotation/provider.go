@@ -216,11 +216,12 @@ type DiscardRequest struct {
 	// Value is the pending value Create returned.
 	Value    string
 	Versions VersionReader
-	// NotStored is true when the engine knows the value was not stored (the
-	// token already holds another value: a concurrent delivery won), so the
-	// credential can be destroyed; false when it cannot tell (the reply was
-	// lost), so the credential must stay recoverable.
-	NotStored bool
+	// Destroy is true when no version will ever reference the credential
+	// (the token already holds another value because a concurrent delivery
+	// won, or an operator cancels the rotation), so it can be destroyed;
+	// false when the value may have been stored after all (a lost reply),
+	// so the credential must stay recoverable.
+	Destroy bool
 }
 
 // Discarder is implemented by providers whose Create makes a credential at
@@ -228,7 +229,7 @@ type DiscardRequest struct {
 type Discarder interface {
 	// Discard removes or disables the credential in req.Value. It must
 	// succeed when the credential is already gone, and must keep it
-	// recoverable (disabled, not destroyed) unless req.NotStored.
+	// recoverable (disabled, not destroyed) unless req.Destroy.
 	Discard(ctx context.Context, req *DiscardRequest) error
 }
 
@@ -270,6 +271,15 @@ type Deleter interface {
 type UsageReporter interface {
 	// LastUsed reports the provider's evidence of use of the credential.
 	LastUsed(ctx context.Context, req *CredentialRequest) (*Usage, error)
+}
+
+// CredentialLimit is implemented by providers that allow only a few live
+// credentials per identity (IAM: two access keys per user), so that a new
+// rotation may have to destroy a deactivated credential (ending its
+// rollback window) to make room. Operator tools warn before that happens.
+type CredentialLimit interface {
+	// MaxLive is the most credentials one identity may hold at once.
+	MaxLive() int
 }
 
 // Credential is one credential as it exists at the provider.

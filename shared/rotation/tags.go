@@ -23,8 +23,18 @@ const (
 	// TagStateNote says why, in words (no secrets).
 	TagStateNote = "dualkey:state-note"
 	// TagDeactivatedAt is when the DUALKEY_DEACTIVATED version was switched off.
-	TagDeactivatedAt = "dualkey:deactivated-at"
+	TagDeactivatedAt = "dualkey:state-deactivated-at"
+	// TagStateLeaked lists the versions (comma-separated ids) whose
+	// credential an emergency rotation switched off because it leaked; no
+	// automatic rollback may bring them back.
+	TagStateLeaked = "dualkey:state-leaked"
 )
+
+// Every tag dualkey's functions write starts with StateTagPrefix, so their
+// IAM policies can allow TagResource/UntagResource on exactly these keys
+// (aws:TagKeys "dualkey:state*") and never on dualkey:provider or
+// dualkey:managed, which other policies rely on.
+const StateTagPrefix = "dualkey:state"
 
 // Admin secret references in a secret value: dualkey's own field and the one
 // AWS's database rotation functions use.
