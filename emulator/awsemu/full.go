@@ -62,7 +62,11 @@ func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
 	services[iamemu.ServiceIAM] = iamHandler
 	services[iamemu.ServiceSTS] = iamHandler
 	cfg.Services = services
-	cfg.Verifier = &awsauth.Verifier{Keys: persistingKeys{KeyStore: f.IAM.Keys(), f: f}, Now: cfg.Now}
+	region := cfg.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	cfg.Verifier = &awsauth.Verifier{Keys: persistingKeys{KeyStore: f.IAM.Keys(), f: f}, Now: cfg.Now, Regions: []string{region}}
 	srv, err := New(cfg)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // Rotation steps, in the order Secrets Manager runs them.
@@ -32,7 +34,10 @@ type RotationRecord struct {
 	Finished   time.Time `json:"Finished"`
 }
 
-// Rotations returns the history of RotateSecret-driven rotations, oldest first.
+// Rotations returns the history of RotateSecret-driven rotations, oldest
+// first. Every string in it has URL user info and query values redacted
+// (rotation.RedactURLs), since a Lambda's error message may quote a URL that
+// carries a password or a token.
 func (s *Server) Rotations() []RotationRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -168,7 +173,7 @@ func (s *Server) runRotation(ctx context.Context, arn, fn, token string) {
 		rec.Steps = append(rec.Steps, step)
 		if err := s.invoke(ctx, fn, payload); err != nil {
 			rec.FailedStep = step
-			rec.Error = err.Error()
+			rec.Error = rotation.RedactURLs(err.Error())
 			break
 		}
 	}
@@ -197,6 +202,9 @@ func (s *Server) runRotation(ctx context.Context, arn, fn, token string) {
 			_ = s.persistLocked()
 		}
 	}
+	rec.SecretARN = rotation.RedactURLs(rec.SecretARN)
+	rec.Function = rotation.RedactURLs(rec.Function)
+	rec.Token = rotation.RedactURLs(rec.Token)
 	s.rotations = append(s.rotations, rec)
 }
 

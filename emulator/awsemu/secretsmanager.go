@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/awsauth"
 )
 
 // opFunc runs one Secrets Manager operation on a raw JSON request body.
@@ -45,7 +47,7 @@ var operations = map[string]opFunc{
 	"CancelRotateSecret":       op((*Server).cancelRotateSecret),
 }
 
-func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, body []byte) {
+func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, body []byte, p awsauth.Principal) {
 	if r.Method != http.MethodPost {
 		writeJSONError(w, newAPIError(codeUnknownOperation, "Secrets Manager accepts only POST requests."))
 		return
@@ -60,6 +62,7 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, bod
 	s.mu.Lock()
 	s.stats[name]++
 	s.mu.Unlock()
+	s.recordCall(p, name)
 	out, aerr := fn(s, r.Context(), body)
 	if aerr != nil {
 		writeJSONError(w, aerr)

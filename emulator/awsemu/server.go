@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // Bootstrap identity and location everything local uses by default.
@@ -29,8 +30,12 @@ const (
 // serviceName is the SigV4 credential-scope service of Secrets Manager.
 const serviceName = "secretsmanager"
 
-// maxBody bounds a request body; Secrets Manager requests are far smaller.
-const maxBody = 8 << 20
+// DefaultMaxBodyBytes bounds a request body. It fits every request of the
+// services the emulator serves or mounts: a Secrets Manager value is at most
+// 64 KiB (about 87 KiB once base64-encoded as SecretBinary), a CloudWatch
+// Logs PutLogEvents batch at most 1 MiB of messages, which JSON escaping and
+// per-event framing can roughly double.
+const DefaultMaxBodyBytes = 2 << 20
 
 // Config configures a Server. The zero value is usable.
 type Config struct {
@@ -52,8 +57,13 @@ type Config struct {
 	// Invoker, when set, is used instead of HTTP for every Lambda.
 	Invoker Invoker
 	// StateFile, when set, is loaded by New and rewritten (atomically) after
-	// every mutating call so that state survives restarts.
+	// every mutating call so that state survives restarts. New fails when
+	// the file's directory is not writable.
 	StateFile string
+	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when zero. A
+	// larger request gets HTTP 413 (RequestEntityTooLargeException) once it
+	// is authenticated, and is never buffered.
+	MaxBodyBytes int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -82,11 +92,15 @@ type Server struct {
 	verifier   *awsauth.Verifier
 	now        func() time.Time
 	httpClient *http.Client
+	maxBody    int64
 
 	mu        sync.Mutex // guards st, stats, rotations; never held while a Lambda runs
 	st        *state
 	stats     map[string]int
 	rotations []RotationRecord
+
+	callsMu sync.Mutex
+	calls   map[string]map[string]int // access key id -> "service:Action" -> count
 
 	srvMu sync.Mutex
 	srv   *http.Server
@@ -107,15 +121,21 @@ func New(cfg Config) (*Server, error) {
 		httpClient: &http.Client{},
 		st:         &state{Secrets: map[string]*secret{}},
 		stats:      map[string]int{},
+		calls:      map[string]map[string]int{},
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.verifier == nil {
 		s.verifier = &awsauth.Verifier{
-			Keys: awsauth.StaticKeys{DefaultAccessKeyID: DefaultSecretAccessKey},
-			Now:  s.now,
+			Keys:    awsauth.StaticKeys{DefaultAccessKeyID: DefaultSecretAccessKey},
+			Now:     s.now,
+			Regions: []string{cfg.Region},
 		}
+	}
+	s.maxBody = cfg.MaxBodyBytes
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
 	}
 	if cfg.StateFile != "" {
 		st, err := loadState(cfg.StateFile)
@@ -180,28 +200,42 @@ func (s *Server) ResetStats() {
 }
 
 // ServeHTTP implements http.Handler.
+//
+// The order matters for a server anyone on the machine can reach: the
+// Authorization header, the key, X-Amz-Date and the credential scope are
+// checked before the body is read, so an unauthenticated client cannot make
+// the emulator buffer anything; an authenticated body is read up to
+// MaxBodyBytes and then the signature over it is checked.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_dualkey/") {
 		s.serveAdmin(w, r)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	jsonProtocol := r.Header.Get("X-Amz-Target") != ""
+	pending, p, err := s.verifier.Authenticate(r)
+	if err != nil {
+		s.writeAuthError(w, jsonProtocol, p.Service, err)
+		return
+	}
+	if r.ContentLength > s.maxBody {
+		s.writeTooLarge(w, r, jsonProtocol, p.Service)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
 	if err != nil {
 		writeJSONError(w, &apiError{Code: codeSerialization, Message: "could not read request body", Status: http.StatusBadRequest})
 		return
 	}
-	if len(body) > maxBody {
-		writeJSONError(w, &apiError{Code: "RequestEntityTooLargeException", Message: "Request body is too large.", Status: http.StatusRequestEntityTooLarge})
+	if int64(len(body)) > s.maxBody {
+		s.writeTooLarge(w, r, jsonProtocol, p.Service)
 		return
 	}
-	jsonProtocol := r.Header.Get("X-Amz-Target") != ""
-	p, verr := s.verifier.Verify(r, body)
-	if verr != nil {
-		s.writeAuthError(w, jsonProtocol, verr)
+	if p, err = pending.Verify(body); err != nil {
+		s.writeAuthError(w, jsonProtocol, p.Service, err)
 		return
 	}
 	if p.Service == serviceName {
-		s.serveSecretsManager(w, r, body)
+		s.serveSecretsManager(w, r, body, p)
 		return
 	}
 	h, ok := s.cfg.Services[p.Service]
@@ -213,16 +247,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	s.recordCall(p, actionOf(r, body, jsonProtocol))
 	r2 := r.WithContext(awsauth.WithPrincipal(r.Context(), p))
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
 	h.ServeHTTP(w, r2)
 }
 
+// writeTooLarge answers a body over MaxBodyBytes as AWS's front end does.
+func (s *Server) writeTooLarge(w http.ResponseWriter, r *http.Request, jsonProtocol bool, service string) {
+	if jsonProtocol {
+		op := r.Header.Get("X-Amz-Target")
+		if i := strings.LastIndex(op, "."); i >= 0 {
+			op = op[i+1:]
+		}
+		writeJSONError(w, &apiError{Code: "RequestEntityTooLargeException",
+			Message: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", s.maxBody, rotation.RedactURLs(op)),
+			Status:  http.StatusRequestEntityTooLarge})
+		return
+	}
+	writeQueryError(w, http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Request must be smaller than %d bytes.", s.maxBody), service)
+}
+
 // writeAuthError maps awsauth errors to the codes the service would return:
 // JSON 1.1 codes for JSON requests, query-protocol codes (as IAM and STS use)
 // otherwise.
-func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, err error) {
+func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, service string, err error) {
 	const sigMsg = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 	const tokenMsg = "The security token included in the request is invalid."
 	var code, qcode, msg string
@@ -234,6 +284,9 @@ func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, err er
 		code, qcode, msg = "UnrecognizedClientException", "InvalidClientTokenId", tokenMsg
 	case errors.Is(err, awsauth.ErrSignatureMismatch):
 		code, qcode, msg = "InvalidSignatureException", "SignatureDoesNotMatch", sigMsg
+	case errors.Is(err, awsauth.ErrRequestTime), errors.Is(err, awsauth.ErrCredentialScope):
+		// The error's text is AWS's own message, e.g. "Signature expired: ...".
+		code, qcode, msg = "InvalidSignatureException", "SignatureDoesNotMatch", err.Error()
 	case errors.Is(err, awsauth.ErrMalformedAuth):
 		code, qcode, msg = "IncompleteSignatureException", "IncompleteSignature", "Authorization header is malformed: "+err.Error()
 		qstatus = http.StatusBadRequest
@@ -244,7 +297,10 @@ func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, err er
 		writeJSONError(w, &apiError{Code: code, Message: msg, Status: http.StatusBadRequest})
 		return
 	}
-	writeQueryError(w, qstatus, qcode, msg, "")
+	if service != "iam" && service != "sts" {
+		service = ""
+	}
+	writeQueryError(w, qstatus, qcode, msg, service)
 }
 
 func newRequestID() string { return newUUID() }
@@ -304,7 +360,24 @@ func writeQueryError(w http.ResponseWriter, status int, code, msg, service strin
 	_, _ = w.Write(append([]byte(xml.Header), b...))
 }
 
-// serveAdmin answers the unauthenticated /_dualkey/ helper endpoints.
+// redactKeys passes every key of a two-level count table through
+// rotation.RedactURLs: every string the admin endpoints serve is redacted.
+func redactKeys(in map[string]map[string]int) map[string]map[string]int {
+	out := make(map[string]map[string]int, len(in))
+	for k, m := range in {
+		rm := make(map[string]int, len(m))
+		for name, n := range m {
+			rm[rotation.RedactURLs(name)] += n
+		}
+		out[rotation.RedactURLs(k)] = rm
+	}
+	return out
+}
+
+// serveAdmin answers the unauthenticated /_dualkey/ helper endpoints. Every
+// string they serve has URL user info and query values redacted
+// (rotation.RedactURLs): a Lambda's error message may quote a URL with a
+// password in it.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	send := func(v any) {
 		w.Header().Set("Content-Type", "application/json")
@@ -314,12 +387,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/_dualkey/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		send(map[string]string{"status": "ok"})
 	case r.URL.Path == "/_dualkey/stats" && r.Method == http.MethodGet:
-		send(s.Stats())
+		send(redactKeys(map[string]map[string]int{"": s.Stats()})[""])
 	case r.URL.Path == "/_dualkey/stats/reset" && r.Method == http.MethodPost:
 		s.ResetStats()
 		send(map[string]string{"status": "reset"})
 	case r.URL.Path == "/_dualkey/rotations" && r.Method == http.MethodGet:
 		send(s.Rotations())
+	case r.URL.Path == "/_dualkey/calls" && r.Method == http.MethodGet:
+		send(redactKeys(s.Calls()))
+	case r.URL.Path == "/_dualkey/calls/reset" && r.Method == http.MethodPost:
+		s.ResetCalls()
+		send(map[string]string{"status": "reset"})
 	default:
 		http.NotFound(w, r)
 	}

@@ -65,6 +65,7 @@ var (
 	errMissingToken = &apiError{http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"}
 	errInvalidToken = &apiError{http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."}
 	errSignature    = &apiError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
+	errTooLarge     = &apiError{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", fmt.Sprintf("Request must be smaller than %d bytes.", maxBodyBytes)}
 	errInternal     = &apiError{http.StatusInternalServerError, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."}
 )
 
@@ -80,6 +81,9 @@ func authError(err error) *apiError {
 		return errInvalidToken
 	case errors.Is(err, awsauth.ErrSignatureMismatch):
 		return errSignature
+	case errors.Is(err, awsauth.ErrRequestTime), errors.Is(err, awsauth.ErrCredentialScope):
+		// The error's text is AWS's message ("Signature expired: ...").
+		return &apiError{http.StatusForbidden, "SignatureDoesNotMatch", err.Error()}
 	default:
 		return errInternal
 	}
@@ -89,7 +93,8 @@ func authError(err error) *apiError {
 // (service "sts") gives for err, an error returned by
 // awsauth.Verifier.Verify: MissingAuthenticationToken, IncompleteSignature,
 // InvalidClientTokenId (unknown, deleted, unpropagated or inactive key) or
-// SignatureDoesNotMatch.
+// SignatureDoesNotMatch (wrong signature, expired or not yet current
+// signature, credential scope of another day or region).
 func WriteAuthError(w http.ResponseWriter, service string, err error) {
 	writeError(w, service, authError(err))
 }
@@ -147,13 +152,27 @@ func (s *Service) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 func (s *Service) Standalone() http.Handler {
 	v := &awsauth.Verifier{Keys: s.Keys(), Now: s.now}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-		if err != nil || len(body) > maxBodyBytes {
-			writeError(w, ServiceIAM, validationError("The request body could not be read or is too large."))
+		// The headers are checked before the body is read, so an
+		// unauthenticated client cannot make the server buffer one.
+		pending, p, err := v.Authenticate(r)
+		if err != nil {
+			service := p.Service
+			if service != ServiceIAM && service != ServiceSTS {
+				service = pickService("", peekAction(r))
+			}
+			WriteAuthError(w, service, err)
 			return
 		}
-		p, err := v.Verify(r, body)
-		if err != nil {
+		if r.ContentLength > maxBodyBytes {
+			writeError(w, p.Service, errTooLarge)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		if err != nil || len(body) > maxBodyBytes {
+			writeError(w, pickService(p.Service, ""), errTooLarge)
+			return
+		}
+		if p, err = pending.Verify(body); err != nil {
 			service := p.Service
 			if service != ServiceIAM && service != ServiceSTS {
 				form, _ := parseForm(r, body)
@@ -166,6 +185,22 @@ func (s *Service) Standalone() http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		s.serve(w, r)
 	})
+}
+
+// peekAction returns the Action of an unauthenticated request from its query
+// string or the first few KiB of its body, only to answer in the right
+// service's XML namespace: the rest of the body is never read.
+func peekAction(r *http.Request) string {
+	if a := r.URL.Query().Get("Action"); a != "" {
+		return a
+	}
+	head, _ := io.ReadAll(io.LimitReader(r.Body, 4<<10))
+	for _, kv := range strings.Split(string(head), "&") {
+		if v, ok := strings.CutPrefix(kv, "Action="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func parseForm(r *http.Request, body []byte) (url.Values, error) {
