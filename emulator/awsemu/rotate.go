@@ -259,6 +259,11 @@ func (s *Server) invoke(ctx context.Context, fn string, payload []byte) error {
 	if !ok {
 		return fmt.Errorf("no invoke url configured for lambda %s", fn)
 	}
+	q := s.queueFor(url)
+	if err := q.acquire(ctx); err != nil {
+		return fmt.Errorf("invoke lambda %s: waiting for earlier invocations of the same url: %w", fn, err)
+	}
+	defer q.release()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
 		return fmt.Errorf("build lambda request: %w", err)

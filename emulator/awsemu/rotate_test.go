@@ -428,3 +428,64 @@ func TestRotateSecretHTTPLambdaFailureModes(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentRotationsQueuePerLambdaURL: 100 concurrent RotateSecret
+// calls through one invoke URL reach the Lambda one at a time (an RIE crashes
+// on a second concurrent invocation), and every rotation completes.
+func TestConcurrentRotationsQueuePerLambdaURL(t *testing.T) {
+	f := &fakeRotationLambda{t: t}
+	var mu sync.Mutex
+	inFlight, maxInFlight, invocations := 0, 0, 0
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inFlight++
+		invocations++
+		maxInFlight = max(maxInFlight, inFlight)
+		overlap := inFlight > 1
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
+		if overlap {
+			// What an RIE does with a second concurrent invocation.
+			http.Error(w, "runtime busy: concurrent invocation", http.StatusInternalServerError)
+			return
+		}
+		f.serve(w, r)
+	}))
+	t.Cleanup(f.srv.Close)
+	e := startEmu(t, awsemu.Config{Lambdas: map[string]string{"dualkey-rotator": f.invokeURL()}})
+	f.sm = e.sm
+	const n = 100
+	for i := 0; i < n; i++ {
+		createSecret(t, e, fmt.Sprintf("s%03d", i), "v")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, err := rotate(e, fmt.Sprintf("s%03d", i), 1000+i, nil)
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.check(t)
+	if maxInFlight != 1 || invocations != 4*n {
+		t.Fatalf("the Lambda saw up to %d concurrent invocations, %d in all; want 1 and %d", maxInFlight, invocations, 4*n)
+	}
+	for _, rec := range e.srv.Rotations() {
+		if !rec.Succeeded {
+			t.Fatalf("rotation failed: %+v", rec)
+		}
+	}
+}

@@ -53,6 +53,8 @@ type Config struct {
 	// Lambdas maps a rotation Lambda name or ARN to an invoke URL, for example
 	// an AWS Lambda Runtime Interface Emulator URL
 	// http://127.0.0.1:9001/2015-03-31/functions/function/invocations.
+	// Invocations of one URL are queued, first come first served, so at most
+	// one runs at a time: an RIE handles one invocation at a time.
 	Lambdas map[string]string
 	// Invoker, when set, is used instead of HTTP for every Lambda.
 	Invoker Invoker
@@ -99,6 +101,9 @@ type Server struct {
 	stats     map[string]int
 	rotations []RotationRecord
 
+	queuesMu sync.Mutex
+	queues   map[string]*invokeQueue // by invoke URL
+
 	callsMu sync.Mutex
 	calls   map[string]map[string]int // access key id -> "service:Action" -> count
 
@@ -122,6 +127,7 @@ func New(cfg Config) (*Server, error) {
 		st:         &state{Secrets: map[string]*secret{}},
 		stats:      map[string]int{},
 		calls:      map[string]map[string]int{},
+		queues:     map[string]*invokeQueue{},
 	}
 	if s.now == nil {
 		s.now = time.Now
