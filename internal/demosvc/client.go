@@ -29,7 +29,7 @@ const (
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	// API reads the secret (AWSCURRENT only). Required.
-	API keyring.SecretsAPI
+	API keyring.ValueGetter
 	// SecretID is the secret's name or ARN. Required.
 	SecretID string
 	// Field is the JSON field holding the key; default "api_key" (see

@@ -35,7 +35,7 @@ func testKey(n int) string { return fmt.Sprintf("sk-demo-%02d-not-a-real-secret-
 func testVersion(n int) string { return fmt.Sprintf("%08d-aaaa-bbbb-cccc-000000000000", n) }
 
 // fakeSM is an in-memory, versioned Secrets Manager: versions with values and
-// labels. It implements demosvc.LabelsAPI (and so keyring.SecretsAPI).
+// labels. It implements demosvc.LabelsAPI and keyring.SecretsAPI.
 type fakeSM struct {
 	mu       sync.Mutex
 	values   map[string]string    // version id -> key
@@ -104,6 +104,18 @@ func (f *fakeSM) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretV
 		SecretString:  aws.String(string(b)),
 		VersionStages: f.stagesOf(id),
 	}, nil
+}
+
+func (f *fakeSM) DescribeSecret(_ context.Context, in *secretsmanager.DescribeSecretInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := map[string][]string{}
+	for id := range f.values {
+		if st := f.stagesOf(id); len(st) > 0 {
+			m[id] = st
+		}
+	}
+	return &secretsmanager.DescribeSecretOutput{Name: aws.String(secretID), VersionIdsToStages: m}, nil
 }
 
 func (f *fakeSM) ListSecretVersionIds(_ context.Context, in *secretsmanager.ListSecretVersionIdsInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
@@ -201,6 +213,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(kr.Close)
 	s.kr = kr
 	s.srv = httptest.NewServer(demosvc.NewService(kr))
 	t.Cleanup(s.srv.Close)

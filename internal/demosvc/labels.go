@@ -26,7 +26,7 @@ type VersionLister interface {
 
 // LabelsAPI is what PrintLabels needs: listing versions and reading each one.
 type LabelsAPI interface {
-	keyring.SecretsAPI
+	keyring.ValueGetter
 	VersionLister
 }
 

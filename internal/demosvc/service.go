@@ -25,7 +25,7 @@ type helloResponse struct {
 // NewService returns the demo API, protected by kr:
 //
 //	GET /hello   -> 200 {"ok":true,"stage":"AWSCURRENT","version_id":"…","fingerprint":"…abcd"}
-//	               (stage is the label of the presented key at the keyring's last refresh)
+//	               (stage is the label of the presented key at the keyring's last successful check)
 //	GET /usage   -> 200 kr.Usage() as JSON (per-version accepted counts)
 //	GET /healthz -> 200 {"ok":true}, unauthenticated
 //

@@ -8,14 +8,28 @@
 // only SHA-256 digests and fingerprints of the keys in memory, never the keys
 // themselves, and never logs or returns a key value.
 //
-// Refresh policy (all lazy, no background goroutine):
-//   - when the TTL has elapsed since the last refresh attempt, the next Verify
-//     refreshes first (one caller does it; concurrent callers keep using the
-//     current set instead of waiting);
-//   - when a presented key matches nothing, Verify refreshes at once and
-//     re-checks, but at most once per MinRefreshInterval, so a flood of bad
-//     keys cannot hammer Secrets Manager;
-//   - a failing refresh keeps the last good key set and is logged.
+// # Refresh policy
+//
+// Verify never calls Secrets Manager. A background check loop, started by New
+// and stopped by Close, runs every CheckInterval (default 30s):
+// DescribeSecret returns the secret's label map (version id → staging
+// labels); GetSecretValue is called only for a labelled version the keyring
+// has never read (a version's value never changes in Secrets Manager, so a
+// label moving between known versions costs no read at all). A version whose
+// label was removed — by retire, or by an emergency rotation — is therefore
+// refused at most CheckInterval plus one check (bounded by CheckTimeout)
+// after the removal.
+//
+// A key that matches nothing triggers one background check (or joins the one
+// already running; concurrent unknown keys share it), at most one per
+// MinRefreshInterval, and Verify waits for that shared check at most
+// UnknownKeyWait, so a brand-new AWSPENDING key is accepted on first use.
+//
+// While Secrets Manager cannot be reached the last AWSCURRENT key stays
+// valid indefinitely, but AWSPENDING and AWSPREVIOUS keys are refused once the
+// last successful check is older than MaxStaleness (default 5m). Entering and
+// leaving that state is logged and, when Config.Metrics is set, emitted as the
+// EMF metric KeyringStale (namespace dualkey). docs/keyring.md has the details.
 package keyring
 
 import (
@@ -25,17 +39,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // Staging labels used by Secrets Manager rotation.
@@ -48,37 +65,48 @@ const (
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultField              = "api_key"
-	DefaultTTL                = 5 * time.Minute
+	DefaultCheckInterval      = 30 * time.Second
+	DefaultCheckTimeout       = 10 * time.Second
+	DefaultMaxStaleness       = 5 * time.Minute
+	DefaultUnknownKeyWait     = 2 * time.Second
 	DefaultMinRefreshInterval = time.Second
 )
 
-// refreshTimeout bounds one refresh so that a hanging Secrets Manager cannot
-// hold the refresh lock (and the callers queued behind it) forever.
-const refreshTimeout = 10 * time.Second
+// NoWait as Config.UnknownKeyWait makes Verify refuse an unknown key at once;
+// the background check it triggers still runs, so a later request with the
+// same (new) key is accepted.
+const NoWait time.Duration = -1
 
 // maxRetired bounds how many no-longer-staged versions Usage remembers.
 const maxRetired = 8
 
-// stages is the order in which labels are fetched and, when one version
+// stages is the order in which labels are reported and, when one version
 // carries several labels, which label wins (first wins).
 var stages = [...]string{StageCurrent, StagePending, StagePrevious}
 
-// SecretsAPI is the subset of *secretsmanager.Client the keyring uses.
-//
-// Only GetSecretValue is needed: the keyring asks for each staging label
-// directly and treats ResourceNotFoundException as "label not attached".
-// DescribeSecret would not save calls (after the first rotation AWSCURRENT and
-// AWSPREVIOUS both exist, so Describe+2 Gets equals 3 Gets), would add a race
-// window between describing and fetching, and would need one more IAM
-// permission (secretsmanager:DescribeSecret).
-type SecretsAPI interface {
-	// GetSecretValue returns the secret version selected by in.VersionStage
-	// (or in.VersionId). It must return an error whose code is
+// ValueGetter is the part of *secretsmanager.Client that reads one version.
+type ValueGetter interface {
+	// GetSecretValue returns the secret version selected by in.VersionId (or
+	// in.VersionStage). It must return an error whose code is
 	// ResourceNotFoundException (for example *types.ResourceNotFoundException)
-	// when the secret has no version with that label. It must be safe for
-	// concurrent use.
+	// when the secret has no such version. It must be safe for concurrent use.
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 }
+
+// SecretsAPI is the subset of *secretsmanager.Client the keyring uses. Its
+// IAM policy needs secretsmanager:DescribeSecret and
+// secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its key
+// when that is a customer managed key).
+type SecretsAPI interface {
+	// DescribeSecret returns the secret's metadata; the keyring reads
+	// VersionIdsToStages (every version that carries a staging label), Name
+	// and DeletedDate. It never returns secret values. It must be safe for
+	// concurrent use.
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	ValueGetter
+}
+
+var _ SecretsAPI = (*secretsmanager.Client)(nil)
 
 // Config configures a Keyring. Zero fields take the documented defaults.
 type Config struct {
@@ -87,20 +115,51 @@ type Config struct {
 	// Field is the JSON field of the SecretString holding the key; default
 	// "api_key". If the SecretString is not a JSON object it is used whole.
 	Field string
-	// TTL is the periodic refresh interval; default 5m.
-	TTL time.Duration
-	// MinRefreshInterval rate-limits refresh-on-unknown-key; default 1s.
+	// CheckInterval is how often the background loop asks DescribeSecret
+	// whether the labels changed; default 30s. A key whose label is removed
+	// is refused at most CheckInterval + CheckTimeout later.
+	CheckInterval time.Duration
+	// CheckTimeout bounds one check (DescribeSecret plus any GetSecretValue
+	// calls, SDK retries included); default 10s.
+	CheckTimeout time.Duration
+	// MaxStaleness is how long after the last successful check AWSPENDING
+	// and AWSPREVIOUS keys are still accepted while checks fail; the last
+	// AWSCURRENT key is accepted regardless. Default 5m (or
+	// 2×CheckInterval + CheckTimeout if that is longer). It must be longer
+	// than CheckInterval + CheckTimeout, or a healthy keyring would go stale
+	// between two checks.
+	MaxStaleness time.Duration
+	// UnknownKeyWait is the longest Verify waits for the background check an
+	// unknown key triggered (or joined); default 2s. NoWait (any negative
+	// value) never waits.
+	UnknownKeyWait time.Duration
+	// MinRefreshInterval is the least time between the starts of two checks
+	// triggered by unknown keys, so a flood of bad keys cannot hammer Secrets
+	// Manager; default 1s.
 	MinRefreshInterval time.Duration
+	// TTL is ignored.
+	//
+	// Deprecated: the periodic full refresh was replaced by the check loop;
+	// set CheckInterval.
+	TTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// Logger receives refresh events (never key values); default slog.Default().
+	// Logger receives check events (never key values); default slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, receives CloudWatch Embedded Metric Format lines
+	// (namespace dualkey, metric KeyringStale) when the keyring becomes stale
+	// and fresh again; in Lambda or with the CloudWatch agent, os.Stdout.
+	Metrics io.Writer
+
+	// timer, if set, replaces real timers (tests drive it with a fake clock):
+	// the channel must receive once Now() reaches deadline.
+	timer func(deadline time.Time) <-chan time.Time
 }
 
 // Match describes which version a presented key matched.
 type Match struct {
-	// Stage is the staging label the version had at the last refresh:
-	// AWSCURRENT, AWSPENDING or AWSPREVIOUS.
+	// Stage is the staging label the version had at the last successful
+	// check: AWSCURRENT, AWSPENDING or AWSPREVIOUS.
 	Stage string
 	// VersionID is the Secrets Manager version id.
 	VersionID string
@@ -112,65 +171,182 @@ type Match struct {
 // evidence that an old key is (no longer) used.
 type VersionUsage struct {
 	VersionID   string
-	Stage       string // label at the last refresh; "" once the version carries none of the three labels
+	Stage       string // label at the last successful check; "" once the version carries none of the three labels
 	Fingerprint string
 	Accepted    uint64    // keys accepted for this version since the Keyring was created
 	LastUsed    time.Time // zero if never accepted
 	RetiredAt   time.Time // when the version was first seen without a label; zero while staged
 }
 
-// usageRec is shared between all key sets that contain the same version.
-type usageRec struct {
-	versionID   string
+// Stats is a snapshot of the keyring's checks, for health endpoints and
+// tests. It never contains key material.
+type Stats struct {
+	// LastCheck is when the last check started; LastSuccess when the last
+	// successful one started (what MaxStaleness is measured from).
+	LastCheck, LastSuccess time.Time
+	// LastError is the last check's error, "" if it succeeded.
+	LastError string
+	// Stale is true while AWSPENDING and AWSPREVIOUS keys are refused
+	// because no check has succeeded for longer than MaxStaleness.
+	Stale bool
+	// Checks and CheckFailures count checks since New (New's own included).
+	Checks, CheckFailures uint64
+	// DescribeCalls and GetValueCalls count Secrets Manager calls.
+	DescribeCalls, GetValueCalls uint64
+	// UnknownKeyChecks counts checks started by an unknown key;
+	// UnknownKeyJoins counts unknown keys that joined a running check;
+	// RateLimited counts unknown keys that started none because the last
+	// check began less than MinRefreshInterval ago.
+	UnknownKeyChecks, UnknownKeyJoins, RateLimited uint64
+}
+
+// version is one secret version the keyring has read. Its value never
+// changes in Secrets Manager, so it is read once and kept while it is staged
+// (and, for Usage and rollbacks, a while after).
+type version struct {
+	id          string
 	fingerprint string
-	stage       string    // guarded by Keyring.mu
-	retiredAt   time.Time // guarded by Keyring.mu
+	digest      [sha256.Size]byte
+	problem     string    // non-empty: the value is not a usable key (never retried)
+	stage       string    // guarded by core.mu
+	retiredAt   time.Time // guarded by core.mu
 	accepted    atomic.Uint64
 	lastUsed    atomic.Int64 // unix nanoseconds; 0 = never
 }
 
 // entry is one accepted key. Entries are immutable once installed.
 type entry struct {
-	stage       string
-	versionID   string
-	fingerprint string
-	digest      [sha256.Size]byte
-	rec         *usageRec
+	stage   string
+	current int // 1 for AWSCURRENT: accepted even when stale
+	digest  [sha256.Size]byte
+	v       *version
+}
+
+// flight is one running check; callers that want its result wait on done.
+type flight struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // Keyring verifies presented API keys against the staged versions of a
-// secret. It is safe for concurrent use.
+// secret. It is safe for concurrent use. Call Close when done with it; a
+// Keyring that becomes unreachable stops its loop as well.
 type Keyring struct {
-	api SecretsAPI
-	cfg Config
-	log *slog.Logger
+	c *core
+}
 
-	refreshMu sync.Mutex // serialises fetches from Secrets Manager
+// core is the Keyring's state. The background goroutines hold only the core,
+// so an abandoned Keyring can be garbage-collected and stop them.
+type core struct {
+	api     SecretsAPI
+	cfg     Config
+	log     *slog.Logger
+	metrics *rotation.Metrics
+
+	ctx      context.Context // cancelled by close; parent of every check
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	checks   sync.WaitGroup // running flights
 
 	mu          sync.RWMutex // guards the fields below
 	entries     []entry
-	usage       map[string]*usageRec
+	versions    map[string]*version
+	labels      [len(stages)]string // version id per stage at the last success
+	secretName  string              // Name from DescribeSecret, for metrics
 	lastAttempt time.Time
 	lastSuccess time.Time
+	lastErr     string
+	failures    int  // consecutive failed checks
+	announced   bool // stale state last logged
+	closed      bool
+	running     *flight
+	stats       Stats
 }
 
-// New creates a Keyring and loads the key set once. It fails if AWSCURRENT
-// cannot be loaded; a missing AWSPENDING or AWSPREVIOUS is normal.
+// New creates a Keyring, loads the key set once and starts the background
+// check loop. It fails if AWSCURRENT cannot be loaded; a missing AWSPENDING
+// or AWSPREVIOUS is normal. ctx bounds only this first load: the loop lives
+// until Close.
 func New(ctx context.Context, api SecretsAPI, cfg Config) (*Keyring, error) {
 	if api == nil {
-		return nil, errors.New("keyring: nil SecretsAPI")
+		return nil, errors.New("keyring: nil SecretsAPI: pass a *secretsmanager.Client")
 	}
 	if cfg.SecretID == "" {
-		return nil, errors.New("keyring: empty SecretID")
+		return nil, errors.New("keyring: empty Config.SecretID: set it to the secret's name or ARN")
 	}
-	if cfg.TTL < 0 || cfg.MinRefreshInterval < 0 {
-		return nil, fmt.Errorf("keyring: negative TTL (%v) or MinRefreshInterval (%v)", cfg.TTL, cfg.MinRefreshInterval)
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	c := &core{
+		api:      api,
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "keyring", "secret", cfg.SecretID),
+		versions: make(map[string]*version),
+		loopDone: make(chan struct{}),
+	}
+	if cfg.Metrics != nil {
+		c.metrics = rotation.NewMetrics(cfg.Metrics, cfg.Now)
+	}
+	// The loop keeps the first context's values (tracing, for example) but
+	// not its cancellation: New's ctx is often a request's.
+	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
+
+	started := cfg.Now()
+	c.mu.Lock()
+	c.lastAttempt = started
+	c.mu.Unlock()
+	loadCtx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout)
+	err := c.check(loadCtx, started)
+	cancel()
+	c.mu.Lock()
+	c.stats.Checks++
+	if err != nil {
+		c.stats.CheckFailures++
+	}
+	c.mu.Unlock()
+	if err != nil {
+		c.cancel()
+		close(c.loopDone)
+		return nil, fmt.Errorf("keyring: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
+	}
+	go c.loop()
+	k := &Keyring{c: c}
+	runtime.AddCleanup(k, func(c *core) { c.close() }, c)
+	return k, nil
+}
+
+func applyDefaults(cfg *Config) error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"CheckInterval", cfg.CheckInterval},
+		{"CheckTimeout", cfg.CheckTimeout},
+		{"MaxStaleness", cfg.MaxStaleness},
+		{"MinRefreshInterval", cfg.MinRefreshInterval},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("keyring: negative Config.%s (%v): use a positive duration, or 0 for the default", d.name, d.v)
+		}
 	}
 	if cfg.Field == "" {
 		cfg.Field = DefaultField
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
+	if cfg.CheckInterval == 0 {
+		cfg.CheckInterval = DefaultCheckInterval
+	}
+	if cfg.CheckTimeout == 0 {
+		cfg.CheckTimeout = DefaultCheckTimeout
+	}
+	floor := cfg.CheckInterval + cfg.CheckTimeout
+	if cfg.MaxStaleness == 0 {
+		cfg.MaxStaleness = max(DefaultMaxStaleness, floor+cfg.CheckInterval)
+	}
+	if cfg.MaxStaleness <= floor {
+		return fmt.Errorf("keyring: Config.MaxStaleness (%v) must be longer than CheckInterval + CheckTimeout (%v), or the keyring would go stale between two healthy checks: raise MaxStaleness or lower CheckInterval", cfg.MaxStaleness, floor)
+	}
+	if cfg.UnknownKeyWait == 0 {
+		cfg.UnknownKeyWait = DefaultUnknownKeyWait
 	}
 	if cfg.MinRefreshInterval == 0 {
 		cfg.MinRefreshInterval = DefaultMinRefreshInterval
@@ -181,306 +357,141 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Keyring, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	k := &Keyring{
-		api:   api,
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "keyring", "secret", cfg.SecretID),
-		usage: make(map[string]*usageRec),
-	}
-	if err := k.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("keyring: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
-	}
-	return k, nil
+	return nil
+}
+
+// Close stops the background check loop and waits for running checks to
+// end. Afterwards Verify still answers from the last key set but nothing is
+// refreshed, so AWSPENDING and AWSPREVIOUS keys are refused once MaxStaleness
+// has passed. Close is idempotent.
+func (k *Keyring) Close() { k.c.close() }
+
+func (c *core) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	<-c.loopDone
+	c.checks.Wait()
 }
 
 // Verify reports whether presented is the key of the AWSCURRENT, AWSPENDING
-// or AWSPREVIOUS version. The comparison is constant-time and always runs
-// against every known version. If the TTL has elapsed it refreshes first; if
-// the key matches nothing it refreshes (rate-limited) and checks again.
+// or AWSPREVIOUS version (only AWSCURRENT while the keyring is stale). The
+// comparison is constant-time and always runs against every known version.
+// Verify never calls Secrets Manager: an unknown key starts (or joins) one
+// background check, rate-limited, and waits for it at most UnknownKeyWait or
+// until ctx is done.
 func (k *Keyring) Verify(ctx context.Context, presented string) (Match, bool) {
+	return k.c.verify(ctx, presented)
+}
+
+func (c *core) verify(ctx context.Context, presented string) (Match, bool) {
 	if presented == "" {
 		return Match{}, false
 	}
 	digest := sha256.Sum256([]byte(presented))
-	k.maybeRefreshTTL(ctx)
-	if m, ok := k.match(&digest); ok {
+	if m, ok := c.match(&digest); ok {
 		return m, true
 	}
-	k.refreshForUnknown(ctx)
-	return k.match(&digest)
+	f := c.checkForUnknownKey()
+	if f == nil || c.cfg.UnknownKeyWait < 0 {
+		return Match{}, false
+	}
+	wake, stop := c.after(c.cfg.Now().Add(c.cfg.UnknownKeyWait))
+	defer stop()
+	select {
+	case <-f.done:
+		return c.match(&digest)
+	case <-wake:
+	case <-ctx.Done():
+	}
+	return Match{}, false
 }
 
 // match compares digest with every entry in constant time. The loop has no
 // early exit: which entry (if any) matched is selected with
 // subtle.ConstantTimeSelect, so timing does not reveal the matching version.
 // Digests are fixed-length, so the length of the presented key does not leak
-// either.
-func (k *Keyring) match(digest *[sha256.Size]byte) (Match, bool) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
+// either. While stale, only the AWSCURRENT entry can match.
+func (c *core) match(digest *[sha256.Size]byte) (Match, bool) {
+	now := c.cfg.Now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	fresh := 1
+	if c.staleLocked(now) {
+		fresh = 0
+	}
 	idx := -1
-	for i := range k.entries {
-		eq := subtle.ConstantTimeCompare(digest[:], k.entries[i].digest[:])
+	for i := range c.entries {
+		eq := subtle.ConstantTimeCompare(digest[:], c.entries[i].digest[:]) & (c.entries[i].current | fresh)
 		idx = subtle.ConstantTimeSelect(eq, i, idx)
 	}
 	if idx < 0 {
 		return Match{}, false
 	}
-	e := &k.entries[idx]
-	e.rec.accepted.Add(1)
-	now := k.cfg.Now().UnixNano()
+	e := &c.entries[idx]
+	e.v.accepted.Add(1)
+	ns := now.UnixNano()
 	for {
-		old := e.rec.lastUsed.Load()
-		if now <= old || e.rec.lastUsed.CompareAndSwap(old, now) {
+		old := e.v.lastUsed.Load()
+		if ns <= old || e.v.lastUsed.CompareAndSwap(old, ns) {
 			break
 		}
 	}
-	return Match{Stage: e.stage, VersionID: e.versionID, Fingerprint: e.fingerprint}, true
+	return Match{Stage: e.stage, VersionID: e.v.id, Fingerprint: e.v.fingerprint}, true
 }
 
-// maybeRefreshTTL refreshes if the TTL has elapsed since the last attempt.
-// If another goroutine is already refreshing, it returns immediately and the
-// caller uses the current set.
-func (k *Keyring) maybeRefreshTTL(ctx context.Context) {
-	if !k.due(k.cfg.TTL) {
-		return
-	}
-	if !k.refreshMu.TryLock() {
-		return
-	}
-	defer k.refreshMu.Unlock()
-	if k.due(k.cfg.TTL) {
-		k.refreshAndLog(ctx, "ttl")
-	}
+// staleLocked reports whether no check has succeeded for longer than
+// MaxStaleness at t. The caller holds c.mu.
+func (c *core) staleLocked(t time.Time) bool {
+	return t.Sub(c.lastSuccess) > c.cfg.MaxStaleness
 }
 
-// refreshForUnknown refreshes after an unknown key, at most once per
-// MinRefreshInterval. It waits for an in-flight refresh, so the caller's
-// re-check sees its result.
-func (k *Keyring) refreshForUnknown(ctx context.Context) {
-	k.refreshMu.Lock()
-	defer k.refreshMu.Unlock()
-	if k.due(k.cfg.MinRefreshInterval) {
-		k.refreshAndLog(ctx, "unknown key")
-	}
-}
-
-// due reports whether at least d has passed since the last refresh attempt.
-func (k *Keyring) due(d time.Duration) bool {
-	now := k.cfg.Now()
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	return now.Sub(k.lastAttempt) >= d
-}
-
-func (k *Keyring) refreshAndLog(ctx context.Context, reason string) {
-	if err := k.refreshLocked(ctx); err != nil {
-		k.mu.RLock()
-		lastSuccess := k.lastSuccess
-		k.mu.RUnlock()
-		k.log.Warn("keyring refresh failed; keeping last good key set",
-			"reason", reason, "err", err, "last_success", lastSuccess)
-	}
-}
-
-// Refresh re-reads the AWSCURRENT, AWSPENDING and AWSPREVIOUS versions now,
-// regardless of TTL and rate limit. On error the previous key set is kept.
+// Refresh runs a check now, regardless of CheckInterval and the rate limit,
+// and waits for it (or for ctx). A check already running when Refresh is
+// called is waited for first, so the result reflects Secrets Manager after
+// the call. On error the previous key set is kept.
 func (k *Keyring) Refresh(ctx context.Context) error {
-	k.refreshMu.Lock()
-	defer k.refreshMu.Unlock()
-	return k.refreshLocked(ctx)
+	return k.c.refresh(ctx)
 }
 
-// refreshLocked does one refresh; the caller holds refreshMu.
-func (k *Keyring) refreshLocked(ctx context.Context) error {
-	now := k.cfg.Now()
-	k.mu.Lock()
-	k.lastAttempt = now
-	k.mu.Unlock()
-
-	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
-	defer cancel()
-	entries, err := k.fetchAll(ctx)
-	if err != nil {
-		return err
-	}
-	k.install(entries, now)
-	return nil
-}
-
-type fetchResult struct {
-	e     entry
-	found bool
-	err   error
-}
-
-// fetchAll fetches the three labels concurrently and returns the deduplicated
-// entries (one per version, highest-priority label wins). Any error other
-// than "label not attached" fails the whole refresh so that a transient error
-// cannot drop a valid key; an unparsable AWSPENDING/AWSPREVIOUS is skipped.
-func (k *Keyring) fetchAll(ctx context.Context) ([]entry, error) {
-	var (
-		wg      sync.WaitGroup
-		results [len(stages)]fetchResult
-	)
-	for i, stage := range stages {
-		wg.Go(func() { results[i] = k.fetchStage(ctx, stage) })
-	}
-	wg.Wait()
-
-	if !results[0].found && results[0].err == nil {
-		return nil, fmt.Errorf("secret %q has no %s version", k.cfg.SecretID, StageCurrent)
-	}
-	var errs []error
-	for i, r := range results {
-		if r.err == nil {
-			continue
-		}
-		var skip *skipError
-		if i > 0 && errors.As(r.err, &skip) {
-			k.log.Warn("ignoring unusable secret version", "stage", stages[i], "err", r.err)
-			results[i].found = false
-			continue
-		}
-		errs = append(errs, r.err)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	entries := make([]entry, 0, len(stages))
-	seen := make(map[string]bool, len(stages))
-	for _, r := range results {
-		if !r.found || seen[r.e.versionID] {
-			continue
-		}
-		seen[r.e.versionID] = true
-		entries = append(entries, r.e)
-	}
-	return entries, nil
-}
-
-// skipError marks a version whose content cannot be used as a key (as opposed
-// to an API failure).
-type skipError struct{ err error }
-
-func (e *skipError) Error() string { return e.err.Error() }
-func (e *skipError) Unwrap() error { return e.err }
-
-func (k *Keyring) fetchStage(ctx context.Context, stage string) fetchResult {
-	out, err := k.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-		SecretId:     aws.String(k.cfg.SecretID),
-		VersionStage: aws.String(stage),
-	})
-	if err != nil {
-		if IsNotFound(err) {
-			return fetchResult{}
-		}
-		return fetchResult{err: fmt.Errorf("get %s of secret %q: %w", stage, k.cfg.SecretID, err)}
-	}
-	if out == nil || aws.ToString(out.VersionId) == "" {
-		return fetchResult{err: fmt.Errorf("get %s of secret %q: response has no version id", stage, k.cfg.SecretID)}
-	}
-	vid := aws.ToString(out.VersionId)
-	if out.SecretString == nil {
-		return fetchResult{err: &skipError{fmt.Errorf("%s version %s of secret %q has no SecretString (binary secrets are not supported)", stage, vid, k.cfg.SecretID)}}
-	}
-	key, err := ExtractKey(*out.SecretString, k.cfg.Field)
-	if err != nil {
-		return fetchResult{err: &skipError{fmt.Errorf("%s version %s of secret %q: %w", stage, vid, k.cfg.SecretID, err)}}
-	}
-	return fetchResult{found: true, e: entry{
-		stage:       stage,
-		versionID:   vid,
-		fingerprint: Fingerprint(key),
-		digest:      sha256.Sum256([]byte(key)),
-	}}
-}
-
-// install replaces the key set and updates the usage records.
-func (k *Keyring) install(entries []entry, now time.Time) {
-	k.mu.Lock()
-	changed := !sameSet(k.entries, entries)
-	current := make(map[string]bool, len(entries))
-	for i := range entries {
-		e := &entries[i]
-		rec := k.usage[e.versionID]
-		if rec == nil {
-			rec = &usageRec{versionID: e.versionID, fingerprint: e.fingerprint}
-			k.usage[e.versionID] = rec
-		}
-		rec.stage = e.stage
-		rec.retiredAt = time.Time{}
-		e.rec = rec
-		current[e.versionID] = true
-	}
-	var retired []*usageRec
-	for id, rec := range k.usage {
-		if current[id] {
-			continue
-		}
-		if rec.stage != "" {
-			rec.stage = ""
-			rec.retiredAt = now
-		}
-		retired = append(retired, rec)
-	}
-	if len(retired) > maxRetired {
-		sort.Slice(retired, func(i, j int) bool { return retired[i].retiredAt.After(retired[j].retiredAt) })
-		for _, rec := range retired[maxRetired:] {
-			delete(k.usage, rec.versionID)
-		}
-	}
-	k.entries = entries
-	k.lastSuccess = now
-	k.mu.Unlock()
-
-	attrs := make([]any, 0, len(entries))
-	for _, e := range entries {
-		attrs = append(attrs, slog.String(e.stage, shortID(e.versionID)+" "+e.fingerprint))
-	}
-	if changed {
-		k.log.Info("keyring key set updated", attrs...)
-	} else {
-		k.log.Debug("keyring refreshed; key set unchanged", attrs...)
-	}
-}
-
-func sameSet(a, b []entry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	m := make(map[string]string, len(a))
-	for _, e := range a {
-		m[e.versionID] = e.stage
-	}
-	for _, e := range b {
-		if s, ok := m[e.versionID]; !ok || s != e.stage {
-			return false
-		}
-	}
-	return true
+// Stats returns a snapshot of the keyring's checks.
+func (k *Keyring) Stats() Stats {
+	c := k.c
+	now := c.cfg.Now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s := c.stats
+	s.LastCheck, s.LastSuccess, s.LastError = c.lastAttempt, c.lastSuccess, c.lastErr
+	s.Stale = c.staleLocked(now)
+	return s
 }
 
 // Usage returns one record per version seen since the Keyring was created
 // (bounded: only the most recently retired versions are kept), ordered
 // AWSCURRENT, AWSPENDING, AWSPREVIOUS, then retired versions newest first.
+// Versions whose value is not a usable key are left out.
 func (k *Keyring) Usage() []VersionUsage {
-	k.mu.RLock()
-	out := make([]VersionUsage, 0, len(k.usage))
-	for _, rec := range k.usage {
-		u := VersionUsage{
-			VersionID:   rec.versionID,
-			Stage:       rec.stage,
-			Fingerprint: rec.fingerprint,
-			Accepted:    rec.accepted.Load(),
-			RetiredAt:   rec.retiredAt,
+	c := k.c
+	c.mu.RLock()
+	out := make([]VersionUsage, 0, len(c.versions))
+	for _, v := range c.versions {
+		if v.problem != "" {
+			continue
 		}
-		if ns := rec.lastUsed.Load(); ns != 0 {
+		u := VersionUsage{
+			VersionID:   v.id,
+			Stage:       v.stage,
+			Fingerprint: v.fingerprint,
+			Accepted:    v.accepted.Load(),
+			RetiredAt:   v.retiredAt,
+		}
+		if ns := v.lastUsed.Load(); ns != 0 {
 			u.LastUsed = time.Unix(0, ns)
 		}
 		out = append(out, u)
 	}
-	k.mu.RUnlock()
+	c.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
 		ri, rj := stageRank(out[i].Stage), stageRank(out[j].Stage)
 		if ri != rj {
