@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -21,6 +22,7 @@ type AuditReport struct {
 
 // Audit lists credentials the provider holds that no labelled version of
 // the secret references: the orphans other tools (or crashes) leave behind.
+// A provider that cannot list its credentials fails with ErrCannotAudit.
 func (l *Lifecycle) Audit(ctx context.Context, id string) (*AuditReport, error) {
 	s, rep, err := l.load(ctx, id)
 	if err != nil {
@@ -29,15 +31,11 @@ func (l *Lifecycle) Audit(ctx context.Context, id string) (*AuditReport, error) 
 	out := &AuditReport{Secret: rep.Secret, Provider: rep.Provider, Referenced: map[string][]string{}}
 	a, ok := s.provider.(rotation.Auditor)
 	if !ok {
-		return out, fmt.Errorf("secret %s: provider %s cannot list its credentials", s.name, s.provider.Name())
+		return out, fmt.Errorf("secret %s: %w: provider %s has no API that lists them; compare the vendor's console with what this shows: %s",
+			s.name, ErrCannotAudit, s.provider.Name(), l.cmd("status", s.name))
 	}
-	ids := make([]string, 0, len(s.stages))
-	for v := range s.stages {
-		ids = append(ids, v)
-	}
-	sort.Strings(ids)
 	var cur *rotation.CredentialRequest
-	for _, v := range ids {
+	for _, v := range slices.Sorted(maps.Keys(s.stages)) {
 		req, fp, err := l.credential(ctx, s, v)
 		if errors.Is(err, rotation.ErrNoVersion) {
 			continue // RotateSecret's placeholder has no value yet
@@ -48,7 +46,7 @@ func (l *Lifecycle) Audit(ctx context.Context, id string) (*AuditReport, error) 
 		if fp != "" {
 			out.Referenced[fp] = s.stages[v]
 		}
-		if has(s.stages[v], rotation.StageCurrent) {
+		if slices.Contains(s.stages[v], rotation.StageCurrent) {
 			cur = req
 		}
 	}

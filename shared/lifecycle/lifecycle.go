@@ -1,14 +1,20 @@
 // Package lifecycle carries an old credential through the part of the
-// dual-key lifecycle that comes after Secrets Manager's four rotation steps:
+// dual-key lifecycle that comes after Secrets Manager's four rotation steps.
+// Each provider declares how its old credentials are switched off
+// (rotation.SwitchOff), and the lifecycle takes that provider's path:
 //
-//	promoted (AWSPREVIOUS, still valid) → drain → verify unused → deactivate
-//	→ grace → delete, with rollback possible until deletion.
+//	reversible:  drain → usage check → deactivate → grace → delete
+//	             (no delete stage when the provider is not a Deleter)
+//	label-gated: drain → usage check → remove AWSPREVIOUS → grace → delete
+//	delete-only: drain → usage check → confirmation period → delete
 //
-// It is run by the scheduled retire Lambda (every managed secret), the
-// rollback Lambda (a CloudWatch alarm linked to a secret) and the dualkey CLI.
-// Its state lives in Secrets Manager itself: the DUALKEY_DEACTIVATED staging
-// label marks the deactivated version and dualkey:* tags record the state,
-// so it survives restarts and shows in DescribeSecret. The clock is injected.
+// with rollback possible until the delete. It never claims a step it did
+// not take. It is run by the scheduled retire Lambda (every managed
+// secret), the rollback Lambda (a CloudWatch alarm linked to a secret) and
+// the dualkey CLI. Its state lives in Secrets Manager itself: the
+// DUALKEY_DEACTIVATED staging label marks the deactivated version and the
+// dualkey:state* tags record the state, so it survives restarts and shows in
+// DescribeSecret. The clock is injected.
 package lifecycle
 
 import (
@@ -17,8 +23,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,11 +45,14 @@ type SecretsAPI interface {
 	ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
 	// TagResource writes state tags.
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
-	// UntagResource removes state tags.
+	// UntagResource removes state tags (and dualkey:emergency once acted on).
 	UntagResource(ctx context.Context, in *secretsmanager.UntagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error)
-	// UpdateSecretVersionStage moves DUALKEY_DEACTIVATED, AWSPREVIOUS and, on rollback, AWSCURRENT.
+	// UpdateSecretVersionStage moves DUALKEY_DEACTIVATED, AWSPREVIOUS,
+	// AWSPENDING (cancel) and, on rollback, AWSCURRENT.
 	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
 }
+
+var _ SecretsAPI = (*secretsmanager.Client)(nil)
 
 // Errors the lifecycle returns (wrapped).
 var (
@@ -50,12 +60,20 @@ var (
 	ErrNotManaged = errors.New("secret is not managed by dualkey")
 	// ErrBadSetting: a dualkey:* tag has a value that cannot be used.
 	ErrBadSetting = errors.New("invalid dualkey setting")
-	// ErrNothingToRollBack: no previous or deactivated version exists.
+	// ErrNothingToRollBack: no previous or deactivated credential exists.
 	ErrNothingToRollBack = errors.New("nothing to roll back")
 	// ErrOutsideRollbackWindow: rollback was asked too late.
 	ErrOutsideRollbackWindow = errors.New("outside the rollback window")
-	// ErrNoSecretForAlarm: no secret is linked to the alarm.
-	ErrNoSecretForAlarm = errors.New("no secret is linked to the alarm")
+	// ErrLeakedCredential: the rollback would bring back a credential an
+	// emergency rotation switched off because it leaked.
+	ErrLeakedCredential = errors.New("the old credential leaked")
+	// ErrNothingToCancel: no rotation is pending.
+	ErrNothingToCancel = errors.New("nothing to cancel")
+	// ErrRotationIncomplete: AWSPENDING sits on a version from a rotation
+	// that did not finish, so Secrets Manager refuses a new one.
+	ErrRotationIncomplete = errors.New("a previous rotation isn't complete")
+	// ErrCannotAudit: the provider cannot list its credentials.
+	ErrCannotAudit = errors.New("provider cannot list its credentials")
 	// ErrInvalidEvent: the alarm event is malformed.
 	ErrInvalidEvent = errors.New("invalid alarm event")
 )
@@ -63,16 +81,23 @@ var (
 // Config configures a Lifecycle.
 type Config struct {
 	SecretsManager SecretsAPI
-	// Providers by the name in the dualkey:provider tag.
+	// Providers by the name in the dualkey:provider tag. New refuses a
+	// provider whose declared SwitchOff does not match its capabilities.
 	Providers map[string]rotation.Provider
 	Defaults  Settings
 	Now       func() time.Time
 	// LogWriter receives JSON logs (default os.Stdout); MetricsWriter EMF lines (default os.Stdout).
 	LogWriter, MetricsWriter io.Writer
 	Redactor                 *rotation.Redactor
+	// Alarms selects the alarms HandleAlarm acts on (zero: every alarm).
+	Alarms AlarmFilter
+	// CommandFlags are inserted after the verb of every dualkey command the
+	// lifecycle names in its messages (the CLI passes its --endpoint and
+	// --region), so the command can be pasted as it is.
+	CommandFlags string
 }
 
-// Lifecycle runs retirement and rollback.
+// Lifecycle runs retirement, rollback and cancellation.
 type Lifecycle struct {
 	sm        SecretsAPI
 	providers map[string]rotation.Provider
@@ -81,12 +106,22 @@ type Lifecycle struct {
 	log       *slog.Logger
 	metrics   *rotation.Metrics
 	red       *rotation.Redactor
+	alarms    AlarmFilter
+	flags     string
 }
 
-// New returns a Lifecycle.
+// New returns a Lifecycle. It refuses a provider whose SwitchOff does not
+// match what it implements: reversible needs a rotation.Deactivator,
+// delete-only a rotation.Deleter, and neither label-gated nor delete-only
+// may be a Deactivator.
 func New(cfg Config) (*Lifecycle, error) {
 	if cfg.SecretsManager == nil {
 		return nil, errors.New("lifecycle: config has no Secrets Manager client")
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Providers)) {
+		if err := checkProvider(name, cfg.Providers[name]); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -108,12 +143,56 @@ func New(cfg Config) (*Lifecycle, error) {
 		log:     slog.New(cfg.Redactor.Handler(slog.NewJSONHandler(cfg.LogWriter, nil))),
 		metrics: rotation.NewMetrics(cfg.MetricsWriter, cfg.Now),
 		red:     cfg.Redactor,
+		alarms:  cfg.Alarms,
+		flags:   strings.TrimSpace(cfg.CommandFlags),
 	}, nil
+}
+
+// cmd renders a dualkey command for a message: "dualkey VERB [flags] ARGS".
+func (l *Lifecycle) cmd(verb string, args ...string) string {
+	parts := append([]string{"dualkey", verb}, args...)
+	if l.flags != "" {
+		parts = append([]string{"dualkey", verb, l.flags}, args...)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Op is one kind of step the lifecycle takes or reports.
+type Op string
+
+// Ops. Wait, Hold, Check, Alert and Ignore report what the lifecycle saw;
+// the others change something (in a dry run they are what it would do).
+const (
+	OpWait           Op = "wait"            // nothing to do yet: drain, window, grace, confirmation
+	OpHold           Op = "hold"            // retirement held after a rollback
+	OpCheck          Op = "check"           // usage evidence looked at
+	OpAlert          Op = "alert"           // something needs a person (metric emitted)
+	OpIgnore         Op = "ignore"          // an alarm ignored, with the reason
+	OpConfirm        Op = "confirm"         // delete-only: the confirmation period starts
+	OpDeactivate     Op = "deactivate"      // the credential switched off (reversible or label-gated)
+	OpDelete         Op = "delete"          // the credential destroyed
+	OpForget         Op = "forget"          // a label removed; the provider is not touched
+	OpReactivate     Op = "reactivate"      // rollback: the credential switched on again
+	OpRestoreCurrent Op = "restore-current" // rollback: AWSCURRENT moved back
+	OpResume         Op = "resume"          // a hold cleared
+	OpDiscard        Op = "discard"         // cancel: the pending credential destroyed
+	OpRemovePending  Op = "remove-pending"  // cancel: AWSPENDING removed
+	OpMarkLeaked     Op = "mark-leaked"     // emergency: a version recorded as leaked
+)
+
+// Changes reports whether the op changes something (so a dry run says
+// "would").
+func (o Op) Changes() bool {
+	switch o {
+	case OpWait, OpHold, OpCheck, OpAlert, OpIgnore:
+		return false
+	}
+	return true
 }
 
 // Action is one thing the lifecycle did, or would do in a dry run.
 type Action struct {
-	Op          string // wait, hold, deactivate, delete, reactivate, restore-current, alert
+	Op          Op
 	Version     string
 	Fingerprint string
 	Reason      string
@@ -125,9 +204,12 @@ type Report struct {
 	Secret   string
 	ARN      string
 	Provider string
-	State    string
-	Actions  []Action
-	Err      error
+	// Path is the provider's lifecycle path in words, with this secret's
+	// settings (see Path).
+	Path    string
+	State   string
+	Actions []Action
+	Err     error
 }
 
 func (r *Report) add(a Action) { r.Actions = append(r.Actions, a) }
@@ -140,16 +222,22 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, " state=%s", r.State)
 	}
 	b.WriteByte('\n')
+	if r.Path != "" {
+		fmt.Fprintf(&b, "  lifecycle: %s\n", r.Path)
+	}
 	for _, a := range r.Actions {
-		verb := a.Op
-		if !a.Applied && a.Op != "wait" && a.Op != "hold" && a.Op != "alert" {
-			verb = "would " + a.Op
+		verb := string(a.Op)
+		if !a.Applied && a.Op.Changes() {
+			verb = "would " + verb
 		}
 		who := shortID(a.Version)
 		if a.Fingerprint != "" {
 			who = a.Fingerprint + " (version " + shortID(a.Version) + ")"
 		}
-		fmt.Fprintf(&b, "  %-18s %s: %s\n", verb, who, a.Reason)
+		if who != "" {
+			who += ": "
+		}
+		fmt.Fprintf(&b, "  %-18s %s%s\n", verb, who, a.Reason)
 	}
 	if r.Err != nil {
 		fmt.Fprintf(&b, "  error: %v\n", r.Err)
@@ -161,7 +249,9 @@ func (r *Report) String() string {
 type Options struct {
 	// DryRun computes and reports the plan without changing anything.
 	DryRun bool
-	// Emergency skips the drain, the usage check and the window.
+	// Emergency skips the drain, the usage check, the window and the
+	// confirmation period, overrides a hold, and records the old credential
+	// as leaked so no automatic rollback brings it back.
 	Emergency bool
 }
 
@@ -176,6 +266,14 @@ type secret struct {
 	provider  rotation.Provider
 	settings  Settings
 	reader    *rotation.Reader
+}
+
+// stateOf returns the state tag when it is about version, else "".
+func (s *secret) stateOf(version string) string {
+	if version == "" || s.tags[TagStateVersion] != version {
+		return ""
+	}
+	return s.tags[TagState]
 }
 
 func (l *Lifecycle) load(ctx context.Context, id string) (*secret, *Report, error) {
@@ -196,16 +294,19 @@ func (l *Lifecycle) load(ctx context.Context, id string) (*secret, *Report, erro
 	name := s.tags[TagProvider]
 	rep.Provider = name
 	if name == "" {
-		return nil, rep, fmt.Errorf("secret %s: %w: tag %s is missing; set it to one of %s", s.name, ErrNotManaged, TagProvider, l.providerNames())
+		return nil, rep, fmt.Errorf("secret %s: %w: tag %s is missing; set it to one of %s: aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=PROVIDER",
+			s.name, ErrNotManaged, TagProvider, l.providerNames(), s.name, TagProvider)
 	}
 	p, ok := l.providers[name]
 	if !ok {
-		return nil, rep, fmt.Errorf("secret %s: %w: tag %s=%q names no provider this function serves (%s)", s.name, ErrNotManaged, TagProvider, name, l.providerNames())
+		return nil, rep, fmt.Errorf("secret %s: %w: tag %s=%q names no provider this function serves (%s); fix it with: aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=PROVIDER",
+			s.name, ErrNotManaged, TagProvider, name, l.providerNames(), s.name, TagProvider)
 	}
 	s.provider = p
 	if s.settings, err = l.defaults.withTags(s.tags); err != nil {
-		return nil, rep, fmt.Errorf("secret %s: %w: %w", s.name, ErrBadSetting, err)
+		return nil, rep, fmt.Errorf("secret %s: %w: %w; fix it with: aws secretsmanager tag-resource --secret-id %s --tags Key=TAG,Value=VALUE", s.name, ErrBadSetting, err, s.name)
 	}
+	rep.Path = Path(p, s.settings)
 	s.reader = rotation.NewReader(l.sm, s.arn, s.stages, l.red)
 	// Promotion: the last rotation, or the creation of the AWSCURRENT version
 	// when that is later (a value put by hand, without a rotation). The later
@@ -224,12 +325,7 @@ func (l *Lifecycle) load(ctx context.Context, id string) (*secret, *Report, erro
 }
 
 func (l *Lifecycle) providerNames() string {
-	names := make([]string, 0, len(l.providers))
-	for n := range l.providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	return strings.Join(slices.Sorted(maps.Keys(l.providers)), ", ")
 }
 
 func (l *Lifecycle) credential(ctx context.Context, s *secret, id string) (*rotation.CredentialRequest, string, error) {
@@ -241,7 +337,8 @@ func (l *Lifecycle) credential(ctx context.Context, s *secret, id string) (*rota
 }
 
 // RunAll retires old credentials of every secret tagged dualkey:managed=true.
-// It goes on past a failing secret and returns all errors joined.
+// It goes on past a failing secret and returns all errors joined. The retire
+// Lambda calls it; the CLI only with --all.
 func (l *Lifecycle) RunAll(ctx context.Context, opt Options) ([]*Report, error) {
 	ids, err := l.managed(ctx, TagManaged, "true")
 	if err != nil {
@@ -286,8 +383,9 @@ func (l *Lifecycle) managed(ctx context.Context, key, value string) ([]string, e
 	}
 }
 
-// Retire moves the old credentials of one secret as far along the lifecycle
-// as the evidence and the clock allow. It is safe to run again at any time.
+// Retire moves the old credentials of one secret as far along its
+// provider's path as the evidence and the clock allow. It is safe to run
+// again at any time.
 func (l *Lifecycle) Retire(ctx context.Context, id string, opt Options) (*Report, error) {
 	s, rep, err := l.load(ctx, id)
 	if err != nil {
@@ -310,88 +408,210 @@ func (l *Lifecycle) Retire(ctx context.Context, id string, opt Options) (*Report
 func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Options) error {
 	now := l.now()
 	apply := !opt.DryRun
-	emergency := opt.Emergency || s.tags[TagEmergency] == "true"
 	l.checkOverdue(s, rep, now)
-
-	dv := rotation.Holder(s.stages, rotation.StageDeactivated)
+	emergency := opt.Emergency
+	cur := rotation.Holder(s.stages, rotation.StageCurrent)
+	if !emergency && s.tags[TagEmergency] == "true" {
+		if slices.Contains(leakedVersions(s.tags), cur) {
+			// dualkey rotate --emergency marks the leaked AWSCURRENT before
+			// it rotates: until the rotation replaces it, switching off the
+			// older AWSPREVIOUS would be the wrong credential.
+			rep.add(Action{Op: OpWait, Version: cur, Reason: "emergency: waiting for the rotation to replace the leaked AWSCURRENT credential; see " + l.cmd("status", s.name)})
+			return nil
+		}
+		emergency = true
+	}
 	prev := rotation.Holder(s.stages, rotation.StagePrevious)
-	if dv != "" && dv != prev {
-		// The deactivated version of an earlier retirement: delete after grace.
-		deleted, err := l.grace(ctx, s, rep, dv, now, apply)
+	dv := rotation.Holder(s.stages, rotation.StageDeactivated)
+	if prev == "" || prev == dv {
+		if dv != "" {
+			if err := l.deactivated(ctx, s, rep, dv, now, apply); err != nil {
+				return err
+			}
+		} else if len(rep.Actions) == 0 {
+			rep.add(Action{Op: OpWait, Reason: "no AWSPREVIOUS version: nothing to retire"})
+		}
+		// dualkey:emergency goes once its leaked credential is switched off
+		// (a crash may have left it); before that it must stay.
+		leaked := leakedVersions(s.tags)
+		if slices.Contains(leaked, dv) || (slices.Contains(leaked, s.tags[TagStateVersion]) && (s.tags[TagState] == StateDeleted || s.tags[TagState] == StateDeactivated)) {
+			return l.clearEmergency(ctx, s, apply)
+		}
+		return nil
+	}
+	// prev holds a credential that has not been switched off.
+	if dv != "" {
+		gone, err := l.older(ctx, s, rep, dv, now, apply)
 		if err != nil {
 			return err
 		}
-		if deleted {
+		if gone {
 			dv = ""
 		}
 	}
-	if prev == "" {
-		if len(rep.Actions) == 0 {
-			rep.add(Action{Op: "wait", Reason: "no AWSPREVIOUS version: nothing to retire"})
+	switch s.stateOf(prev) {
+	case StateDeleted:
+		rep.add(Action{Op: OpWait, Version: prev, Reason: "the old credential was deleted " + s.tags[TagStateSince] + "; nothing to do until the next rotation"})
+		return nil
+	case StateDeleting:
+		return l.deletePrevious(ctx, s, rep, prev, apply, emergency, "finishing the delete started "+s.tags[TagStateSince])
+	case StateHeld:
+		if !emergency {
+			rep.add(Action{Op: OpHold, Version: prev, Reason: "retirement held since " + s.tags[TagStateSince] + " (" + s.tags[TagStateNote] + "); resume with: " + l.cmd("retire", "--resume", s.name)})
+			return nil
 		}
-		return nil
-	}
-	if prev == dv {
-		_, err := l.grace(ctx, s, rep, dv, now, apply)
-		return err
-	}
-	if s.tags[TagStateVersion] == prev && s.tags[TagState] == StateHeld {
-		rep.add(Action{Op: "hold", Version: prev, Reason: "retirement held since " + s.tags[TagStateSince] + " (" + s.tags[TagStateNote] + "); resume with: dualkey retire --resume " + s.name})
-		return nil
 	}
 	req, fp, err := l.credential(ctx, s, prev)
 	if err != nil {
 		return err
 	}
+	path := s.provider.SwitchOff()
 	if !emergency {
 		if end := s.promoted.Add(s.settings.Drain); now.Before(end) {
-			rep.add(Action{Op: "wait", Version: prev, Fingerprint: fp, Reason: fmt.Sprintf("drain window: consumers have until %s to pick up the new credential", stamp(end))})
+			rep.add(Action{Op: OpWait, Version: prev, Fingerprint: fp, Reason: fmt.Sprintf("drain window: consumers have until %s to pick up the new credential", stamp(end))})
 			return l.setState(ctx, s, rep, apply, prev, StateDraining, s.promoted, "promoted "+stamp(s.promoted))
 		}
-		if ur, ok := s.provider.(rotation.UsageReporter); ok {
-			u, err := ur.LastUsed(ctx, req)
-			if err != nil {
-				return fmt.Errorf("usage evidence for %s: %w", fp, err)
+		inUse, err := l.usage(ctx, s, rep, req, fp, now, apply)
+		if err != nil || inUse {
+			return err
+		}
+		if path == rotation.SwitchOffDeleteOnly {
+			waiting, err := l.confirmation(ctx, s, rep, prev, fp, now, apply)
+			if err != nil || waiting {
+				return err
 			}
-			if u.Known && !u.LastUsed.IsZero() && u.LastUsed.After(now.Add(-s.settings.Quiet)) {
-				reason := fmt.Sprintf("old credential still in use: %s, within the last %s; find the consumer that did not pick up the new credential", u.Detail, s.settings.Quiet)
-				rep.add(Action{Op: "alert", Version: prev, Fingerprint: fp, Reason: reason})
-				l.metric(s, "OldCredentialInUse")
-				l.log.Warn("old credential still in use", "secret", s.arn, "credential", fp, "evidence", u.Detail)
-				return l.setState(ctx, s, rep, apply, prev, StateInUse, now, u.Detail)
-			}
-			rep.add(Action{Op: "check", Version: prev, Fingerprint: fp, Reason: "usage evidence: " + u.Detail, Applied: true})
-		} else {
-			rep.add(Action{Op: "check", Version: prev, Fingerprint: fp, Reason: "provider " + s.provider.Name() + " has no usage evidence; the drain window is the only guard", Applied: true})
 		}
 		if w := s.settings.Window; w != nil && !w.Contains(now) {
-			next := w.Next(now)
-			rep.add(Action{Op: "wait", Version: prev, Fingerprint: fp, Reason: fmt.Sprintf("outside the deactivation window %q; next opens %s", w.String(), stamp(next))})
+			reason := fmt.Sprintf("outside the deactivation window %q; next opens %s", w.String(), stamp(w.Next(now)))
+			rep.add(Action{Op: OpWait, Version: prev, Fingerprint: fp, Reason: reason})
+			if path == rotation.SwitchOffDeleteOnly {
+				return nil // keep the confirmation state: its period is over
+			}
 			return l.setState(ctx, s, rep, apply, prev, StateWaitingWindow, now, "window "+w.String())
 		}
 	}
-	if dv != "" && dv != prev {
+	if dv != "" {
 		// Only one credential waits for deletion at a time: an older one is
 		// superseded by this retirement and goes now.
 		if err := l.delete(ctx, s, rep, dv, apply, "superseded by the retirement of the newer previous credential"); err != nil {
 			return err
 		}
 	}
+	if emergency {
+		if err := l.recordLeaked(ctx, s, apply, prev); err != nil {
+			return err
+		}
+	}
+	if path == rotation.SwitchOffDeleteOnly {
+		why := fmt.Sprintf("drained, unused, and the confirmation period of %s is over", human(s.settings.Confirm))
+		if emergency {
+			why = "emergency: the credential leaked and the vendor cannot disable it, so it is deleted at once; no rollback is possible"
+		}
+		return l.deletePrevious(ctx, s, rep, prev, apply, emergency, why)
+	}
+	return l.switchOff(ctx, s, rep, req, fp, now, apply, emergency)
+}
+
+// usage checks the provider's evidence of use of the old credential. It
+// reports whether the credential is still in use (and records that).
+func (l *Lifecycle) usage(ctx context.Context, s *secret, rep *Report, req *rotation.CredentialRequest, fp string, now time.Time, apply bool) (bool, error) {
+	prev := req.Version.ID
+	ur, ok := s.provider.(rotation.UsageReporter)
+	if !ok {
+		guard := "the drain window is the only guard"
+		if s.provider.SwitchOff() == rotation.SwitchOffDeleteOnly {
+			guard = "the drain window and the confirmation period are the only guards"
+		}
+		rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Reason: "provider " + s.provider.Name() + " has no usage evidence; " + guard, Applied: true})
+		return false, nil
+	}
+	u, err := ur.LastUsed(ctx, req)
+	if err != nil {
+		return false, fmt.Errorf("usage evidence for %s: %w", fp, err)
+	}
+	if !u.Known {
+		rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Reason: "no usage evidence: " + u.Detail, Applied: true})
+		return false, nil
+	}
+	if u.Granularity > 0 && s.settings.Quiet < u.Granularity {
+		return false, fmt.Errorf("secret %s: %w: the quiet period is %s (tag %s, else DUALKEY_QUIET, else the drain), but provider %s reports last use only to %s, "+
+			"so a shorter quiet period cannot show that the credential is unused; set it to %s or more: aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=%s",
+			s.name, ErrBadSetting, s.settings.Quiet, TagQuiet, s.provider.Name(), u.Granularity, u.Granularity, s.name, TagQuiet, human(u.Granularity))
+	}
+	// A reported time stands for any moment of its granule (IAM reports
+	// 12:33:00 for a use at 12:33:27): count the use at the granule's end.
+	if last := u.LastUsed; !last.IsZero() && last.Add(u.Granularity).After(now.Add(-s.settings.Quiet)) {
+		reason := fmt.Sprintf("old credential still in use: %s, within the last %s; find the consumer that did not pick up the new credential", u.Detail, human(s.settings.Quiet))
+		rep.add(Action{Op: OpAlert, Version: prev, Fingerprint: fp, Reason: reason})
+		l.metric(s, "OldCredentialInUse")
+		l.log.Warn("old credential still in use", "secret", s.arn, "credential", fp, "evidence", u.Detail)
+		return true, l.setState(ctx, s, rep, apply, prev, StateInUse, now, u.Detail)
+	}
+	rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Reason: "usage evidence: " + u.Detail, Applied: true})
+	return false, nil
+}
+
+// confirmation runs the delete-only provider's confirmation period. It
+// reports whether the lifecycle still waits.
+func (l *Lifecycle) confirmation(ctx context.Context, s *secret, rep *Report, prev, fp string, now time.Time, apply bool) (bool, error) {
+	since := now
+	if s.stateOf(prev) == StateConfirming {
+		if t, err := time.Parse(time.RFC3339, s.tags[TagStateSince]); err == nil && !t.After(now) {
+			since = t
+		}
+	}
+	end := since.Add(s.settings.Confirm)
+	if !now.Before(end) {
+		return false, nil
+	}
+	if s.stateOf(prev) != StateConfirming {
+		rep.add(Action{Op: OpConfirm, Version: prev, Fingerprint: fp, Applied: apply, Reason: fmt.Sprintf(
+			"drained and unused; the vendor cannot disable a credential, so it stays valid for the confirmation period of %s; deletion not before %s; rollback possible until then",
+			human(s.settings.Confirm), stamp(end))})
+	} else {
+		rep.add(Action{Op: OpWait, Version: prev, Fingerprint: fp, Reason: fmt.Sprintf("confirmation period since %s: deletion not before %s; rollback possible until then", stamp(since), stamp(end))})
+	}
+	return true, l.setState(ctx, s, rep, apply, prev, StateConfirming, since, "confirmation period until "+stamp(end))
+}
+
+// switchOff deactivates the previous credential (reversible or label-gated)
+// and labels it DUALKEY_DEACTIVATED.
+func (l *Lifecycle) switchOff(ctx context.Context, s *secret, rep *Report, req *rotation.CredentialRequest, fp string, now time.Time, apply, emergency bool) error {
+	prev := req.Version.ID
 	why := fmt.Sprintf("drained since %s and unused", stamp(s.promoted.Add(s.settings.Drain)))
 	if emergency {
-		why = "emergency rotation: the old credential is switched off at once"
+		why = "emergency rotation: the old credential leaked and is switched off at once; no automatic rollback will bring it back"
 	}
-	if err := l.deactivate(ctx, s, req, apply); err != nil {
-		return fmt.Errorf("deactivate %s: %w", fp, err)
+	how := "made inactive at the provider"
+	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated {
+		how = "AWSPREVIOUS removed, so keyring services refuse it within their check interval"
 	}
-	rep.add(Action{Op: "deactivate", Version: prev, Fingerprint: fp, Reason: why + fmt.Sprintf("; deletion after %s; rollback possible until then", s.settings.Grace), Applied: apply})
+	next := fmt.Sprintf("deletion after %s; rollback possible until then", human(s.settings.Grace))
+	if _, ok := s.provider.(rotation.Deleter); !ok && s.provider.SwitchOff() == rotation.SwitchOffReversible {
+		next = "no delete stage: it stays deactivated until the next rotation reuses it; rollback possible until then"
+	}
+	rep.add(Action{Op: OpDeactivate, Version: prev, Fingerprint: fp, Reason: why + "; " + how + "; " + next, Applied: apply})
 	if !apply {
 		return nil
+	}
+	switch s.provider.SwitchOff() {
+	case rotation.SwitchOffReversible:
+		if err := s.provider.(rotation.Deactivator).Deactivate(ctx, req); err != nil {
+			return fmt.Errorf("deactivate %s: %w", fp, err)
+		}
+	case rotation.SwitchOffLabelGated:
+		// The label move below is the switch-off: one call moves
+		// DUALKEY_DEACTIVATED on, a second takes AWSPREVIOUS off.
 	}
 	if _, err := l.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId: aws.String(s.arn), VersionStage: aws.String(rotation.StageDeactivated), MoveToVersionId: aws.String(prev),
 	}); err != nil {
 		return fmt.Errorf("label %s %s: %w", prev, rotation.StageDeactivated, err)
+	}
+	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated {
+		if err := l.removeStage(ctx, s, rotation.StagePrevious, prev); err != nil {
+			return err
+		}
 	}
 	if err := l.tag(ctx, s, map[string]string{TagDeactivatedAt: stamp(now)}); err != nil {
 		return err
@@ -400,23 +620,59 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	if err := l.setState(ctx, s, rep, apply, prev, StateDeactivated, now, why); err != nil {
 		return err
 	}
-	if emergency && s.tags[TagEmergency] != "" {
-		if _, err := l.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(s.arn), TagKeys: []string{TagEmergency}}); err != nil {
-			return fmt.Errorf("clear tag %s: %w", TagEmergency, err)
-		}
-	}
-	return nil
+	return l.clearEmergency(ctx, s, apply)
 }
 
-// grace deletes the deactivated version's credential once the grace period is over.
-// It reports whether the credential was deleted.
+// deactivated handles the version labelled DUALKEY_DEACTIVATED that is the
+// current retiree: wait for the grace period, then delete.
+func (l *Lifecycle) deactivated(ctx context.Context, s *secret, rep *Report, dv string, now time.Time, apply bool) error {
+	if s.stateOf(dv) == StateHeld {
+		rep.add(Action{Op: OpHold, Version: dv, Reason: "a rollback of it did not finish; run it again: " + l.cmd("rollback", s.name)})
+		return nil
+	}
+	if _, ok := s.provider.(rotation.Deleter); !ok && s.provider.SwitchOff() == rotation.SwitchOffReversible {
+		_, fp, err := l.credential(ctx, s, dv)
+		if err != nil {
+			return err
+		}
+		rep.add(Action{Op: OpWait, Version: dv, Fingerprint: fp, Reason: fmt.Sprintf(
+			"deactivated %s; provider %s has no delete stage: the credential stays deactivated until the next rotation reuses it; rollback possible until then",
+			s.tags[TagDeactivatedAt], s.provider.Name())})
+		return nil
+	}
+	_, err := l.grace(ctx, s, rep, dv, now, apply)
+	return err
+}
+
+// older handles a DUALKEY_DEACTIVATED version older than AWSPREVIOUS. It
+// reports whether the label is gone.
+func (l *Lifecycle) older(ctx context.Context, s *secret, rep *Report, dv string, now time.Time, apply bool) (bool, error) {
+	if _, ok := s.provider.(rotation.Deleter); !ok && s.provider.SwitchOff() == rotation.SwitchOffReversible {
+		// The rotation that made the newer previous credential reused this
+		// one (a database's alternating users): the provider must not be
+		// touched, only the label goes.
+		rep.add(Action{Op: OpForget, Version: dv, Applied: apply, Reason: fmt.Sprintf(
+			"remove %s: provider %s has no delete stage and the last rotation reused this credential; the provider is not touched", rotation.StageDeactivated, s.provider.Name())})
+		if !apply {
+			return true, nil
+		}
+		if err := l.removeStage(ctx, s, rotation.StageDeactivated, dv); err != nil {
+			return false, err
+		}
+		return true, l.untag(ctx, s, TagDeactivatedAt)
+	}
+	return l.grace(ctx, s, rep, dv, now, apply)
+}
+
+// grace deletes the deactivated version's credential once the grace period
+// is over. It reports whether the credential was deleted.
 func (l *Lifecycle) grace(ctx context.Context, s *secret, rep *Report, dv string, now time.Time, apply bool) (bool, error) {
 	since, err := time.Parse(time.RFC3339, s.tags[TagDeactivatedAt])
 	if err != nil {
 		// Deactivated, but the time was not recorded (a crash in between):
 		// start the grace period now, the safe side.
 		since = now
-		rep.add(Action{Op: "wait", Version: dv, Reason: "deactivation time missing; grace period starts now", Applied: apply})
+		rep.add(Action{Op: OpWait, Version: dv, Reason: "deactivation time missing; grace period starts now", Applied: apply})
 		if apply {
 			if err := l.tag(ctx, s, map[string]string{TagDeactivatedAt: stamp(now)}); err != nil {
 				return false, err
@@ -428,36 +684,41 @@ func (l *Lifecycle) grace(ctx context.Context, s *secret, rep *Report, dv string
 		if err != nil {
 			return false, err
 		}
-		rep.add(Action{Op: "wait", Version: dv, Fingerprint: fp, Reason: fmt.Sprintf("deactivated %s; deletion at %s; rollback possible until then", stamp(since), stamp(end))})
+		rep.add(Action{Op: OpWait, Version: dv, Fingerprint: fp, Reason: fmt.Sprintf("deactivated %s; deletion at %s; rollback possible until then", stamp(since), stamp(end))})
 		return false, nil
 	}
-	err = l.delete(ctx, s, rep, dv, apply, fmt.Sprintf("grace period of %s since deactivation at %s is over", s.settings.Grace, stamp(since)))
+	err = l.delete(ctx, s, rep, dv, apply, fmt.Sprintf("grace period of %s since deactivation at %s is over", human(s.settings.Grace), stamp(since)))
 	return err == nil, err
 }
 
+// delete destroys a deactivated credential and takes its labels off.
 func (l *Lifecycle) delete(ctx context.Context, s *secret, rep *Report, id string, apply bool, why string) error {
 	req, fp, err := l.credential(ctx, s, id)
 	if err != nil {
 		return err
 	}
-	rep.add(Action{Op: "delete", Version: id, Fingerprint: fp, Reason: why, Applied: apply})
+	d, deleter := s.provider.(rotation.Deleter)
+	if !deleter {
+		why += "; the credential exists only in this version, which keeps no label and so is no longer accepted anywhere"
+	}
+	rep.add(Action{Op: OpDelete, Version: id, Fingerprint: fp, Reason: why, Applied: apply})
 	if !apply {
 		return nil
 	}
-	if d, ok := s.provider.(rotation.Deleter); ok {
+	if deleter {
 		if err := d.Delete(ctx, req); err != nil {
 			return fmt.Errorf("delete %s: %w", fp, err)
 		}
 	}
-	if _, err := l.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(s.arn), VersionStage: aws.String(rotation.StageDeactivated), RemoveFromVersionId: aws.String(id),
-	}); err != nil {
-		return fmt.Errorf("remove %s from %s: %w", rotation.StageDeactivated, id, err)
+	if err := l.removeStage(ctx, s, rotation.StageDeactivated, id); err != nil {
+		return err
 	}
-	if _, err := l.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(s.arn), TagKeys: []string{TagDeactivatedAt}}); err != nil {
-		return fmt.Errorf("clear tag %s: %w", TagDeactivatedAt, err)
+	if err := l.removeStage(ctx, s, rotation.StagePrevious, id); err != nil {
+		return err
 	}
-	delete(s.tags, TagDeactivatedAt)
+	if err := l.untag(ctx, s, TagDeactivatedAt); err != nil {
+		return err
+	}
 	l.metric(s, "CredentialDeleted")
 	if s.tags[TagStateVersion] == id {
 		return l.setState(ctx, s, rep, apply, id, StateDeleted, l.now(), why)
@@ -465,21 +726,58 @@ func (l *Lifecycle) delete(ctx context.Context, s *secret, rep *Report, id strin
 	return nil
 }
 
-// deactivate switches the credential off in the provider's own way.
-func (l *Lifecycle) deactivate(ctx context.Context, s *secret, req *rotation.CredentialRequest, apply bool) error {
+// deletePrevious deletes a delete-only provider's previous credential:
+// state deleting (so a crash resumes the delete, not the checks), the
+// provider's Delete, AWSPREVIOUS off, state deleted.
+func (l *Lifecycle) deletePrevious(ctx context.Context, s *secret, rep *Report, prev string, apply, emergency bool, why string) error {
+	req, fp, err := l.credential(ctx, s, prev)
+	if err != nil {
+		return err
+	}
+	rep.add(Action{Op: OpDelete, Version: prev, Fingerprint: fp, Reason: why, Applied: apply})
 	if !apply {
 		return nil
 	}
-	if d, ok := s.provider.(rotation.Deactivator); ok {
-		return d.Deactivate(ctx, req)
-	}
-	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated && has(req.Version.Stages, rotation.StagePrevious) {
-		_, err := l.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-			SecretId: aws.String(s.arn), VersionStage: aws.String(rotation.StagePrevious), RemoveFromVersionId: aws.String(req.Version.ID),
-		})
+	if err := l.setState(ctx, s, rep, apply, prev, StateDeleting, l.now(), why); err != nil {
 		return err
 	}
+	if err := s.provider.(rotation.Deleter).Delete(ctx, req); err != nil {
+		return fmt.Errorf("delete %s: %w", fp, err)
+	}
+	if err := l.removeStage(ctx, s, rotation.StagePrevious, prev); err != nil {
+		return err
+	}
+	l.metric(s, "CredentialDeleted")
+	if err := l.setState(ctx, s, rep, apply, prev, StateDeleted, l.now(), why); err != nil {
+		return err
+	}
+	if emergency {
+		return l.clearEmergency(ctx, s, apply)
+	}
 	return nil
+}
+
+// removeStage takes stage off version, when it holds it.
+func (l *Lifecycle) removeStage(ctx context.Context, s *secret, stage, version string) error {
+	if !slices.Contains(s.stages[version], stage) {
+		return nil
+	}
+	if _, err := l.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(s.arn), VersionStage: aws.String(stage), RemoveFromVersionId: aws.String(version),
+	}); err != nil {
+		return fmt.Errorf("remove %s from %s: %w", stage, version, err)
+	}
+	s.stages[version] = slices.DeleteFunc(slices.Clone(s.stages[version]), func(x string) bool { return x == stage })
+	return nil
+}
+
+// clearEmergency removes dualkey:emergency once the leaked credential is
+// switched off (the only non-state tag the functions remove).
+func (l *Lifecycle) clearEmergency(ctx context.Context, s *secret, apply bool) error {
+	if !apply || s.tags[TagEmergency] == "" {
+		return nil
+	}
+	return l.untag(ctx, s, TagEmergency)
 }
 
 // setState writes the state tags when they change.
@@ -492,13 +790,8 @@ func (l *Lifecycle) setState(ctx context.Context, s *secret, rep *Report, apply 
 }
 
 func (l *Lifecycle) tag(ctx context.Context, s *secret, kv map[string]string) error {
-	keys := make([]string, 0, len(kv))
-	for k := range kv {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	tags := make([]types.Tag, 0, len(kv))
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(kv)) {
 		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(kv[k])})
 		s.tags[k] = kv[k]
 	}
@@ -508,13 +801,58 @@ func (l *Lifecycle) tag(ctx context.Context, s *secret, kv map[string]string) er
 	return nil
 }
 
+func (l *Lifecycle) untag(ctx context.Context, s *secret, keys ...string) error {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { _, ok := s.tags[k]; return !ok })
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := l.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(s.arn), TagKeys: keys}); err != nil {
+		return fmt.Errorf("clear tags %s of secret %s: %w", strings.Join(keys, ", "), s.name, err)
+	}
+	for _, k := range keys {
+		delete(s.tags, k)
+	}
+	return nil
+}
+
+// leakedVersions reads dualkey:state-leaked: version ids separated by
+// spaces (commas are read too, but not written: tag values in some AWS
+// services may not contain them).
+func leakedVersions(tags map[string]string) []string {
+	return strings.FieldsFunc(tags[TagStateLeaked], func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// recordLeaked adds versions to dualkey:state-leaked, before anything is
+// switched off. Versions that no longer hold a label are dropped (nothing
+// can roll back to them), then the oldest, to fit a tag value.
+func (l *Lifecycle) recordLeaked(ctx context.Context, s *secret, apply bool, versions ...string) error {
+	old := leakedVersions(s.tags)
+	list := slices.DeleteFunc(slices.Clone(old), func(v string) bool { return len(s.stages[v]) == 0 && !slices.Contains(versions, v) })
+	for _, v := range versions {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	for len(strings.Join(list, " ")) > maxTagValue && len(list) > 1 {
+		list = list[1:]
+	}
+	value := strings.Join(list, " ")
+	if !apply || value == s.tags[TagStateLeaked] {
+		return nil
+	}
+	if tagValue(value) != value {
+		return fmt.Errorf("secret %s: version ids %s cannot be recorded in tag %s", s.name, value, TagStateLeaked)
+	}
+	return l.tag(ctx, s, map[string]string{TagStateLeaked: value})
+}
+
 func (l *Lifecycle) checkOverdue(s *secret, rep *Report, now time.Time) {
-	if pend := rotation.Holder(s.stages, rotation.StagePending); pend != "" && !has(s.stages[pend], rotation.StageCurrent) {
-		rep.add(Action{Op: "alert", Version: pend, Reason: "a rotation is incomplete: AWSPENDING sits on a version that is not AWSCURRENT; see docs/lifecycle.md"})
+	if pend := rotation.Holder(s.stages, rotation.StagePending); pend != "" && !slices.Contains(s.stages[pend], rotation.StageCurrent) {
+		rep.add(Action{Op: OpAlert, Version: pend, Reason: "a rotation is incomplete: AWSPENDING sits on a version that is not AWSCURRENT; once its cause is fixed, cancel it with: " + l.cmd("cancel", s.name)})
 		l.metric(s, "RotationIncomplete")
 	}
 	if s.enabled && s.next != nil && now.After(s.next.Add(24*time.Hour)) {
-		rep.add(Action{Op: "alert", Reason: "rotation overdue: it was due " + stamp(*s.next)})
+		rep.add(Action{Op: OpAlert, Reason: "rotation overdue: it was due " + stamp(*s.next) + "; see why with: " + l.cmd("status", s.name)})
 		l.metric(s, "RotationOverdue")
 	}
 }
@@ -531,28 +869,20 @@ func (l *Lifecycle) Resume(ctx context.Context, id string) (*Report, error) {
 		return rep, err
 	}
 	if s.tags[TagState] != StateHeld {
-		rep.add(Action{Op: "wait", Reason: "retirement is not held; nothing to resume"})
+		rep.add(Action{Op: OpWait, Reason: "retirement is not held; nothing to resume"})
 		return rep, nil
 	}
-	if _, err := l.sm.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(s.arn),
-		TagKeys: []string{TagState, TagStateVersion, TagStateSince, TagStateNote}}); err != nil {
+	if err := l.untag(ctx, s, TagState, TagStateVersion, TagStateSince, TagStateNote); err != nil {
 		return rep, fmt.Errorf("clear hold on %s: %w", s.name, err)
 	}
 	rep.State = ""
-	rep.add(Action{Op: "resume", Reason: "hold cleared; the next retire run checks the old credential again", Applied: true})
+	rep.add(Action{Op: OpResume, Reason: "hold cleared; the next retire run checks the old credential again", Applied: true})
 	return rep, nil
 }
 
-func has(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func parseStamp(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }
 
 func shortID(id string) string {
 	if len(id) > 8 {

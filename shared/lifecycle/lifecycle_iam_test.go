@@ -257,3 +257,24 @@ func TestIAMEmergency(t *testing.T) {
 		t.Fatalf("leaked key not switched off:\n%s", rep)
 	}
 }
+
+// Once the old key is deleted, later runs have nothing to do: they must not
+// ask IAM about a key that no longer exists, every 15 minutes, forever.
+func TestIAMRetireAfterDeleteIsQuiet(t *testing.T) {
+	w := newIAMWorld(t, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagGrace: "1h"})
+	w.rotate()
+	w.clock.Advance(2 * time.Hour)
+	w.retire(lifecycle.Options{})
+	w.clock.Advance(2 * time.Hour)
+	if rep := w.retire(lifecycle.Options{}); rep.State != lifecycle.StateDeleted {
+		t.Fatalf("not deleted:\n%s", rep)
+	}
+	w.clock.Advance(15 * time.Minute)
+	rep := w.retire(lifecycle.Options{})
+	if strings.Contains(ops(rep), "delete") || strings.Contains(ops(rep), "alert") {
+		t.Fatalf("run after the delete:\n%s", rep)
+	}
+	if _, err := w.lc.Rollback(context.Background(), w.arn, lifecycle.RollbackOptions{Force: true}); !errors.Is(err, lifecycle.ErrNothingToRollBack) {
+		t.Fatalf("rollback of a deleted key: %v", err)
+	}
+}

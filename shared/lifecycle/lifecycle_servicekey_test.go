@@ -112,8 +112,8 @@ func (e *internalEnv) oldKeyAccepted(t *testing.T) bool {
 func ops(rep *lifecycle.Report) string {
 	var s []string
 	for _, a := range rep.Actions {
-		if a.Op != "check" {
-			s = append(s, a.Op)
+		if a.Op != lifecycle.OpCheck {
+			s = append(s, string(a.Op))
 		}
 	}
 	return strings.Join(s, ",")
@@ -353,7 +353,8 @@ func TestAlarmEvents(t *testing.T) {
 		ev   events.CloudWatchEvent
 		want error
 	}{
-		{"unknown alarm", alarmEvent(t, "no-such-alarm", "ALARM"), lifecycle.ErrNoSecretForAlarm},
+		{"unknown alarm is ignored", alarmEvent(t, "no-such-alarm", "ALARM"), nil},
+		{"bad state time", events.CloudWatchEvent{DetailType: "CloudWatch Alarm State Change", Detail: []byte(`{"alarmName":"payments-401-spike","state":{"value":"ALARM","timestamp":"yesterday"}}`)}, lifecycle.ErrInvalidEvent},
 		{"wrong detail type", events.CloudWatchEvent{DetailType: "Scheduled Event", Detail: []byte(`{}`)}, lifecycle.ErrInvalidEvent},
 		{"no alarm name", events.CloudWatchEvent{DetailType: "CloudWatch Alarm State Change", Detail: []byte(`{"state":{"value":"ALARM"}}`)}, lifecycle.ErrInvalidEvent},
 		{"back to OK is ignored", alarmEvent(t, "payments-401-spike", "OK"), nil},
@@ -454,5 +455,102 @@ func TestManualPutRestartsDrain(t *testing.T) {
 	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
 	if err != nil || ops(rep) != "wait" || rep.State != lifecycle.StateDraining {
 		t.Fatalf("retire 10 minutes after a manual put: %v\n%s", err, rep)
+	}
+}
+
+// Issue 6 item 13: the EventBridge rule sends every alarm in the account.
+// An alarm no secret is linked to, or one that is not a rollback alarm, is
+// logged and ignored: it must not fail the invocation (and be retried).
+func TestUnrelatedAlarmsIgnored(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, map[string]string{lifecycle.TagAlarm: "dualkey-rollback-payments", lifecycle.TagDrain: "1m"})
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &bytes.Buffer{}
+	lc, err := lifecycle.New(lifecycle.Config{
+		SecretsManager: e.SM, Providers: map[string]rotation.Provider{"servicekey": servicekey.New(servicekey.DefaultSettings, nil)},
+		Now: e.clock.Now, LogWriter: logs, MetricsWriter: logs,
+		Alarms: lifecycle.AlarmFilter{Prefix: "dualkey-rollback-"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.Labels(ctx, e.arn)
+	for _, c := range []struct{ alarm, why string }{
+		{"dualkey-RotationFailed", "not a rollback alarm"},
+		{"dualkey-rollback-nobody", "no secret"},
+	} {
+		reps, err := lc.HandleAlarm(ctx, alarmAt(c.alarm, e.clock.Now()))
+		if err != nil || len(reps) != 0 {
+			t.Errorf("%s: %v %v", c.alarm, err, reps)
+		}
+		if !strings.Contains(logs.String(), c.why) || !strings.Contains(logs.String(), c.alarm) {
+			t.Errorf("%s: the log does not say it was ignored because %q:\n%s", c.alarm, c.why, logs.String())
+		}
+		if !equal(e.Labels(ctx, e.arn), before) {
+			t.Fatalf("%s changed labels", c.alarm)
+		}
+	}
+	if _, err := lc.HandleAlarm(ctx, alarmAt("dualkey-rollback-payments", e.clock.Now())); err != nil || !e.oldKeyAccepted(t) {
+		t.Fatalf("rollback alarm: %v", err)
+	}
+}
+
+func TestAlarmFilterFromEnv(t *testing.T) {
+	cases := []struct {
+		env   map[string]string
+		alarm string
+		match bool
+	}{
+		{nil, "anything", true},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARM_PREFIX": "dualkey-rollback-"}, "dualkey-rollback-api", true},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARM_PREFIX": "dualkey-rollback-"}, "dualkey-RotationFailed", false},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARMS": "api-5xx, deploys-failing"}, "deploys-failing", true},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARMS": "api-5xx, deploys-failing"}, "api-5xx-2", false},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARMS": "api-5xx", "DUALKEY_ROLLBACK_ALARM_PREFIX": "rb-"}, "rb-x", true},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARMS": "api-5xx", "DUALKEY_ROLLBACK_ALARM_PREFIX": "rb-"}, "api-5xx", true},
+		{map[string]string{"DUALKEY_ROLLBACK_ALARMS": "api-5xx", "DUALKEY_ROLLBACK_ALARM_PREFIX": "rb-"}, "other", false},
+	}
+	for _, c := range cases {
+		f, err := lifecycle.AlarmFilterFromEnv(func(k string) string { return c.env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Match(c.alarm); got != c.match {
+			t.Errorf("%v: Match(%q) = %v, want %v", c.env, c.alarm, got, c.match)
+		}
+	}
+	if _, err := lifecycle.AlarmFilterFromEnv(func(k string) string {
+		return map[string]string{"DUALKEY_ROLLBACK_ALARMS": "a,,b"}[k]
+	}); err == nil || !strings.Contains(err.Error(), "DUALKEY_ROLLBACK_ALARMS") {
+		t.Fatalf("empty alarm name accepted: %v", err)
+	}
+}
+
+// After a second rotation the label-gated secret has a newer previous key
+// (still valid, draining) and an older deactivated one. Rollback concerns
+// the newer one: it must not take AWSPREVIOUS away from it.
+func TestServiceKeyRollbackTargetsNewestPrevious(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "1m"})
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Rotate(ctx, e.arn); err != nil {
+		t.Fatal(err)
+	}
+	labels := e.Labels(ctx, e.arn)
+	prev := rotation.Holder(labels, rotation.StagePrevious)
+	if _, err := e.lc.Rollback(ctx, e.arn, lifecycle.RollbackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rotation.Holder(e.Labels(ctx, e.arn), rotation.StagePrevious); got != prev {
+		t.Fatalf("rollback moved AWSPREVIOUS from %s to %s", prev, got)
+	}
+	if tg := e.tags(t); tg[lifecycle.TagStateVersion] != prev || tg[lifecycle.TagState] != lifecycle.StateHeld {
+		t.Fatalf("hold on the wrong version: %v", tg)
 	}
 }

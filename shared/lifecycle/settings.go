@@ -17,17 +17,19 @@ const (
 	TagDrain          = "dualkey:drain"             // drain window after promotion (Go duration, e.g. "1h")
 	TagQuiet          = "dualkey:quiet"             // the old credential must be unused for this long (default: the drain)
 	TagGrace          = "dualkey:grace"             // time between deactivation and deletion (e.g. "48h")
+	TagConfirm        = "dualkey:confirm"           // delete-only providers: time between the usage check and the delete (e.g. "24h")
 	TagRollbackWindow = "dualkey:rollback-window"   // rollback allowed this long after promotion (e.g. "15m")
 	TagWindow         = "dualkey:deactivate-window" // when deactivation is allowed, e.g. "Mon-Fri 09:00-17:00 UTC"
 	TagAlarm          = "dualkey:alarm"             // CloudWatch alarm name that triggers rollback
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
-	TagEmergency      = rotation.TagEmergency       // "true": no drain; deactivate the old credential at once
+	TagEmergency      = rotation.TagEmergency       // "true": no drain; switch the old credential off at once
 
-	TagState         = rotation.TagState         // draining | in-use | waiting-window | deactivated | deleted | held
+	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | held
 	TagStateVersion  = rotation.TagStateVersion  // the version the state is about
 	TagStateSince    = rotation.TagStateSince    // RFC 3339 time the state was entered
 	TagStateNote     = rotation.TagStateNote     // why, in words (no secrets)
 	TagDeactivatedAt = rotation.TagDeactivatedAt // RFC 3339 time the DUALKEY_DEACTIVATED version was deactivated
+	TagStateLeaked   = rotation.TagStateLeaked   // versions an emergency switched off because they leaked (space-separated)
 )
 
 // States written to TagState.
@@ -35,7 +37,9 @@ const (
 	StateDraining      = "draining"
 	StateInUse         = "in-use"
 	StateWaitingWindow = "waiting-window"
+	StateConfirming    = "confirming" // delete-only: drained and unused, waiting the confirmation period
 	StateDeactivated   = "deactivated"
+	StateDeleting      = "deleting" // delete-only: the delete started (a crash resumes it)
 	StateDeleted       = "deleted"
 	StateHeld          = "held"
 )
@@ -45,23 +49,24 @@ type Settings struct {
 	Drain          time.Duration
 	Quiet          time.Duration // 0: same as Drain
 	Grace          time.Duration
+	Confirm        time.Duration // delete-only providers: wait after the usage check before the delete
 	RollbackWindow time.Duration
 	Window         *Window // nil: any time
 	RestoreCurrent bool
 }
 
 // DefaultSettings are dualkey's defaults.
-var DefaultSettings = Settings{Drain: time.Hour, Grace: 48 * time.Hour, RollbackWindow: 15 * time.Minute}
+var DefaultSettings = Settings{Drain: time.Hour, Grace: 48 * time.Hour, Confirm: 24 * time.Hour, RollbackWindow: 15 * time.Minute}
 
 // SettingsFromEnv reads DUALKEY_DRAIN, DUALKEY_QUIET, DUALKEY_GRACE,
-// DUALKEY_ROLLBACK_WINDOW, DUALKEY_DEACTIVATE_WINDOW and
+// DUALKEY_CONFIRM, DUALKEY_ROLLBACK_WINDOW, DUALKEY_DEACTIVATE_WINDOW and
 // DUALKEY_ROLLBACK_RESTORE over DefaultSettings.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings
 	for _, d := range []struct {
 		env string
 		dst *time.Duration
-	}{{"DUALKEY_DRAIN", &s.Drain}, {"DUALKEY_QUIET", &s.Quiet}, {"DUALKEY_GRACE", &s.Grace}, {"DUALKEY_ROLLBACK_WINDOW", &s.RollbackWindow}} {
+	}{{"DUALKEY_DRAIN", &s.Drain}, {"DUALKEY_QUIET", &s.Quiet}, {"DUALKEY_GRACE", &s.Grace}, {"DUALKEY_CONFIRM", &s.Confirm}, {"DUALKEY_ROLLBACK_WINDOW", &s.RollbackWindow}} {
 		if v := getenv(d.env); v != "" {
 			x, err := time.ParseDuration(v)
 			if err != nil || x < 0 {
@@ -93,7 +98,7 @@ func (s Settings) withTags(tags map[string]string) (Settings, error) {
 	for _, d := range []struct {
 		tag string
 		dst *time.Duration
-	}{{TagDrain, &s.Drain}, {TagQuiet, &s.Quiet}, {TagGrace, &s.Grace}, {TagRollbackWindow, &s.RollbackWindow}} {
+	}{{TagDrain, &s.Drain}, {TagQuiet, &s.Quiet}, {TagGrace, &s.Grace}, {TagConfirm, &s.Confirm}, {TagRollbackWindow, &s.RollbackWindow}} {
 		if v, ok := tags[d.tag]; ok {
 			x, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil || x < 0 {
@@ -122,8 +127,12 @@ func (s Settings) withTags(tags map[string]string) (Settings, error) {
 	return s, nil
 }
 
+// maxTagValue is the longest tag value Secrets Manager's TagResource
+// documentation promises to accept (its API reference says 256).
+const maxTagValue = 255
+
 // tagValue makes free text safe for a tag value (AWS allows letters,
-// digits, spaces and _ . : / = + - @, up to 256 characters).
+// digits, spaces and _ . : / = + - @, up to 255 characters).
 func tagValue(s string) string {
 	b := []rune{}
 	for _, c := range s {
@@ -135,8 +144,20 @@ func tagValue(s string) string {
 		}
 	}
 	out := strings.Join(strings.Fields(string(b)), " ")
-	if len(out) > 256 {
-		out = out[:256]
+	if len(out) > maxTagValue {
+		out = out[:maxTagValue]
 	}
 	return out
+}
+
+// human renders a duration without trailing zero units: 1h, 1h30m, 48h, 30s.
+func human(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
