@@ -29,15 +29,21 @@ func (p leakyProvider) Test(_ context.Context, req *rotation.TestRequest) error 
 }
 
 func subject(initial string, leaky bool) rotationtest.Subject {
+	return subjectWith(initial, func(p *servicekey.Provider) rotation.Provider {
+		if leaky {
+			return leakyProvider{p}
+		}
+		return p
+	})
+}
+
+// subjectWith is a servicekey subject whose provider wrap decorates.
+func subjectWith(initial string, wrap func(*servicekey.Provider) rotation.Provider) rotationtest.Subject {
 	return rotationtest.Subject{Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
 		return &rotationtest.Fixture{
 			Initial: initial,
 			NewProvider: func(c *http.Client) rotation.Provider {
-				p := servicekey.New(servicekey.DefaultSettings, c)
-				if leaky {
-					return leakyProvider{p}
-				}
-				return p
+				return wrap(servicekey.New(servicekey.DefaultSettings, c))
 			},
 			Works: func(context.Context, string) error { return nil },
 		}

@@ -18,6 +18,10 @@ var (
 	ErrUnknownVersion = errors.New("token is not a version of the secret")
 	// ErrNotPending: the token's version is neither AWSCURRENT nor AWSPENDING.
 	ErrNotPending = errors.New("version is not AWSPENDING")
+	// ErrNotManaged: the secret is not tagged for this function (its
+	// dualkey:provider tag is missing or names another provider, or it is
+	// not tagged dualkey:managed=true).
+	ErrNotManaged = errors.New("secret is not managed by this rotation function")
 	// ErrNoVersion: no version holds the label, or it has no value yet.
 	ErrNoVersion = errors.New("no version with a value holds the label")
 	// ErrInvalidSecret: a secret value is malformed (not JSON, missing field).

@@ -36,6 +36,13 @@ type MetricDatum struct {
 // Emit writes one EMF line with the given dimensions (all used as one
 // dimension set, plus each of the extra sets) and values.
 func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...MetricDatum) {
+	m.emit(dims, nil, extraSets, data...)
+}
+
+// emit is Emit with props: properties of the log line that are no
+// dimension (CloudWatch keeps them in the log, where Logs Insights and an
+// alarm's notification can show them).
+func (m *Metrics) emit(dims, props map[string]string, extraSets [][]string, data ...MetricDatum) {
 	if m == nil || m.w == nil {
 		return
 	}
@@ -51,6 +58,9 @@ func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...Met
 	sets = append(sets, []string{"Service"})
 	defs := make([]map[string]string, len(data))
 	line := map[string]any{"Service": MetricsNamespace}
+	for k, v := range props {
+		line[k] = v
+	}
 	for k, v := range dims {
 		line[k] = v
 	}
@@ -75,13 +85,24 @@ func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...Met
 	_, _ = m.w.Write(append(b, '\n'))
 }
 
-// step records the outcome and duration of one rotation step.
-func (m *Metrics) step(provider, step, secretName string, outcome Outcome, d time.Duration) {
+// step records the outcome and duration of one rotation step. A failed
+// step's line carries fix, the command that ends the failed rotation, as
+// the property Fix.
+func (m *Metrics) step(provider, step, secretName string, outcome Outcome, d time.Duration, fix string) {
 	fail := 0.0
+	var props map[string]string
 	if outcome == OutcomeFailure {
 		fail = 1
+		if fix != "" {
+			props = map[string]string{"Fix": fix}
+		}
 	}
-	m.Emit(map[string]string{"Provider": provider, "Step": step, "Outcome": string(outcome), "SecretName": secretName},
+	switch step {
+	case StepCreate, StepSet, StepTest, StepFinish:
+	default:
+		step = "invalid" // an event's Step never becomes a dimension of its own
+	}
+	m.emit(map[string]string{"Provider": provider, "Step": step, "Outcome": string(outcome), "SecretName": secretName}, props,
 		[][]string{{"Provider"}, {"SecretName"}},
 		MetricDatum{Name: "StepDuration", Unit: "Milliseconds", Value: float64(d.Microseconds()) / 1000},
 		MetricDatum{Name: "StepSuccess", Unit: "Count", Value: 1 - fail},

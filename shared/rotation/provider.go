@@ -122,6 +122,26 @@ type CreateResponse struct {
 	Retired []RetiredCredential
 }
 
+// Time bounds of createSecret, the contract that lets a provider tell a
+// crash's orphan from a credential a concurrent delivery of the same step is
+// about to store (Lambda may deliver a step twice at once).
+const (
+	// StoreWithin bounds the time from the engine's call to Provider.Create
+	// to the moment the value it returned is stored: the engine stores the
+	// value within StoreWithin (measured with its clock) or never. When
+	// Create and the store would take longer, the engine discards the
+	// credential (DiscardRequest.Destroy) instead of storing it.
+	StoreWithin = 30 * time.Second
+	// OrphanAge is the age beyond which a credential that Create made and
+	// no version references is provably an orphan (a crashed attempt's, or
+	// one whose store failed) and may be destroyed. A younger unreferenced
+	// credential may belong to a concurrent delivery that has not stored it
+	// yet: Create must not touch it and fails with a retryable error
+	// instead. OrphanAge is StoreWithin plus a margin for clock skew
+	// between the provider and the engine and for a request in flight.
+	OrphanAge = 2 * StoreWithin
+)
+
 // RetiredCredential is one credential Create destroyed.
 type RetiredCredential struct {
 	VersionID   string

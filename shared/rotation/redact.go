@@ -90,11 +90,18 @@ func IsSecretField(name string) bool {
 	return false
 }
 
-// Redact returns s with every registered secret replaced by [REDACTED].
+// Redact returns s with every registered secret replaced by [REDACTED],
+// and every URL in it passed through SafeURL (user info, query values and
+// fragments removed), so a verify_url such as https://user:password@host/
+// or https://host/?token=... never reaches a log line or an error.
 func (r *Redactor) Redact(s string) string {
 	if r == nil {
-		return s
+		return RedactURLs(s)
 	}
+	return RedactURLs(r.redactSecrets(s))
+}
+
+func (r *Redactor) redactSecrets(s string) string {
 	r.mu.RLock()
 	rep := r.rep
 	n := len(r.secrets)
@@ -121,6 +128,22 @@ func (r *Redactor) Redact(s string) string {
 		r.mu.Unlock()
 	}
 	return rep.Replace(s)
+}
+
+// Contains reports whether s contains a registered secret value. Tests use
+// it to prove that nothing secret reached a log line or an error.
+func (r *Redactor) Contains(s string) bool {
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for v := range r.secrets {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // Handler returns a slog.Handler that redacts the message and every attribute

@@ -30,6 +30,10 @@ const (
 	TagStateLeaked = "dualkey:state-leaked"
 )
 
+// StateDeleted is the dualkey:state value of a credential that was
+// destroyed: its rollback window is over.
+const StateDeleted = "deleted"
+
 // Every tag dualkey's functions write starts with StateTagPrefix, so their
 // IAM policies can allow TagResource/UntagResource on exactly these keys
 // (aws:TagKeys "dualkey:state*") and never on dualkey:provider or

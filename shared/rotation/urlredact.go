@@ -17,6 +17,12 @@ var urlPattern = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>\x60]+`)
 // in a log line. A string that does not parse as a URL is returned with
 // everything after the host removed.
 func SafeURL(u string) string {
+	// A URL redacted before ("https://[REDACTED]@host/?k=[REDACTED]") must
+	// come out unchanged: [ and ] are not valid in user info.
+	const mark = "REDACTEDx0mark"
+	if strings.Contains(u, Redaction) {
+		return strings.ReplaceAll(SafeURL(strings.ReplaceAll(u, Redaction, mark)), mark, Redaction)
+	}
 	p, err := url.Parse(u)
 	if err != nil || p.Host == "" {
 		scheme, rest, ok := strings.Cut(u, "://")
@@ -76,8 +82,12 @@ func RedactURLs(s string) string {
 		return s
 	}
 	return urlPattern.ReplaceAllStringFunc(s, func(u string) string {
-		// Trailing punctuation belongs to the sentence, not the URL.
-		trimmed := strings.TrimRight(u, ".,;:)]}")
+		// Trailing punctuation belongs to the sentence, not the URL (but
+		// the bracket of a [REDACTED] belongs to the URL).
+		trimmed := u
+		for trimmed != "" && !strings.HasSuffix(trimmed, Redaction) && strings.ContainsRune(".,;:)]}", rune(trimmed[len(trimmed)-1])) {
+			trimmed = trimmed[:len(trimmed)-1]
+		}
 		return SafeURL(trimmed) + u[len(trimmed):]
 	})
 }

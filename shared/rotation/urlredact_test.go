@@ -21,6 +21,8 @@ func TestRedactURLs(t *testing.T) {
 		{"no url", "nothing to see", "nothing to see", nil},
 		{"plain url kept", "https://billing.internal/health", "https://billing.internal/health", nil},
 		{"unparsable", "postgres://admin:pa%zzss@db:5432/app", "postgres://[REDACTED]@db:5432/[REDACTED]", []string{"pa%zzss"}},
+		{"redacted before", "GET http://[REDACTED]@127.0.0.1:1/health?token=[REDACTED] refused", "GET http://[REDACTED]@127.0.0.1:1/health?token=[REDACTED] refused", nil},
+		{"redacted query at the end of a sentence", "see http://h/x?t=[REDACTED].", "see http://h/x?t=[REDACTED].", nil},
 		{"two urls", "a http://x:yyyyyy@h1/ b http://h2/?k=vvvvvv", "a http://[REDACTED]@h1/ b http://h2/?k=[REDACTED]", []string{"yyyyyy", "vvvvvv"}},
 	}
 	for _, c := range cases {
@@ -28,6 +30,9 @@ func TestRedactURLs(t *testing.T) {
 			got := rotation.RedactURLs(c.in)
 			if got != c.want {
 				t.Fatalf("RedactURLs(%q) = %q, want %q", c.in, got, c.want)
+			}
+			if again := rotation.RedactURLs(got); again != got {
+				t.Fatalf("RedactURLs is not idempotent: %q becomes %q", got, again)
 			}
 			for _, s := range c.secrets {
 				if strings.Contains(got, s) {

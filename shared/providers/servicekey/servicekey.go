@@ -187,7 +187,7 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 	for attempt := 1; ; attempt++ {
 		status, err = p.verify(ctx, pending)
 		if err != nil {
-			return fmt.Errorf("verify_url %s with pending key %s: %w", pending.VerifyURL, rotation.LastFour(pending.APIKey), err)
+			return fmt.Errorf("verify_url %s with pending key %s: %w", rotation.SafeURL(pending.VerifyURL), rotation.LastFour(pending.APIKey), err)
 		}
 		if status/100 == 2 {
 			return nil
@@ -200,7 +200,7 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 		}
 	}
 	return fmt.Errorf("verify_url %s refused pending key %s with HTTP %d; make the service accept AWSPENDING keys (shared/keyring does)",
-		pending.VerifyURL, rotation.LastFour(pending.APIKey), status)
+		rotation.SafeURL(pending.VerifyURL), rotation.LastFour(pending.APIKey), status)
 }
 
 func (p *Provider) verify(ctx context.Context, s *Secret) (int, error) {
@@ -216,7 +216,8 @@ func (p *Provider) verify(ctx context.Context, s *Secret) (int, error) {
 	}
 	resp, err := p.client.Do(r)
 	if err != nil {
-		return 0, err
+		// net/http quotes the URL, query included, in its errors.
+		return 0, urlSafeError{err}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
@@ -240,3 +241,11 @@ func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 }
 
 var _ rotation.Factory = FromEnv
+
+// urlSafeError hides the user info and query values of every URL in the
+// wrapped error's text.
+type urlSafeError struct{ err error }
+
+func (e urlSafeError) Error() string { return rotation.RedactURLs(e.err.Error()) }
+
+func (e urlSafeError) Unwrap() error { return e.err }

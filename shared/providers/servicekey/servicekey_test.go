@@ -69,9 +69,10 @@ func (s *service) works(ctx context.Context, value string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("service answered HTTP %d for key %s", resp.StatusCode, rotation.LastFour(sec.APIKey))
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("service answered HTTP %d for key %s: %s", resp.StatusCode, rotation.LastFour(sec.APIKey), strings.TrimSpace(string(b)))
 	}
 	return nil
 }

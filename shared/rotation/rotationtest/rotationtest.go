@@ -1,29 +1,40 @@
 // Package rotationtest is the conformance kit every dualkey provider's tests
 // run. It starts the local AWS emulator, rotates a secret through the real
 // Secrets Manager protocol (RotateSecret, placeholder version, the four
-// steps) with the provider under test, replays every step, injects a crash
-// after every external call (Secrets Manager and provider alike) and checks
-// the invariants dualkey promises:
+// steps) with the provider under test, replays every step, delivers every
+// step twice at once, injects a fault at every external call (Secrets
+// Manager and provider alike) and checks the invariants dualkey promises:
 //
 //   - AWSCURRENT always holds a credential that works at the provider;
 //   - at most one version holds AWSPENDING, and none after finishSecret;
 //   - replaying a step, or the whole rotation, changes nothing;
-//   - a crash at any point, followed by Secrets Manager's retry, ends in the
-//     same state as one clean run, with no orphaned credential;
+//   - a crash, a lost reply or a refused call at any point, a second crash
+//     during the retry, and a step delivered twice at once, each followed
+//     by Secrets Manager's retry, end in the same state as one clean run,
+//     with no orphaned credential;
+//   - a credential that a rotation destroyed to make room (a retired one)
+//     is recorded as deleted in the secret's lifecycle tags, and every
+//     version labelled DUALKEY_DEACTIVATED references a live credential;
+//   - a secret tagged for another provider or not managed, and a step on
+//     the empty placeholder, are refused and change nothing;
+//   - the provider's declared capabilities agree with each other;
 //   - no secret value appears in any log line.
+//
+// Time in the kit is an injected clock (Env.Clock) shared by the emulator,
+// the engine and whatever the fixture wires to it; "Secrets Manager retries
+// later" advances it by RetryDelay.
 package rotationtest
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,18 +52,36 @@ const LambdaARN = "arn:aws:lambda:us-east-1:123456789012:function:dualkey-confor
 // SecretName is the name of the secret the kit rotates in each environment.
 const SecretName = "conformance/secret"
 
+// RetryDelay is how far the kit moves Env.Clock before it retries a failed
+// step, as Secrets Manager retries later: past rotation.OrphanAge, so a
+// credential left by the failed attempt is provably an orphan.
+const RetryDelay = rotation.OrphanAge + time.Minute
+
+// RetiredCalls is how many Secrets Manager calls the engine may add to a
+// rotation for each credential the provider's Create retired (TagResource,
+// UntagResource, UpdateSecretVersionStage).
+const RetiredCalls = 3
+
+// DefaultDuplicateTrials is how often the kit delivers each step twice at
+// once.
+const DefaultDuplicateTrials = 20
+
 // Subject describes the provider under test.
 type Subject struct {
 	// Setup prepares the provider side for one environment, whose emulator is
-	// already running (env.URL, env.SM), and returns the fixture.
+	// already running (env.URL, env.SM, env.Clock), and returns the fixture.
 	Setup func(t testing.TB, env *Env) *Fixture
 	// OldStaysValid is true when the previous credential must still work
 	// after promotion (the dual-key window).
 	OldStaysValid bool
-	// MaxCalls bounds the Secrets Manager calls of one rotation (default 10).
+	// MaxCalls bounds the Secrets Manager calls of one rotation (default
+	// 10), plus RetiredCalls for each credential Create retired.
 	MaxCalls int
+	// DuplicateTrials is how often each step is delivered twice at once
+	// (default DefaultDuplicateTrials).
+	DuplicateTrials int
 	// Emulator, when set, is the emulator configuration to use (its Invoker
-	// is replaced by the kit).
+	// is replaced by the kit; its clock defaults to Env.Clock).
 	Emulator *awsemu.Config
 }
 
@@ -61,7 +90,8 @@ type Fixture struct {
 	// Initial is the AWSCURRENT value the secret starts with.
 	Initial string
 	// NewProvider builds the provider. Every call it makes to the outside
-	// world must go through client, so the kit can inject crashes.
+	// world must go through client, so the kit can inject faults. Its clock,
+	// if it has one, should be env.Clock.
 	NewProvider func(client *http.Client) rotation.Provider
 	// Works returns nil when the credential in value is accepted by the
 	// provider right now.
@@ -69,11 +99,16 @@ type Fixture struct {
 	// Live lists the fingerprints of the credentials that exist at the
 	// provider for the secret's identity; nil when the provider keeps none.
 	Live func(ctx context.Context) ([]string, error)
-	// BetweenRotations, when set, runs in the rotation test before each
-	// rotation after the first, with the secret's ARN. Providers whose
-	// credentials are limited in number (two IAM access keys per user) use it
-	// to retire the AWSPREVIOUS credential as dualkey's lifecycle would.
+	// BetweenRotations, when set, runs before each rotation after the first,
+	// with the secret's ARN. Providers whose credentials are limited in
+	// number (two IAM access keys per user) use it to retire the AWSPREVIOUS
+	// credential as dualkey's lifecycle would; the kit then also runs its
+	// fault matrix on a rotation that has to make room.
 	BetweenRotations func(ctx context.Context, env *Env, arn string)
+	// Propagation, when set, makes new credentials take d (on env.Clock) to
+	// start working at the provider; the kit runs its fault matrix with a
+	// delay so the provider's propagation retry is covered.
+	Propagation func(d time.Duration)
 }
 
 // Run runs the whole conformance suite as subtests of t.
@@ -81,101 +116,77 @@ func Run(t *testing.T, s Subject) {
 	if s.MaxCalls == 0 {
 		s.MaxCalls = 10
 	}
+	if s.DuplicateTrials == 0 {
+		s.DuplicateTrials = DefaultDuplicateTrials
+	}
+	t.Run("contract", func(t *testing.T) { testContract(t, s) })
 	t.Run("rotation", func(t *testing.T) { testRotation(t, s) })
 	t.Run("replay", func(t *testing.T) { testReplay(t, s) })
-	t.Run("crash", func(t *testing.T) { testCrash(t, s) })
+	t.Run("crash", func(t *testing.T) { testFaults(t, s, Crash, nil) })
+	t.Run("lost_reply", func(t *testing.T) { testFaults(t, s, LoseReply, nil) })
+	t.Run("refused", func(t *testing.T) { testFaults(t, s, Refuse, nil) })
+	t.Run("second_crash", func(t *testing.T) { testSecondCrash(t, s) })
+	t.Run("crash_propagating", func(t *testing.T) {
+		testFaults(t, s, Crash, func(t testing.TB, env *Env, arn string) {
+			if env.Fixture.Propagation == nil {
+				t.Skip("the fixture has no propagation delay (Fixture.Propagation)")
+			}
+			// New credentials take 5 s to work; the ones that exist already
+			// have propagated.
+			env.Fixture.Propagation(5 * time.Second)
+			env.Clock.Advance(5 * time.Second)
+		})
+	})
+	t.Run("crash_retiring", func(t *testing.T) {
+		testFaults(t, s, Crash, func(t testing.TB, env *Env, arn string) {
+			if env.Fixture.BetweenRotations == nil {
+				t.Skip("the fixture retires nothing between rotations (Fixture.BetweenRotations)")
+			}
+			env.MustRotate(context.Background(), arn)
+			env.Fixture.BetweenRotations(context.Background(), env, arn)
+		})
+	})
+	t.Run("duplicate", func(t *testing.T) { testDuplicate(t, s) })
 	t.Run("bad_input", func(t *testing.T) { testBadInput(t, s) })
-}
-
-// errCrash is what the kit's transport returns after a call it "crashes" on.
-type errCrash struct{}
-
-func (errCrash) Error() string { return "injected crash after the call completed" }
-
-// RetryableError tells the AWS SDK not to retry: the process is gone.
-func (errCrash) RetryableError() bool { return false }
-
-// Transport counts external calls and fails the Nth one after it reached
-// the server; every later call fails without being sent, as after a crash.
-type Transport struct {
-	Base    http.RoundTripper
-	mu      sync.Mutex
-	calls   int
-	crashAt int
-	ops     map[string]int
-}
-
-// RoundTrip implements http.RoundTripper.
-func (c *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	base := c.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.mu.Lock()
-	dead := c.crashAt > 0 && c.calls >= c.crashAt
-	c.mu.Unlock()
-	if dead {
-		// The process crashed: nothing after the crash reaches anyone.
-		return nil, errCrash{}
-	}
-	resp, err := base.RoundTrip(r)
-	c.mu.Lock()
-	c.calls++
-	n, at := c.calls, c.crashAt
-	if c.ops == nil {
-		c.ops = map[string]int{}
-	}
-	if t := r.Header.Get("X-Amz-Target"); t != "" {
-		c.ops[strings.TrimPrefix(t, "secretsmanager.")]++
-	}
-	c.mu.Unlock()
-	if err == nil && at > 0 && n == at {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return nil, errCrash{}
-	}
-	return resp, err
-}
-
-func (c *Transport) arm(at int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls, c.crashAt, c.ops = 0, at, map[string]int{}
-}
-
-func (c *Transport) count() (int, map[string]int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ops := map[string]int{}
-	for k, v := range c.ops {
-		ops[k] = v
-	}
-	return c.calls, ops
 }
 
 // Env is one kit environment: an emulator, a secret and an engine factory.
 type Env struct {
-	t        testing.TB
-	s        Subject
-	Fixture  *Fixture
-	Emu      *awsemu.Server
-	URL      string
-	SM       *secretsmanager.Client // the kit's own client, not counted
+	t       testing.TB
+	s       Subject
+	Fixture *Fixture
+	Emu     *awsemu.Server
+	URL     string
+	SM      *secretsmanager.Client // the kit's own client, not counted
+	// Clock is the environment's time: the emulator's clock (unless the
+	// subject's emulator configuration brings its own), the engine's, and
+	// the one fixtures should give the provider and its emulator.
+	Clock    *testutil.FakeClock
+	Logs     *testutil.SyncBuffer
 	crash    *Transport
 	engineSM *secretsmanager.Client
-	Logs     *testutil.SyncBuffer
-	engine   *rotation.Engine
+	provider string
 	mu       sync.Mutex
+	engine   *rotation.Engine
 	invokeFn func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error
 }
 
 // NewEnv starts an emulator for the subject.
 func NewEnv(t testing.TB, s Subject) *Env {
 	t.Helper()
-	env := &Env{t: t, s: s, crash: &Transport{}, Logs: &testutil.SyncBuffer{}}
+	env := &Env{
+		t:     t,
+		s:     s,
+		crash: &Transport{},
+		Logs:  &testutil.SyncBuffer{},
+		Clock: testutil.NewFakeClock(time.Now().UTC().Truncate(time.Second)),
+	}
 	cfg := awsemu.Config{}
 	if s.Emulator != nil {
 		cfg = *s.Emulator
+	}
+	if cfg.Now == nil {
+		cfg.Now = env.Clock.Now
 	}
 	cfg.Invoker = env
 	emu, err := awsemu.New(cfg)
@@ -191,6 +202,7 @@ func NewEnv(t testing.TB, s Subject) *Env {
 	env.SM = NewSecretsManagerClient(url, nil)
 	env.engineSM = NewSecretsManagerClient(url, &http.Client{Transport: env.crash})
 	env.Fixture = s.Setup(t, env)
+	env.provider = env.Fixture.NewProvider(nil).Name()
 	env.NewEngine()
 	return env
 }
@@ -209,21 +221,40 @@ func NewSecretsManagerClient(url string, hc *http.Client) *secretsmanager.Client
 // HTTPClient is the counted client providers must use.
 func (env *Env) HTTPClient() *http.Client { return &http.Client{Transport: env.crash} }
 
+// Faults is the transport through which the engine and the provider reach
+// the outside world.
+func (env *Env) Faults() *Transport { return env.crash }
+
 // NewEngine replaces the engine by a fresh one, as a new Lambda process would be.
 func (env *Env) NewEngine() *rotation.Engine {
 	env.t.Helper()
+	eng := env.newEngine(env.engineSM, env.HTTPClient())
+	env.mu.Lock()
+	env.engine = eng
+	env.mu.Unlock()
+	return eng
+}
+
+// Instance returns an engine of its own, with its own provider, whose every
+// call goes through rt: another Lambda instance of the same function.
+func (env *Env) Instance(rt http.RoundTripper) *rotation.Engine {
+	env.t.Helper()
+	hc := &http.Client{Transport: rt}
+	return env.newEngine(NewSecretsManagerClient(env.URL, hc), hc)
+}
+
+func (env *Env) newEngine(sm *secretsmanager.Client, hc *http.Client) *rotation.Engine {
+	env.t.Helper()
 	eng, err := rotation.New(rotation.Config{
-		SecretsManager: env.engineSM,
-		Provider:       env.Fixture.NewProvider(env.HTTPClient()),
+		SecretsManager: sm,
+		Provider:       env.Fixture.NewProvider(hc),
 		LogWriter:      env.Logs,
 		MetricsWriter:  env.Logs,
+		Now:            env.Clock.Now,
 	})
 	if err != nil {
 		env.t.Fatalf("new engine: %v", err)
 	}
-	env.mu.Lock()
-	env.engine = eng
-	env.mu.Unlock()
 	return eng
 }
 
@@ -256,18 +287,61 @@ func (env *Env) SetInvoke(fn func(ctx context.Context, ev events.SecretsManagerS
 	env.mu.Unlock()
 }
 
-// CreateSecret creates SecretName holding the fixture's initial value; it
-// returns the ARN.
+// ProviderName is the name of the provider under test, the value of the
+// secret's dualkey:provider tag.
+func (env *Env) ProviderName() string { return env.provider }
+
+// CreateSecret creates SecretName holding the fixture's initial value,
+// tagged dualkey:managed=true and dualkey:provider=<provider>; it returns
+// the ARN.
 func (env *Env) CreateSecret(ctx context.Context) string {
 	env.t.Helper()
 	out, err := env.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(SecretName),
 		SecretString: aws.String(env.Fixture.Initial),
+		Tags: []types.Tag{
+			{Key: aws.String(rotation.TagManaged), Value: aws.String("true")},
+			{Key: aws.String(rotation.TagProvider), Value: aws.String(env.provider)},
+		},
 	})
 	if err != nil {
 		env.t.Fatalf("create secret: %v", err)
 	}
 	return aws.ToString(out.ARN)
+}
+
+// Tag sets tags on the secret.
+func (env *Env) Tag(ctx context.Context, arn string, kv map[string]string) {
+	env.t.Helper()
+	var tags []types.Tag
+	for k, v := range kv {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := env.SM.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn), Tags: tags}); err != nil {
+		env.t.Fatalf("tag secret: %v", err)
+	}
+}
+
+// Untag removes tags from the secret.
+func (env *Env) Untag(ctx context.Context, arn string, keys ...string) {
+	env.t.Helper()
+	if _, err := env.SM.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(arn), TagKeys: keys}); err != nil {
+		env.t.Fatalf("untag secret: %v", err)
+	}
+}
+
+// Tags returns the secret's tags.
+func (env *Env) Tags(ctx context.Context, arn string) map[string]string {
+	env.t.Helper()
+	out, err := env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		env.t.Fatalf("describe: %v", err)
+	}
+	m := map[string]string{}
+	for _, tg := range out.Tags {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m
 }
 
 // Rotate asks the emulator to rotate now; it returns the new version id.
@@ -281,6 +355,44 @@ func (env *Env) Rotate(ctx context.Context, arn string) (string, error) {
 		return "", err
 	}
 	return aws.ToString(out.VersionId), nil
+}
+
+// MustRotate rotates and fails the test unless the rotation succeeded.
+func (env *Env) MustRotate(ctx context.Context, arn string) string {
+	env.t.Helper()
+	token, err := env.Rotate(ctx, arn)
+	if err != nil {
+		env.t.Fatalf("rotate: %v", err)
+	}
+	if rec := env.LastRotation(); !rec.Succeeded {
+		env.t.Fatalf("rotation failed at %s: %s", rec.FailedStep, rec.Error)
+	}
+	return token
+}
+
+// LastRotation returns the emulator's record of the last rotation.
+func (env *Env) LastRotation() awsemu.RotationRecord {
+	env.t.Helper()
+	recs := env.Emu.Rotations()
+	if len(recs) == 0 {
+		env.t.Fatalf("no rotation recorded")
+	}
+	return recs[len(recs)-1]
+}
+
+// Hold makes RotateSecret create the placeholder version and stop, as if
+// the Lambda were down; it returns the token.
+func (env *Env) Hold(ctx context.Context, arn string) string {
+	env.t.Helper()
+	env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+		return fmt.Errorf("held by the conformance kit")
+	})
+	defer env.SetInvoke(nil)
+	token, err := env.Rotate(ctx, arn)
+	if err != nil {
+		env.t.Fatalf("rotate: %v", err)
+	}
+	return token
 }
 
 // Labels returns version id -> sorted stages.
@@ -308,272 +420,49 @@ func (env *Env) Value(ctx context.Context, arn, stage string) string {
 	return aws.ToString(out.SecretString)
 }
 
+// VersionValue returns the value of version id ("" if none).
+func (env *Env) VersionValue(ctx context.Context, arn, id string) string {
+	out, err := env.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: aws.String(id)})
+	if err != nil {
+		return ""
+	}
+	return aws.ToString(out.SecretString)
+}
+
 // Step invokes one step directly, as Secrets Manager's retry would.
 func (env *Env) Step(ctx context.Context, arn, token, step string) error {
 	return env.Engine().Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: step, SecretID: arn, ClientRequestToken: token})
 }
 
+// Retry runs the steps from step on with a fresh engine after RetryDelay,
+// as Secrets Manager retries a failed rotation later.
+func (env *Env) Retry(ctx context.Context, arn, token, from string) error {
+	env.Clock.Advance(RetryDelay)
+	env.NewEngine()
+	started := false
+	for _, step := range AllSteps {
+		if step == from || from == "" {
+			started = true
+		}
+		if !started {
+			continue
+		}
+		if err := env.Step(ctx, arn, token, step); err != nil {
+			return fmt.Errorf("%s: %w", step, err)
+		}
+	}
+	return nil
+}
+
 // AllSteps is the order Secrets Manager runs the steps in.
 var AllSteps = []string{rotation.StepCreate, rotation.StepSet, rotation.StepTest, rotation.StepFinish}
 
-// CheckInvariants asserts what must hold at any moment.
-func (env *Env) CheckInvariants(ctx context.Context, arn string) {
-	env.t.Helper()
-	labels := env.Labels(ctx, arn)
-	pending := 0
-	for _, st := range labels {
-		for _, s := range st {
-			if s == rotation.StagePending {
-				pending++
-			}
-		}
-	}
-	if pending > 1 {
-		env.t.Fatalf("%d versions hold AWSPENDING", pending)
-	}
-	cur := env.Value(ctx, arn, rotation.StageCurrent)
-	if cur == "" {
-		env.t.Fatalf("no AWSCURRENT value")
-	}
-	if err := env.Fixture.Works(ctx, cur); err != nil {
-		env.t.Fatalf("AWSCURRENT credential does not work at the provider: %v", err)
-	}
-}
+func currentID(labels map[string][]string) string { return holder(labels, rotation.StageCurrent) }
 
-// CheckFinal asserts the state after a completed rotation to token from old.
-func (env *Env) CheckFinal(ctx context.Context, arn, old, token string) {
-	env.t.Helper()
-	env.CheckInvariants(ctx, arn)
-	labels := env.Labels(ctx, arn)
-	if got := labels[token]; len(got) != 1 || got[0] != rotation.StageCurrent {
-		env.t.Fatalf("new version %s has labels %v, want [AWSCURRENT] (no AWSPENDING left)", token, got)
-	}
-	if got := labels[old]; len(got) != 1 || got[0] != rotation.StagePrevious {
-		env.t.Fatalf("old version %s has labels %v, want [AWSPREVIOUS]", old, got)
-	}
-	if env.s.OldStaysValid {
-		if err := env.Fixture.Works(ctx, env.Value(ctx, arn, rotation.StagePrevious)); err != nil {
-			env.t.Fatalf("previous credential stopped working at promotion (dual-key window broken): %v", err)
-		}
-	}
-	env.CheckNoOrphans(ctx, arn)
-	env.CheckLogs(ctx, arn)
-}
-
-// CheckNoOrphans asserts that every live credential at the provider is
-// referenced by a labelled version of the secret.
-func (env *Env) CheckNoOrphans(ctx context.Context, arn string) {
-	env.t.Helper()
-	if env.Fixture.Live == nil {
-		return
-	}
-	live, err := env.Fixture.Live(ctx)
-	if err != nil {
-		env.t.Fatalf("list live credentials: %v", err)
-	}
-	p := env.Fixture.NewProvider(nil)
-	known := map[string]bool{}
-	for id := range env.Labels(ctx, arn) {
-		out, err := env.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: aws.String(id)})
-		if err == nil {
-			known[p.Fingerprint(aws.ToString(out.SecretString))] = true
-		}
-	}
-	for _, fp := range live {
-		if !known[fp] {
-			env.t.Fatalf("orphaned credential %s at the provider: no version of the secret references it", fp)
-		}
-	}
-}
-
-// CheckLogs asserts that no secret field of any version reached the logs.
-func (env *Env) CheckLogs(ctx context.Context, arn string) {
-	env.t.Helper()
-	logs := env.Logs.String()
-	out, err := env.SM.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(arn), IncludeDeprecated: aws.Bool(true)})
-	if err != nil {
-		env.t.Fatalf("list versions: %v", err)
-	}
-	for _, v := range out.Versions {
-		val, err := env.SM.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionId: v.VersionId})
-		if err != nil {
-			continue
-		}
-		r := rotation.NewRedactor()
-		r.AddSecretValue(aws.ToString(val.SecretString))
-		if r.Redact(logs) != logs {
-			env.t.Fatalf("a secret value of version %s appears in the logs", aws.ToString(v.VersionId))
-		}
-	}
-}
-
-func testRotation(t *testing.T, s Subject) {
-	ctx := context.Background()
-	env := NewEnv(t, s)
-	arn := env.CreateSecret(ctx)
-	for i := 0; i < 3; i++ {
-		if i > 0 && env.Fixture.BetweenRotations != nil {
-			env.Fixture.BetweenRotations(ctx, env, arn)
-		}
-		old := currentID(env.Labels(ctx, arn))
-		env.crash.arm(0)
-		token, err := env.Rotate(ctx, arn)
-		if err != nil {
-			t.Fatalf("rotation %d: %v", i+1, err)
-		}
-		calls, ops := env.crash.count()
-		sm := 0
-		for _, n := range ops {
-			sm += n
-		}
-		t.Logf("rotation %d: %d Secrets Manager calls %v, %d calls in all", i+1, sm, ops, calls)
-		if sm > s.MaxCalls {
-			t.Errorf("rotation %d made %d Secrets Manager calls, want at most %d", i+1, sm, s.MaxCalls)
-		}
-		if recs := env.Emu.Rotations(); len(recs) == 0 || recs[len(recs)-1].Error != "" {
-			t.Fatalf("rotation %d failed: %+v", i+1, recs)
-		}
-		env.CheckFinal(ctx, arn, old, token)
-	}
-}
-
-func testReplay(t *testing.T, s Subject) {
-	ctx := context.Background()
-	env := NewEnv(t, s)
-	arn := env.CreateSecret(ctx)
-	old := currentID(env.Labels(ctx, arn))
-	// Each step runs twice in a row, as a duplicate Lambda delivery would.
-	env.SetInvoke(func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-		if err := env.Engine().Handle(ctx, ev); err != nil {
-			return err
-		}
-		before := env.Labels(ctx, arn)
-		beforeVal := env.Value(ctx, arn, rotation.StagePending)
-		if err := env.Engine().Handle(ctx, ev); err != nil {
-			return fmt.Errorf("replay of %s: %w", ev.Step, err)
-		}
-		if after := env.Labels(ctx, arn); !equalLabels(before, after) {
-			return fmt.Errorf("replay of %s changed labels from %v to %v", ev.Step, before, after)
-		}
-		if after := env.Value(ctx, arn, rotation.StagePending); after != beforeVal {
-			return fmt.Errorf("replay of %s changed the pending value", ev.Step)
-		}
-		return nil
-	})
-	token, err := env.Rotate(ctx, arn)
-	if err != nil {
-		t.Fatalf("rotate: %v", err)
-	}
-	if recs := env.Emu.Rotations(); len(recs) == 0 || recs[len(recs)-1].Error != "" {
-		t.Fatalf("rotation with replays failed: %+v", recs)
-	}
-	env.CheckFinal(ctx, arn, old, token)
-	// The whole sequence again, from a fresh process: nothing changes.
-	before := env.Labels(ctx, arn)
-	curVal := env.Value(ctx, arn, rotation.StageCurrent)
-	env.NewEngine()
-	for _, step := range AllSteps {
-		if err := env.Step(ctx, arn, token, step); err != nil {
-			t.Fatalf("replay of completed %s: %v", step, err)
-		}
-	}
-	if after := env.Labels(ctx, arn); !equalLabels(before, after) {
-		t.Fatalf("replaying a completed rotation changed labels from %v to %v", before, after)
-	}
-	if env.Value(ctx, arn, rotation.StageCurrent) != curVal {
-		t.Fatalf("replaying a completed rotation changed AWSCURRENT's value")
-	}
-	env.CheckFinal(ctx, arn, old, token)
-}
-
-func testCrash(t *testing.T, s Subject) {
-	ctx := context.Background()
-	// How many external calls does a clean rotation make?
-	clean := NewEnv(t, s)
-	arn := clean.CreateSecret(ctx)
-	clean.crash.arm(0)
-	if _, err := clean.Rotate(ctx, arn); err != nil {
-		t.Fatalf("clean rotation: %v", err)
-	}
-	total, _ := clean.crash.count()
-	if total == 0 {
-		t.Fatalf("a clean rotation made no external calls through the kit's transport")
-	}
-	for n := 1; n <= total; n++ {
-		t.Run(fmt.Sprintf("after_call_%d", n), func(t *testing.T) {
-			env := NewEnv(t, s)
-			arn := env.CreateSecret(ctx)
-			old := currentID(env.Labels(ctx, arn))
-			env.crash.arm(n)
-			token, err := env.Rotate(ctx, arn)
-			if err != nil {
-				t.Fatalf("rotate: %v", err)
-			}
-			recs := env.Emu.Rotations()
-			if len(recs) == 0 || recs[len(recs)-1].Error == "" {
-				t.Fatalf("the crash after call %d did not fail the rotation", n)
-			}
-			env.crash.arm(0)
-			env.CheckInvariants(ctx, arn)
-			// Secrets Manager retries the rotation with the same token, in a new process.
-			env.NewEngine()
-			for _, step := range AllSteps {
-				if err := env.Step(ctx, arn, token, step); err != nil {
-					t.Fatalf("retry %s after crash at call %d: %v", step, n, err)
-				}
-				env.CheckInvariants(ctx, arn)
-			}
-			env.CheckFinal(ctx, arn, old, token)
-		})
-	}
-}
-
-func testBadInput(t *testing.T, s Subject) {
-	ctx := context.Background()
-	env := NewEnv(t, s)
-	arn := env.CreateSecret(ctx)
-	// A rotation in progress: the placeholder exists, nothing else ran.
-	env.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("held") })
-	token, err := env.Rotate(ctx, arn)
-	if err != nil {
-		t.Fatalf("rotate: %v", err)
-	}
-	env.SetInvoke(nil)
-	before := env.Labels(ctx, arn)
-	cases := []struct {
-		name  string
-		ev    events.SecretsManagerSecretRotationEvent
-		field string
-	}{
-		{"empty step", events.SecretsManagerSecretRotationEvent{SecretID: arn, ClientRequestToken: token}, `"Step"`},
-		{"unknown step", events.SecretsManagerSecretRotationEvent{Step: "dropSecret", SecretID: arn, ClientRequestToken: token}, `"Step"`},
-		{"empty secret", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, ClientRequestToken: token}, `"SecretId"`},
-		{"control chars", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: arn + "\x00", ClientRequestToken: token}, `"SecretId"`},
-		{"empty token", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: arn}, `"ClientRequestToken"`},
-		{"short token", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: arn, ClientRequestToken: "abc"}, `"ClientRequestToken"`},
-		{"unknown version", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: arn, ClientRequestToken: strings.Repeat("f", 36)}, "not a version"},
-		{"unknown secret", events.SecretsManagerSecretRotationEvent{Step: rotation.StepCreate, SecretID: arn + "x", ClientRequestToken: token}, "describe secret"},
-	}
-	for _, c := range cases {
-		err := env.Engine().Handle(ctx, c.ev)
-		var re *rotation.RotationError
-		if !errors.As(err, &re) {
-			t.Errorf("%s: got %v, want a *rotation.RotationError", c.name, err)
-			continue
-		}
-		if !strings.Contains(err.Error(), c.field) {
-			t.Errorf("%s: error %q does not name %s", c.name, err, c.field)
-		}
-	}
-	if after := env.Labels(ctx, arn); !equalLabels(before, after) {
-		t.Fatalf("bad input changed labels from %v to %v", before, after)
-	}
-}
-
-func currentID(labels map[string][]string) string {
+func holder(labels map[string][]string, stage string) string {
 	for id, st := range labels {
 		for _, s := range st {
-			if s == rotation.StageCurrent {
+			if s == stage {
 				return id
 			}
 		}
