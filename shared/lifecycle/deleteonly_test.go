@@ -139,11 +139,11 @@ func TestNewRefusesMismatchedSwitchOff(t *testing.T) {
 		p    rotation.Provider
 		want string
 	}{
-		{"reversible without Deactivator", lying{deleteOnly{v}, rotation.SwitchOffReversible}, "Deactivator"},
-		{"delete-only without Deleter", notDeleter{deleteOnly{v}}, "Deleter"},
-		{"label-gated with Deactivator", lyingDeactivator{lying{deleteOnly{v}, rotation.SwitchOffLabelGated}}, "Deactivator"},
-		{"delete-only with Deactivator", lyingDeactivator{lying{deleteOnly{v}, rotation.SwitchOffDeleteOnly}}, "Deactivator"},
-		{"unknown", lying{deleteOnly{v}, "sometimes"}, "sometimes"},
+		{"reversible without Deactivator", lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffReversible}, "Deactivator"},
+		{"delete-only without Deleter", notDeleter{deleteOnly{vendorBase{v}}}, "Deleter"},
+		{"label-gated with Deactivator", lyingDeactivator{lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffLabelGated}}, "Deactivator"},
+		{"delete-only with Deactivator", lyingDeactivator{lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffDeleteOnly}}, "Deactivator"},
+		{"unknown", lying{deleteOnly{vendorBase{v}}, "sometimes"}, "sometimes"},
 	}
 	for _, c := range cases {
 		_, err := lifecycle.New(lifecycle.Config{SecretsManager: secretsmanager.New(secretsmanager.Options{Region: "us-east-1"}), Providers: map[string]rotation.Provider{"vendorkey": c.p}})

@@ -43,3 +43,9 @@ func tagsOf(t *testing.T, sm *secretsmanager.Client, arn string) map[string]stri
 	}
 	return m
 }
+
+// putPending is the PutSecretValue createSecret makes.
+func putPending(arn, token, value string) *secretsmanager.PutSecretValueInput {
+	return &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), ClientRequestToken: aws.String(token),
+		SecretString: aws.String(value), VersionStages: []string{rotation.StagePending}}
+}

@@ -30,11 +30,13 @@ type vendor struct {
 	granularity time.Duration
 	keys        map[string]*vendorKey
 	deleted     []string
+	calls       []string // switch-offs and switch-ons, in order
 }
 
 type vendorKey struct {
 	secret   string
 	lastUsed time.Time
+	disabled bool
 }
 
 var errVendorAuth = errors.New("vendor: 401 authenticate: invalid key")
@@ -61,10 +63,23 @@ func (v *vendor) use(value string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	key, ok := v.keys[k.KeyID]
-	if !ok || key.secret != k.KeySecret {
+	if !ok || key.secret != k.KeySecret || key.disabled {
 		return errVendorAuth
 	}
 	key.lastUsed = v.now()
+	return nil
+}
+
+// setDisabled switches a key off or on; it fails when the key is gone.
+func (v *vendor) setDisabled(id string, disabled bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	key, ok := v.keys[id]
+	if !ok {
+		return fmt.Errorf("vendor: key %s does not exist", id)
+	}
+	key.disabled = disabled
+	v.calls = append(v.calls, fmt.Sprintf("disabled=%v %s", disabled, id))
 	return nil
 }
 
@@ -100,8 +115,14 @@ func vendorKeyID(value string) string {
 	return k.KeyID
 }
 
+// vendorBase is what every test provider over the vendor shares: create,
+// test, usage evidence, discard and listing. It declares no switch-off.
+type vendorBase struct{ v *vendor }
+
+func (vendorBase) Fingerprint(value string) string { return vendorKeyID(value) }
+
 // deleteOnly is a delete-only provider over the vendor.
-type deleteOnly struct{ v *vendor }
+type deleteOnly struct{ vendorBase }
 
 var (
 	_ rotation.Provider      = deleteOnly{}
@@ -113,17 +134,14 @@ var (
 
 func (deleteOnly) Name() string                  { return "vendorkey" }
 func (deleteOnly) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffDeleteOnly }
-func (deleteOnly) Fingerprint(value string) string {
-	return vendorKeyID(value)
-}
 
-func (p deleteOnly) Create(context.Context, *rotation.CreateRequest) (*rotation.CreateResponse, error) {
+func (p vendorBase) Create(context.Context, *rotation.CreateRequest) (*rotation.CreateResponse, error) {
 	return &rotation.CreateResponse{Value: vendorKeyValue(p.v.create())}, nil
 }
 
-func (deleteOnly) Set(context.Context, *rotation.SetRequest) error { return nil }
+func (vendorBase) Set(context.Context, *rotation.SetRequest) error { return nil }
 
-func (p deleteOnly) Test(_ context.Context, req *rotation.TestRequest) error {
+func (p vendorBase) Test(_ context.Context, req *rotation.TestRequest) error {
 	var k struct{ KeyID, KeySecret string }
 	_ = json.Unmarshal([]byte(req.Pending.Value), &k)
 	p.v.mu.Lock()
@@ -144,14 +162,14 @@ func (p deleteOnly) Delete(_ context.Context, req *rotation.CredentialRequest) e
 	return nil
 }
 
-func (p deleteOnly) Discard(_ context.Context, req *rotation.DiscardRequest) error {
+func (p vendorBase) Discard(_ context.Context, req *rotation.DiscardRequest) error {
 	if req.Destroy {
 		p.v.remove(vendorKeyID(req.Value))
 	}
 	return nil
 }
 
-func (p deleteOnly) LastUsed(_ context.Context, req *rotation.CredentialRequest) (*rotation.Usage, error) {
+func (p vendorBase) LastUsed(_ context.Context, req *rotation.CredentialRequest) (*rotation.Usage, error) {
 	id := vendorKeyID(req.Version.Value)
 	p.v.mu.Lock()
 	defer p.v.mu.Unlock()
@@ -169,7 +187,7 @@ func (p deleteOnly) LastUsed(_ context.Context, req *rotation.CredentialRequest)
 	return &rotation.Usage{Known: true, LastUsed: at, Detail: "last used " + at.UTC().Format(time.RFC3339), Granularity: p.v.granularity}, nil
 }
 
-func (p deleteOnly) Credentials(context.Context, *rotation.CredentialRequest) ([]rotation.Credential, error) {
+func (p vendorBase) Credentials(context.Context, *rotation.CredentialRequest) ([]rotation.Credential, error) {
 	var out []rotation.Credential
 	for _, id := range p.v.live() {
 		out = append(out, rotation.Credential{Fingerprint: id, Status: "Active"})
@@ -186,22 +204,62 @@ type vendorEnv struct {
 
 func newVendorEnv(t *testing.T, tags map[string]string) *vendorEnv {
 	t.Helper()
+	return newProviderEnv(t, func(v *vendor) rotation.Provider { return deleteOnly{vendorBase{v}} }, tags)
+}
+
+// reversible is a provider over the vendor that can disable a key and
+// enable it again but never deletes one (like a database whose next
+// rotation reuses the user).
+type reversible struct{ vendorBase }
+
+var _ rotation.Deactivator = reversible{}
+
+func (reversible) Name() string                  { return "revkey" }
+func (reversible) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffReversible }
+
+func (p reversible) Deactivate(_ context.Context, req *rotation.CredentialRequest) error {
+	return p.v.setDisabled(vendorKeyID(req.Version.Value), true)
+}
+
+func (p reversible) Reactivate(_ context.Context, req *rotation.CredentialRequest) error {
+	return p.v.setDisabled(vendorKeyID(req.Version.Value), false)
+}
+
+// limited is reversible, deletes, and allows two keys (like IAM).
+type limited struct{ reversible }
+
+var (
+	_ rotation.Deleter         = limited{}
+	_ rotation.CredentialLimit = limited{}
+)
+
+func (limited) Name() string { return "limkey" }
+func (limited) MaxLive() int { return 2 }
+
+func (p limited) Delete(ctx context.Context, req *rotation.CredentialRequest) error {
+	return deleteOnly(p.reversible).Delete(ctx, req)
+}
+
+// newProviderEnv is newVendorEnv for any provider over the vendor.
+func newProviderEnv(t *testing.T, p func(*vendor) rotation.Provider, tags map[string]string) *vendorEnv {
+	t.Helper()
 	ctx := context.Background()
 	clock := testutil.NewFakeClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	v := newVendor(clock.Now)
 	first := vendorKeyValue(v.create())
+	provider := p(v)
 	env := rotationtest.NewEnv(t, rotationtest.Subject{
 		Emulator: &awsemu.Config{Now: clock.Now},
 		Setup: func(testing.TB, *rotationtest.Env) *rotationtest.Fixture {
 			return &rotationtest.Fixture{
 				Initial:     first,
-				NewProvider: func(*http.Client) rotation.Provider { return deleteOnly{v} },
+				NewProvider: func(*http.Client) rotation.Provider { return provider },
 				Works:       func(_ context.Context, value string) error { return v.use(value) },
 			}
 		},
 	})
 	arn := env.CreateSecret(ctx)
-	all := map[string]string{lifecycle.TagManaged: "true", lifecycle.TagProvider: "vendorkey"}
+	all := map[string]string{lifecycle.TagManaged: "true", lifecycle.TagProvider: provider.Name()}
 	for k, val := range tags {
 		all[k] = val
 	}
@@ -210,6 +268,6 @@ func newVendorEnv(t *testing.T, tags map[string]string) *vendorEnv {
 		t.Fatal(err)
 	}
 	e := &internalEnv{Env: env, clock: clock, arn: arn}
-	e.lc, e.logs = newLifecycle(t, env, clock, deleteOnly{v})
+	e.lc, e.logs = newLifecycle(t, env, clock, provider)
 	return &vendorEnv{internalEnv: e, v: v, first: first}
 }
