@@ -9,6 +9,7 @@
 //
 //   - StartPostgres(t) / StartMariaDB(t): a server of the test's own, stopped
 //     by t.Cleanup.
+//
 //   - SharedPostgres(t) / SharedMariaDB(t): one server per test binary,
 //     started on first use and stopped when the package's tests are done.
 //     The package's TestMain must call dbtest.Main:

@@ -61,7 +61,7 @@ func ParseTLSMode(s string) (TLSMode, error) {
 type Secret struct {
 	Engine    string
 	Host      string
-	Port      int    // DefaultPort when the secret has none
+	Port      int // DefaultPort when the secret has none
 	Username  string
 	Password  string
 	DBName    string // DefaultDBName when the secret has none
