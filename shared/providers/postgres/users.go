@@ -599,7 +599,7 @@ func splitGUCList(v string) []string {
 }
 
 // quoteLiteral quotes a string as a SQL literal the way PostgreSQL's
-// quote_literal does: quotes doubled, and an E” literal with doubled
+// quote_literal does: quotes doubled, and an E-prefixed literal with doubled
 // backslashes when there are backslashes, so the result means the same
 // whatever standard_conforming_strings is. It is used for setting values
 // read from the server, never for passwords.
