@@ -84,6 +84,7 @@ type loader struct {
 	byID        map[string]*version
 	history     []*version // every version loaded, oldest first (bounded)
 	lastAttempt time.Time
+	lastUnknown time.Time // last refresh triggered by an unknown signature
 	calls       Calls
 }
 

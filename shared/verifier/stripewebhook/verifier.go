@@ -220,11 +220,22 @@ func (v *Verifier) maybeRefresh(ctx context.Context) {
 }
 
 // refreshForUnknown refreshes after a signature matched nothing, at most
-// once per MinRefreshInterval, waiting for a refresh in flight.
+// once per MinRefreshInterval, waiting for a refresh in flight. Only
+// refreshes triggered this way count against the limit: a periodic refresh
+// a moment ago must not stop the first event of a new endpoint from loading
+// its secret.
 func (v *Verifier) refreshForUnknown(ctx context.Context) {
 	v.loader.refreshMu.Lock()
 	defer v.loader.refreshMu.Unlock()
-	if v.loader.due(v.cfg.MinRefreshInterval) {
+	now := v.cfg.Now()
+	l := v.loader
+	l.mu.Lock()
+	allowed := l.lastUnknown.IsZero() || now.Sub(l.lastUnknown) >= v.cfg.MinRefreshInterval
+	if allowed {
+		l.lastUnknown = now
+	}
+	l.mu.Unlock()
+	if allowed {
 		v.refreshAndLog(ctx, "unknown signature")
 	}
 }
