@@ -421,10 +421,14 @@ func (c *core) match(digest *[sha256.Size]byte) (Match, bool) {
 	if c.staleLocked(now) {
 		fresh = 0
 	}
-	idx := -1
+	// The first matching entry wins (AWSCURRENT before AWSPENDING before
+	// AWSPREVIOUS), so a key that two versions share is counted for the
+	// newer label. found stays 1 after the first match.
+	idx, found := -1, 0
 	for i := range c.entries {
 		eq := subtle.ConstantTimeCompare(digest[:], c.entries[i].digest[:]) & (c.entries[i].current | fresh)
-		idx = subtle.ConstantTimeSelect(eq, i, idx)
+		idx = subtle.ConstantTimeSelect(eq&^found, i, idx)
+		found |= eq
 	}
 	if idx < 0 {
 		return Match{}, false

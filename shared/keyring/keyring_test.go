@@ -1090,3 +1090,21 @@ func callsSel(n ast.Node, pkg, name string) bool {
 	})
 	return found
 }
+
+// TestSameKeyInTwoVersionsCountsForCurrent: PutSecretValue with an unchanged
+// value creates a new version, so AWSCURRENT and AWSPREVIOUS can hold the
+// same key. The match (and the usage evidence retire relies on) must go to
+// AWSCURRENT, not to the old version. Found by FuzzVerify.
+func TestSameKeyInTwoVersionsCountsForCurrent(t *testing.T) {
+	e := newEnv(t, func(s *emuSecret) { s.put(keyV1) }, keyring.Config{})
+	cur := e.sm.versionOf(keyring.StageCurrent)
+	m, ok := e.verify(t, keyV1)
+	if !ok || m.Stage != keyring.StageCurrent || m.VersionID != cur {
+		t.Fatalf("Verify = (%+v, %v), want AWSCURRENT %s", m, ok, cur)
+	}
+	for _, u := range e.kr.Usage() {
+		if want := map[bool]uint64{true: 1, false: 0}[u.VersionID == cur]; u.Accepted != want {
+			t.Fatalf("version %s (%s) accepted %d, want %d", u.VersionID, u.Stage, u.Accepted, want)
+		}
+	}
+}
