@@ -290,6 +290,9 @@ func (c *core) check(ctx context.Context, started time.Time) error {
 		cur = c.versions[labels[0]]
 	}
 	c.mu.RUnlock()
+	if cur == nil {
+		return fmt.Errorf("%s version %s of secret %q has no value (it moved during the check?); retrying at the next check", StageCurrent, labels[0], c.cfg.SecretID)
+	}
 	if cur.problem != "" {
 		return fmt.Errorf("%s version %s of secret %q: %s", StageCurrent, labels[0], c.cfg.SecretID, cur.problem)
 	}
@@ -333,7 +336,8 @@ func contains(list []string, s string) bool {
 
 // readVersions reads the given versions concurrently. A version whose value
 // is not a usable key is returned with its problem set (and never read
-// again); any API error fails the whole check, so a transient error cannot
+// again); a version without a value is left out (and read again next time);
+// any other API error fails the whole check, so a transient error cannot
 // drop a valid key.
 func (c *core) readVersions(ctx context.Context, ids []string) (map[string]*version, error) {
 	read := make(map[string]*version, len(ids))
@@ -353,11 +357,12 @@ func (c *core) readVersions(ctx context.Context, ids []string) (map[string]*vers
 			v, err := c.readVersion(ctx, id)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil:
 				errs = append(errs, err)
-				return
+			case v != nil:
+				read[id] = v
 			}
-			read[id] = v
 		})
 	}
 	wg.Wait()
@@ -367,6 +372,7 @@ func (c *core) readVersions(ctx context.Context, ids []string) (map[string]*vers
 	return read, nil
 }
 
+// readVersion reads one version; (nil, nil) means it has no value.
 func (c *core) readVersion(ctx context.Context, id string) (*version, error) {
 	out, err := c.api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:  aws.String(c.cfg.SecretID),
@@ -374,7 +380,11 @@ func (c *core) readVersion(ctx context.Context, id string) (*version, error) {
 	})
 	if err != nil {
 		if IsNotFound(err) {
-			return nil, fmt.Errorf("version %s of secret %q disappeared during the check (retrying at the next check): %w", id, c.cfg.SecretID, err)
+			// RotateSecret's placeholder: labelled AWSPENDING before
+			// createSecret stores a value (or left behind by a failed
+			// createSecret). Also a version deleted since DescribeSecret.
+			// Either way it holds no key now; it is read again next check.
+			return nil, nil
 		}
 		return nil, fmt.Errorf("get version %s of secret %q: %w", id, c.cfg.SecretID, err)
 	}

@@ -115,7 +115,14 @@ type emuSecret struct {
 // creates a secret whose first version (AWSCURRENT) holds firstKey.
 func startEmuSecret(t *testing.T, firstKey string) *emuSecret {
 	t.Helper()
-	emu, err := awsemu.New(awsemu.Config{})
+	return startEmuSecretWith(t, awsemu.Config{}, firstKey)
+}
+
+// startEmuSecretWith is startEmuSecret with an emulator configuration (for
+// example an Invoker standing in for the rotation Lambda).
+func startEmuSecretWith(t *testing.T, cfg awsemu.Config, firstKey string) *emuSecret {
+	t.Helper()
+	emu, err := awsemu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package keyring_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/internal/testutil"
 	"github.com/dualkey/dualkey/shared/keyring"
 )
@@ -134,7 +136,13 @@ type env struct {
 // filled in) on it.
 func newEnv(t *testing.T, setup func(s *emuSecret), cfg keyring.Config) *env {
 	t.Helper()
-	e := &env{sm: startEmuSecret(t, keyV1), clock: newFakeTime(), logs: &testutil.SyncBuffer{}, metrics: &testutil.SyncBuffer{}}
+	return newEnvWith(t, awsemu.Config{}, setup, cfg)
+}
+
+// newEnvWith is newEnv with an emulator configuration.
+func newEnvWith(t *testing.T, emuCfg awsemu.Config, setup func(s *emuSecret), cfg keyring.Config) *env {
+	t.Helper()
+	e := &env{sm: startEmuSecretWith(t, emuCfg, keyV1), clock: newFakeTime(), logs: &testutil.SyncBuffer{}, metrics: &testutil.SyncBuffer{}}
 	if setup != nil {
 		setup(e.sm)
 	}
@@ -1106,5 +1114,50 @@ func TestSameKeyInTwoVersionsCountsForCurrent(t *testing.T) {
 		if want := map[bool]uint64{true: 1, false: 0}[u.VersionID == cur]; u.Accepted != want {
 			t.Fatalf("version %s (%s) accepted %d, want %d", u.VersionID, u.Stage, u.Accepted, want)
 		}
+	}
+}
+
+// TestRotationPlaceholderIsNotAFailure: RotateSecret first labels an empty
+// placeholder version AWSPENDING and only then runs createSecret. A check
+// that meets the placeholder (a rotation in progress, or one whose
+// createSecret failed and left it behind) must succeed without it: failing
+// would make the keyring go stale and refuse AWSPREVIOUS keys.
+func TestRotationPlaceholderIsNotAFailure(t *testing.T) {
+	failCreate := awsemu.InvokerFunc(func(context.Context, string, []byte) error {
+		return errors.New("rotation Lambda crashed in createSecret")
+	})
+	e := newEnvWith(t, awsemu.Config{Invoker: failCreate}, rotated, keyring.Config{})
+	if _, err := e.sm.admin.RotateSecret(context.Background(), &secretsmanager.RotateSecretInput{
+		SecretId:          aws.String(e.sm.arn),
+		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:rotate"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if e.sm.versionOf(keyring.StagePending) == "" {
+		t.Fatal("no AWSPENDING placeholder after the failed rotation")
+	}
+	for range 12 { // past MaxStaleness
+		e.advanceOneCheck(t, keyring.DefaultCheckInterval)
+		if st := e.kr.Stats(); st.LastError != "" || st.Stale {
+			t.Fatalf("check with a placeholder AWSPENDING: %+v", st)
+		}
+	}
+	for _, k := range []string{keyV1, keyV2} {
+		if _, ok := e.verify(t, k); !ok {
+			t.Fatalf("key %s refused while a placeholder AWSPENDING exists", keyring.Fingerprint(k))
+		}
+	}
+
+	// createSecret retried and succeeded: the value is there now.
+	pending := e.sm.versionOf(keyring.StagePending)
+	if _, err := e.sm.admin.PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(e.sm.arn), ClientRequestToken: aws.String(pending),
+		SecretString: aws.String(secretJSON(keyV3)), VersionStages: []string{keyring.StagePending},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(keyring.DefaultMinRefreshInterval)
+	if m, ok := e.verify(t, keyV3); !ok || m.Stage != keyring.StagePending || m.VersionID != pending {
+		t.Fatalf("pending key once the placeholder has its value: (%+v, %v)", m, ok)
 	}
 }
