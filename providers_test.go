@@ -99,12 +99,12 @@ func TestEveryProviderIsComplete(t *testing.T) {
 
 // exclusiveModules are the modules only one provider may link.
 var exclusiveModules = map[string][]string{
-	"iamkey":   {"github.com/aws/aws-sdk-go-v2/service/iam"}, // (sts is linked by config.LoadDefaultConfig for every function)
-	"stripe":   {"github.com/stripe/stripe-go/v76"},
-	"webhook":  {"github.com/stripe/stripe-go/v76"},
-	"twilio":   {"github.com/twilio/twilio-go"},
-	"postgres": {"github.com/jackc/pgx/v5"},
-	"mysql":    {"github.com/go-sql-driver/mysql"},
+	"iamkey":        {"github.com/aws/aws-sdk-go-v2/service/iam"}, // (sts is linked by config.LoadDefaultConfig for every function)
+	"stripe":        {"github.com/stripe/stripe-go/v76"},
+	"stripewebhook": {"github.com/stripe/stripe-go/v76"},
+	"twilio":        {"github.com/twilio/twilio-go"},
+	"postgres":      {"github.com/jackc/pgx/v5"},
+	"mysql":         {"github.com/go-sql-driver/mysql"},
 }
 
 // maxBootstrap is the size limit of a rotation function's stripped bootstrap.

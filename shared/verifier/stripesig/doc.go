@@ -1,4 +1,4 @@
-// Package stripewebhook verifies Stripe webhook deliveries for a service
+// Package stripesig verifies Stripe webhook deliveries for a service
 // whose endpoint signing secret is kept in AWS Secrets Manager and rotated
 // by dualkey with the dual-key pattern.
 //
@@ -34,4 +34,4 @@
 // No secret and no signature is ever logged or put in an error: versions are
 // named by a short version id, the endpoint id and a fingerprint (the last 4
 // characters of the secret).
-package stripewebhook
+package stripesig

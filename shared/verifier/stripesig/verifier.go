@@ -1,4 +1,4 @@
-package stripewebhook
+package stripesig
 
 import (
 	"context"
@@ -146,14 +146,14 @@ func (d *Delivery) Failed(ctx context.Context) error {
 // fails if AWSCURRENT cannot be loaded.
 func New(ctx context.Context, api SecretsAPI, cfg Config) (*Verifier, error) {
 	if api == nil {
-		return nil, errors.New("stripewebhook: nil SecretsAPI")
+		return nil, errors.New("stripesig: nil SecretsAPI")
 	}
 	if cfg.SecretID == "" {
-		return nil, errors.New("stripewebhook: Config.SecretID is empty: set it to the name or ARN of the secret holding the webhook signing secret")
+		return nil, errors.New("stripesig: Config.SecretID is empty: set it to the name or ARN of the secret holding the webhook signing secret")
 	}
 	for name, d := range map[string]time.Duration{"Tolerance": cfg.Tolerance, "CheckInterval": cfg.CheckInterval, "MinRefreshInterval": cfg.MinRefreshInterval, "DedupeTTL": cfg.DedupeTTL} {
 		if d < 0 {
-			return nil, fmt.Errorf("stripewebhook: Config.%s is negative (%v): use a positive duration or 0 for the default", name, d)
+			return nil, fmt.Errorf("stripesig: Config.%s is negative (%v): use a positive duration or 0 for the default", name, d)
 		}
 	}
 	if cfg.Field == "" {
@@ -183,7 +183,7 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Verifier, error) {
 	if cfg.Dedupe == nil {
 		cfg.Dedupe = NewMemoryStore(cfg.DedupeCapacity, cfg.DedupeTTL, DefaultClaimTimeout, cfg.Now)
 	}
-	log := cfg.Logger.With("component", "stripewebhook", "secret", cfg.SecretID)
+	log := cfg.Logger.With("component", "stripesig", "secret", cfg.SecretID)
 	v := &Verifier{
 		cfg:    cfg,
 		dedupe: cfg.Dedupe,
@@ -194,7 +194,7 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Verifier, error) {
 		},
 	}
 	if err := v.Refresh(ctx); err != nil {
-		return nil, fmt.Errorf("stripewebhook: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
+		return nil, fmt.Errorf("stripesig: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
 	}
 	return v, nil
 }

@@ -1,4 +1,4 @@
-package stripewebhook
+package stripesig
 
 import (
 	"bytes"

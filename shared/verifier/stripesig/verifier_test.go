@@ -1,4 +1,4 @@
-package stripewebhook_test
+package stripesig_test
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/stripefake"
 	"github.com/dualkey/dualkey/internal/testutil"
-	"github.com/dualkey/dualkey/shared/verifier/stripewebhook"
+	"github.com/dualkey/dualkey/shared/verifier/stripesig"
 )
 
 const secretName = "orders/stripe-webhook"
@@ -111,15 +111,15 @@ func secretJSON(e *stripe.WebhookEndpoint) string {
 
 // verifier builds a Verifier over the bed's secret and installs its Handler
 // as the consumer.
-func (b *bed) verifier(cfg stripewebhook.Config) *stripewebhook.Verifier {
+func (b *bed) verifier(cfg stripesig.Config) *stripesig.Verifier {
 	b.t.Helper()
 	cfg.SecretID = secretName
 	cfg.Logger = slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	v, err := stripewebhook.New(context.Background(), b.sm, cfg)
+	v, err := stripesig.New(context.Background(), b.sm, cfg)
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	h := v.Handler(func(_ context.Context, d *stripewebhook.Delivery) error {
+	h := v.Handler(func(_ context.Context, d *stripesig.Delivery) error {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if b.fail[d.Event.ID] > 0 {
@@ -169,7 +169,7 @@ func TestRotationEveryEventProcessedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	oldVersion := aws.ToString(out.VersionId)
-	v := b.verifier(stripewebhook.Config{CheckInterval: time.Hour}) // only refresh-on-unknown sees the rotation
+	v := b.verifier(stripesig.Config{CheckInterval: time.Hour}) // only refresh-on-unknown sees the rotation
 
 	var (
 		stop      atomic.Bool
@@ -298,7 +298,7 @@ func TestRejections(t *testing.T) {
 	if _, err := b.sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(secretName), SecretString: aws.String(secretJSON(ep))}); err != nil {
 		t.Fatal(err)
 	}
-	v := b.verifier(stripewebhook.Config{})
+	v := b.verifier(stripesig.Config{})
 	now := time.Now()
 	payload := []byte(`{"id":"evt_1TestTestTestTest","object":"event","type":"customer.created","api_version":"2023-10-16","created":1,"livemode":false,"data":{"object":{}}}`)
 	sign := func(t0 time.Time, p []byte, secrets ...string) string {
@@ -316,16 +316,16 @@ func TestRejections(t *testing.T) {
 		want    error
 		reason  string
 	}{
-		{"no header", payload, "", stripewebhook.ErrNotSigned, "not_signed"},
-		{"malformed header", payload, "garbage", stripewebhook.ErrInvalidHeader, "invalid_header"},
-		{"v0 only", payload, fmt.Sprintf("t=%d,v0=%s", now.Unix(), strings.Repeat("a", 64)), stripewebhook.ErrInvalidHeader, "invalid_header"},
-		{"wrong secret", payload, sign(now, payload, wrongSecret), stripewebhook.ErrNoMatch, "no_match"},
-		{"tampered payload", bytes.Replace(payload, []byte("customer.created"), []byte("customer.deleted"), 1), sign(now, payload, ep.Secret), stripewebhook.ErrNoMatch, "no_match"},
-		{"stale timestamp", payload, sign(now.Add(-6*time.Minute), payload, ep.Secret), stripewebhook.ErrTimestamp, "timestamp"},
-		{"future timestamp", payload, sign(now.Add(6*time.Minute), payload, ep.Secret), stripewebhook.ErrTimestamp, "timestamp"},
-		{"timestamp swapped after signing", payload, strings.Replace(sign(now.Add(-time.Minute), payload, ep.Secret), fmt.Sprint(now.Add(-time.Minute).Unix()), fmt.Sprint(now.Unix()), 1), stripewebhook.ErrNoMatch, "no_match"},
-		{"not an event", []byte(`{"id":"cus_1","object":"customer"}`), sign(now, []byte(`{"id":"cus_1","object":"customer"}`), ep.Secret), stripewebhook.ErrInvalidPayload, "invalid_payload"},
-		{"not JSON", []byte("hello"), sign(now, []byte("hello"), ep.Secret), stripewebhook.ErrInvalidPayload, "invalid_payload"},
+		{"no header", payload, "", stripesig.ErrNotSigned, "not_signed"},
+		{"malformed header", payload, "garbage", stripesig.ErrInvalidHeader, "invalid_header"},
+		{"v0 only", payload, fmt.Sprintf("t=%d,v0=%s", now.Unix(), strings.Repeat("a", 64)), stripesig.ErrInvalidHeader, "invalid_header"},
+		{"wrong secret", payload, sign(now, payload, wrongSecret), stripesig.ErrNoMatch, "no_match"},
+		{"tampered payload", bytes.Replace(payload, []byte("customer.created"), []byte("customer.deleted"), 1), sign(now, payload, ep.Secret), stripesig.ErrNoMatch, "no_match"},
+		{"stale timestamp", payload, sign(now.Add(-6*time.Minute), payload, ep.Secret), stripesig.ErrTimestamp, "timestamp"},
+		{"future timestamp", payload, sign(now.Add(6*time.Minute), payload, ep.Secret), stripesig.ErrTimestamp, "timestamp"},
+		{"timestamp swapped after signing", payload, strings.Replace(sign(now.Add(-time.Minute), payload, ep.Secret), fmt.Sprint(now.Add(-time.Minute).Unix()), fmt.Sprint(now.Unix()), 1), stripesig.ErrNoMatch, "no_match"},
+		{"not an event", []byte(`{"id":"cus_1","object":"customer"}`), sign(now, []byte(`{"id":"cus_1","object":"customer"}`), ep.Secret), stripesig.ErrInvalidPayload, "invalid_payload"},
+		{"not JSON", []byte("hello"), sign(now, []byte("hello"), ep.Secret), stripesig.ErrInvalidPayload, "invalid_payload"},
 	}
 	var bodies []string
 	for _, tc := range tests {
@@ -337,7 +337,7 @@ func TestRejections(t *testing.T) {
 			}
 			req, _ := http.NewRequest(http.MethodPost, b.url, bytes.NewReader(tc.payload))
 			if tc.header != "" {
-				req.Header.Set(stripewebhook.HeaderName, tc.header)
+				req.Header.Set(stripesig.HeaderName, tc.header)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -387,7 +387,7 @@ func TestFailedProcessingIsRetried(t *testing.T) {
 	if _, err := b.sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(secretName), SecretString: aws.String(secretJSON(ep))}); err != nil {
 		t.Fatal(err)
 	}
-	v := b.verifier(stripewebhook.Config{})
+	v := b.verifier(stripesig.Config{})
 	b.mu.Lock()
 	b.fail["evt_retrytestretrytestretry"] = 1
 	b.mu.Unlock()
@@ -426,7 +426,7 @@ func TestChangeDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock := testutil.NewFakeClock(time.Now())
-	v := b.verifier(stripewebhook.Config{Now: clock.Now, CheckInterval: time.Minute, MinRefreshInterval: time.Second})
+	v := b.verifier(stripesig.Config{Now: clock.Now, CheckInterval: time.Minute, MinRefreshInterval: time.Second})
 	verify := func(secret string) error {
 		p := []byte(fmt.Sprintf(`{"id":"evt_%d","object":"event","type":"customer.created"}`, clock.Now().UnixNano()))
 		h, _ := stripefake.SignatureFor(clock.Now(), p, secret)
@@ -455,7 +455,7 @@ func TestChangeDetection(t *testing.T) {
 	forged := "whsec_" + strings.Repeat("F", 32)
 	b.secrets = append(b.secrets, forged)
 	for i := 0; i < 50; i++ {
-		if err := verify(forged); !errors.Is(err, stripewebhook.ErrNoMatch) {
+		if err := verify(forged); !errors.Is(err, stripesig.ErrNoMatch) {
 			t.Fatalf("forged: %v", err)
 		}
 	}
@@ -484,17 +484,17 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		cfg  stripewebhook.Config
+		cfg  stripesig.Config
 		want string
 	}{
-		{"no secret id", stripewebhook.Config{}, "SecretID is empty"},
-		{"negative tolerance", stripewebhook.Config{SecretID: secretName, Tolerance: -time.Second}, "Tolerance is negative"},
-		{"missing field", stripewebhook.Config{SecretID: secretName}, `JSON field "webhook_secret" not found`},
-		{"missing secret", stripewebhook.Config{SecretID: "nope"}, "nope"},
+		{"no secret id", stripesig.Config{}, "SecretID is empty"},
+		{"negative tolerance", stripesig.Config{SecretID: secretName, Tolerance: -time.Second}, "Tolerance is negative"},
+		{"missing field", stripesig.Config{SecretID: secretName}, `JSON field "webhook_secret" not found`},
+		{"missing secret", stripesig.Config{SecretID: "nope"}, "nope"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := stripewebhook.New(context.Background(), b.sm, tc.cfg)
+			_, err := stripesig.New(context.Background(), b.sm, tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -529,7 +529,7 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	v, err := stripewebhook.New(ctx, sm, stripewebhook.Config{SecretID: secretName, CheckInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	v, err := stripesig.New(ctx, sm, stripesig.Config{SecretID: secretName, CheckInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
