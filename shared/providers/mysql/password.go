@@ -1,0 +1,105 @@
+package mysql
+
+import (
+	"crypto/sha1"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"filippo.io/edwards25519"
+
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// ExcludeCharacters is the ExcludeCharacters of GetRandomPassword for MySQL
+// and MariaDB passwords: every punctuation character Secrets Manager can
+// produce except "-", "." and "_". The password then needs no escaping in any
+// place applications put it:
+//
+//	'  ends a SQL string literal
+//	"  ends a string literal too (and an identifier under ANSI_QUOTES), a JSON string
+//	\  escape character in MySQL literals (unless NO_BACKSLASH_ESCAPES), JSON, shells
+//	`  quotes MySQL identifiers; shell command substitution
+//	/  path separator in mysql:// URLs (RDS refuses it in master passwords)
+//	@  separates user info from the host in URLs and user from host in accounts (RDS refuses it)
+//	:  separates user from password in URLs and in Go's DSN user:password@tcp(...)
+//	;  ends a statement; separates ADO.NET/JDBC-style connection-string fields
+//	%  starts a URL percent-escape; the any-host wildcard in account names; Python %-format
+//	?  starts a URL query; a placeholder in client-side interpolation
+//	#  starts a URL fragment; a comment in my.cnf, .env, YAML and shell
+//	&  separates URL query parameters; shell background operator
+//	=  separates keys and values in option files and query parameters
+//	+  a space in URL query values (form encoding)
+//	$  shell and .env variable expansion
+//	{} ODBC connection-string value quoting; shell brace expansion
+//	[] IPv6 host brackets in URLs; section headers in my.cnf; shell globs
+//	<> shell redirection
+//	|  shell pipe
+//	^  caret escape in Windows cmd
+//	!  bash history expansion
+//	,  list separator in multi-host connection strings
+//	() delimit the address in Go's DSN tcp(host:port); shell subshells
+//	*  shell globs; marks a hashed password in mysql_native_password
+//	~  shell home expansion at the start of a word
+//
+// Space is never included. What remains is letters, digits and "-._": with
+// 32 characters that is about 193 bits. The same set suits MySQL and MariaDB.
+const ExcludeCharacters = "!\"#$%&'()*+,/:;<=>?@[\\]^`{|}~"
+
+// PasswordLength is the length of generated passwords (MySQL and MariaDB
+// accept far longer ones; RDS limits only master passwords, to 41).
+const PasswordLength = 32
+
+// PasswordSpec is what to ask Secrets Manager's GetRandomPassword for.
+func PasswordSpec() rotation.PasswordSpec {
+	return rotation.PasswordSpec{Length: PasswordLength, ExcludeCharacters: ExcludeCharacters, RequireEachIncludedType: true}
+}
+
+// checkPassword refuses passwords dualkey would not set: empty, outside
+// printable ASCII, or holding a quote, a backslash or a backtick. Generated
+// passwords never do; a pending password an operator stored by hand might,
+// and then it is refused rather than escaped.
+func checkPassword(pw string) error {
+	if pw == "" {
+		return fmt.Errorf("%w: the password is empty", ErrUnsafePassword)
+	}
+	for i := 0; i < len(pw); i++ {
+		if c := pw[i]; c < 0x21 || c > 0x7e || strings.IndexByte("'\"\\`", c) >= 0 {
+			return fmt.Errorf("%w: the password has a character outside GetRandomPassword's alphabet minus ExcludeCharacters (a quote, backslash, backtick, space or non-ASCII character)", ErrUnsafePassword)
+		}
+	}
+	return nil
+}
+
+// Authentication plugins whose stored form dualkey computes itself, so the
+// password never travels to the server (where the general query log, the
+// binary log or SHOW PROCESSLIST would show it: MariaDB does not mask
+// passwords in its general log).
+const (
+	pluginNative  = "mysql_native_password"
+	pluginEd25519 = "ed25519"
+	pluginSHA2    = "caching_sha2_password"
+	pluginSHA256  = "sha256_password"
+)
+
+// nativeHash is mysql_native_password's stored form: "*" and the upper-case
+// hex of SHA1(SHA1(password)).
+func nativeHash(pw string) string {
+	a := sha1.Sum([]byte(pw))
+	b := sha1.Sum(a[:])
+	return "*" + strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// ed25519Hash is MariaDB's ed25519 plugin's stored form: the Ed25519 public
+// key whose secret scalar is the clamped first half of SHA-512(password),
+// in unpadded base64.
+func ed25519Hash(pw string) (string, error) {
+	h := sha512.Sum512([]byte(pw))
+	s, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+	if err != nil {
+		return "", err
+	}
+	return base64.RawStdEncoding.EncodeToString(new(edwards25519.Point).ScalarBaseMult(s).Bytes()), nil
+}
