@@ -1,0 +1,541 @@
+package logsemu
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const (
+	msgGroupNotFound  = "The specified log group does not exist."
+	msgStreamNotFound = "The specified log stream does not exist."
+	msgGroupExists    = "The specified log group already exists"
+	msgStreamExists   = "The specified log stream already exists"
+	msgNameTooLong    = "Invalid LogGroup or LogStream, both must have length less than or equal to 512."
+	msgNameAndARN     = "LogGroup name and LogGroup ARN are mutually exclusive parameters."
+	msgBadToken       = "The specified nextToken is invalid."
+)
+
+var (
+	groupNameRE  = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]+$`)
+	groupPatRE   = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]*$`)
+	identifierRE = regexp.MustCompile(`^[\w#+=/:,.@-]*$`)
+)
+
+func errGroupNotFound() *apiError  { return newError(codeResourceNotFound, msgGroupNotFound) }
+func errStreamNotFound() *apiError { return newError(codeResourceNotFound, msgStreamNotFound) }
+
+func checkGroupName(member string, v *string, required bool) *apiError {
+	if v == nil {
+		if required {
+			return errNull(member)
+		}
+		return nil
+	}
+	if len(*v) > 512 {
+		return newError(codeInvalidParameter, msgNameTooLong)
+	}
+	if aerr := checkLen(member, v, 1, 512); aerr != nil {
+		return aerr
+	}
+	if !groupNameRE.MatchString(*v) {
+		return errConstraint(*v, member, `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+`)
+	}
+	return nil
+}
+
+func checkStreamName(member string, v *string, required bool) *apiError {
+	if v == nil {
+		if required {
+			return errNull(member)
+		}
+		return nil
+	}
+	if len(*v) > 512 {
+		return newError(codeInvalidParameter, msgNameTooLong)
+	}
+	if aerr := checkLen(member, v, 1, 512); aerr != nil {
+		return aerr
+	}
+	if strings.ContainsAny(*v, ":*") {
+		return errConstraint(*v, member, "Member must satisfy regular expression pattern: [^:*]*")
+	}
+	return nil
+}
+
+func checkNextToken(v *string) *apiError { return checkLen("nextToken", v, 1, 1<<20) }
+
+// groupRefLocked resolves logGroupName / logGroupIdentifier (a name or a log
+// group ARN, with or without the trailing ":*"). Callers hold s.mu.
+func (s *Service) groupRefLocked(name, identifier *string) (*group, *apiError) {
+	if name != nil && identifier != nil {
+		return nil, newError(codeValidation, msgNameAndARN)
+	}
+	if name == nil && identifier == nil {
+		return nil, newError(codeInvalidParameter, "Either logGroupName or logGroupIdentifier must be specified.")
+	}
+	if name != nil {
+		if aerr := checkGroupName("logGroupName", name, true); aerr != nil {
+			return nil, aerr
+		}
+		g := s.groups[*name]
+		if g == nil {
+			return nil, errGroupNotFound()
+		}
+		return g, nil
+	}
+	id := *identifier
+	if aerr := checkLen("logGroupIdentifier", identifier, 1, 2048); aerr != nil {
+		return nil, aerr
+	}
+	if !identifierRE.MatchString(strings.TrimSuffix(id, ":*")) {
+		return nil, errConstraint(id, "logGroupIdentifier", `Member must satisfy regular expression pattern: [\w#+=/:,.@-]*`)
+	}
+	groupName := id
+	if strings.HasPrefix(id, "arn:") {
+		prefix := "arn:aws:logs:" + s.region + ":" + s.account + ":log-group:"
+		rest, ok := strings.CutPrefix(id, prefix)
+		if !ok {
+			return nil, errGroupNotFound()
+		}
+		groupName = strings.TrimSuffix(rest, ":*")
+	}
+	g := s.groups[groupName]
+	if g == nil {
+		return nil, errGroupNotFound()
+	}
+	return g, nil
+}
+
+// pageToken encodes a name-ordered listing position.
+func pageToken(parts ...string) *string {
+	t := base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
+	return &t
+}
+
+func parsePageToken(t *string, n int) ([]string, *apiError) {
+	if t == nil {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(*t)
+	parts := strings.Split(string(b), "\x00")
+	if err != nil || len(parts) != n {
+		return nil, newError(codeInvalidParameter, msgBadToken)
+	}
+	return parts, nil
+}
+
+// ---- CreateLogGroup ----
+
+type createLogGroupInput struct {
+	LogGroupName              *string           `json:"logGroupName"`
+	KmsKeyID                  *string           `json:"kmsKeyId"`
+	Tags                      map[string]string `json:"tags"`
+	LogGroupClass             *string           `json:"logGroupClass"`
+	DeletionProtectionEnabled *bool             `json:"deletionProtectionEnabled"`
+}
+
+var logGroupClasses = []string{"STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS"}
+
+func checkTags(tags map[string]string) *apiError {
+	if tags == nil {
+		return nil
+	}
+	if len(tags) < 1 || len(tags) > 50 {
+		return errConstraint("{...}", "tags", "Member must have length between 1 and 50")
+	}
+	for k, v := range tags {
+		if len(k) < 1 || len(k) > 128 {
+			return errConstraint(k, "tags.key", "Member must have length between 1 and 128")
+		}
+		if len(v) > 256 {
+			return errConstraint(abbrev(v), "tags.value", "Member must have length less than or equal to 256")
+		}
+	}
+	return nil
+}
+
+func (s *Service) createLogGroup(in *createLogGroupInput) (any, *apiError) {
+	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+		return nil, aerr
+	}
+	if strings.HasPrefix(strings.ToLower(*in.LogGroupName), "aws/") {
+		return nil, newError(codeInvalidParameter, "Log groups starting with AWS/ are reserved for AWS.")
+	}
+	if aerr := checkLen("kmsKeyId", in.KmsKeyID, 0, 256); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkTags(in.Tags); aerr != nil {
+		return nil, aerr
+	}
+	class := "STANDARD"
+	if in.LogGroupClass != nil {
+		class = *in.LogGroupClass
+		if !contains(logGroupClasses, class) {
+			return nil, errConstraint(class, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups[*in.LogGroupName] != nil {
+		return nil, newError(codeAlreadyExists, msgGroupExists)
+	}
+	g := &group{
+		name:              *in.LogGroupName,
+		created:           s.now().UnixMilli(),
+		class:             class,
+		deletionProtected: in.DeletionProtectionEnabled != nil && *in.DeletionProtectionEnabled,
+		tags:              in.Tags,
+		streams:           map[string]*stream{},
+	}
+	if in.KmsKeyID != nil {
+		g.kmsKeyID = *in.KmsKeyID
+	}
+	s.groups[g.name] = g
+	return struct{}{}, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ---- DeleteLogGroup ----
+
+type deleteLogGroupInput struct {
+	LogGroupName *string `json:"logGroupName"`
+}
+
+func (s *Service) deleteLogGroup(in *deleteLogGroupInput) (any, *apiError) {
+	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[*in.LogGroupName]
+	if g == nil {
+		return nil, errGroupNotFound()
+	}
+	if g.deletionProtected {
+		return nil, newError(codeValidation, "Log group %s has deletion protection enabled; disable it before deleting the log group.", g.name)
+	}
+	delete(s.groups, g.name)
+	return struct{}{}, nil
+}
+
+// ---- DescribeLogGroups ----
+
+type describeLogGroupsInput struct {
+	LogGroupNamePrefix    *string  `json:"logGroupNamePrefix"`
+	LogGroupNamePattern   *string  `json:"logGroupNamePattern"`
+	LogGroupIdentifiers   []string `json:"logGroupIdentifiers"`
+	LogGroupClass         *string  `json:"logGroupClass"`
+	NextToken             *string  `json:"nextToken"`
+	Limit                 *int32   `json:"limit"`
+	IncludeLinkedAccounts *bool    `json:"includeLinkedAccounts"`
+	AccountIdentifiers    []string `json:"accountIdentifiers"`
+}
+
+type logGroupOut struct {
+	LogGroupName              string  `json:"logGroupName"`
+	CreationTime              int64   `json:"creationTime"`
+	MetricFilterCount         int     `json:"metricFilterCount"`
+	Arn                       string  `json:"arn"`
+	StoredBytes               *int64  `json:"storedBytes,omitempty"`
+	KmsKeyID                  *string `json:"kmsKeyId,omitempty"`
+	LogGroupClass             string  `json:"logGroupClass"`
+	LogGroupArn               string  `json:"logGroupArn"`
+	DeletionProtectionEnabled *bool   `json:"deletionProtectionEnabled,omitempty"`
+}
+
+type describeLogGroupsOutput struct {
+	LogGroups []logGroupOut `json:"logGroups"`
+	NextToken *string       `json:"nextToken,omitempty"`
+}
+
+func (s *Service) describeLogGroups(in *describeLogGroupsInput) (any, *apiError) {
+	if in.LogGroupNamePrefix != nil && in.LogGroupNamePattern != nil {
+		return nil, newError(codeInvalidParameter, "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+	}
+	if in.LogGroupIdentifiers != nil && (in.LogGroupNamePrefix != nil || in.LogGroupNamePattern != nil) {
+		return nil, newError(codeInvalidParameter, "logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
+	}
+	if aerr := checkGroupName("logGroupNamePrefix", in.LogGroupNamePrefix, false); aerr != nil {
+		return nil, aerr
+	}
+	if in.LogGroupNamePattern != nil {
+		if aerr := checkLen("logGroupNamePattern", in.LogGroupNamePattern, 0, 512); aerr != nil {
+			return nil, aerr
+		}
+		if !groupPatRE.MatchString(*in.LogGroupNamePattern) {
+			return nil, errConstraint(*in.LogGroupNamePattern, "logGroupNamePattern", `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]*`)
+		}
+	}
+	if in.LogGroupIdentifiers != nil && (len(in.LogGroupIdentifiers) < 1 || len(in.LogGroupIdentifiers) > 50) {
+		return nil, errConstraint("[...]", "logGroupIdentifiers", "Member must have length between 1 and 50")
+	}
+	if in.LogGroupClass != nil && !contains(logGroupClasses, *in.LogGroupClass) {
+		return nil, errConstraint(*in.LogGroupClass, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
+	}
+	if aerr := checkRange("limit", in.Limit, 1, 50); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkNextToken(in.NextToken); aerr != nil {
+		return nil, aerr
+	}
+	after, aerr := parsePageToken(in.NextToken, 1)
+	if aerr != nil {
+		return nil, aerr
+	}
+	limit := 50
+	if in.Limit != nil {
+		limit = int(*in.Limit)
+	}
+	var wanted map[string]bool
+	if in.LogGroupIdentifiers != nil {
+		wanted = map[string]bool{}
+		prefix := "arn:aws:logs:" + s.region + ":" + s.account + ":log-group:"
+		for _, id := range in.LogGroupIdentifiers {
+			wanted[strings.TrimSuffix(strings.TrimPrefix(id, prefix), ":*")] = true
+		}
+	}
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	names := make([]string, 0, len(s.groups))
+	for n := range s.groups {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := describeLogGroupsOutput{LogGroups: []logGroupOut{}}
+	for _, n := range names {
+		if after != nil && n <= after[0] {
+			continue
+		}
+		g := s.groups[n]
+		switch {
+		case in.LogGroupNamePrefix != nil && !strings.HasPrefix(n, *in.LogGroupNamePrefix):
+			continue
+		case in.LogGroupNamePattern != nil && !strings.Contains(n, *in.LogGroupNamePattern):
+			continue
+		case wanted != nil && !wanted[n]:
+			continue
+		case in.LogGroupClass != nil && g.class != *in.LogGroupClass:
+			continue
+		}
+		if len(out.LogGroups) == limit {
+			out.NextToken = pageToken(out.LogGroups[limit-1].LogGroupName)
+			break
+		}
+		lg := logGroupOut{
+			LogGroupName:  g.name,
+			CreationTime:  g.created,
+			Arn:           s.groupARN(g.name) + ":*",
+			LogGroupClass: g.class,
+			LogGroupArn:   s.groupARN(g.name),
+		}
+		if in.LogGroupNamePattern == nil { // AWS returns fewer fields for a pattern search
+			stored := g.storedBytes
+			protected := g.deletionProtected
+			lg.StoredBytes = &stored
+			lg.DeletionProtectionEnabled = &protected
+			if g.kmsKeyID != "" {
+				k := g.kmsKeyID
+				lg.KmsKeyID = &k
+			}
+		}
+		out.LogGroups = append(out.LogGroups, lg)
+	}
+	return out, nil
+}
+
+// ---- CreateLogStream / DeleteLogStream ----
+
+type streamRefInput struct {
+	LogGroupName  *string `json:"logGroupName"`
+	LogStreamName *string `json:"logStreamName"`
+}
+
+func (s *Service) createLogStream(in *streamRefInput) (any, *apiError) {
+	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[*in.LogGroupName]
+	if g == nil {
+		return nil, errGroupNotFound()
+	}
+	if g.streams[*in.LogStreamName] != nil {
+		return nil, newError(codeAlreadyExists, msgStreamExists)
+	}
+	g.streams[*in.LogStreamName] = &stream{name: *in.LogStreamName, created: s.now().UnixMilli()}
+	return struct{}{}, nil
+}
+
+func (s *Service) deleteLogStream(in *streamRefInput) (any, *apiError) {
+	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+		return nil, aerr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.groups[*in.LogGroupName]
+	if g == nil {
+		return nil, errGroupNotFound()
+	}
+	st := g.streams[*in.LogStreamName]
+	if st == nil {
+		return nil, errStreamNotFound()
+	}
+	for _, e := range st.events {
+		g.storedBytes -= int64(len(e.msg))
+	}
+	delete(g.streams, st.name)
+	return struct{}{}, nil
+}
+
+// ---- DescribeLogStreams ----
+
+type describeLogStreamsInput struct {
+	LogGroupName        *string `json:"logGroupName"`
+	LogGroupIdentifier  *string `json:"logGroupIdentifier"`
+	LogStreamNamePrefix *string `json:"logStreamNamePrefix"`
+	OrderBy             *string `json:"orderBy"`
+	Descending          *bool   `json:"descending"`
+	NextToken           *string `json:"nextToken"`
+	Limit               *int32  `json:"limit"`
+}
+
+type logStreamOut struct {
+	LogStreamName       string  `json:"logStreamName"`
+	CreationTime        int64   `json:"creationTime"`
+	FirstEventTimestamp *int64  `json:"firstEventTimestamp,omitempty"`
+	LastEventTimestamp  *int64  `json:"lastEventTimestamp,omitempty"`
+	LastIngestionTime   *int64  `json:"lastIngestionTime,omitempty"`
+	UploadSequenceToken *string `json:"uploadSequenceToken,omitempty"`
+	Arn                 string  `json:"arn"`
+	StoredBytes         int64   `json:"storedBytes"`
+}
+
+type describeLogStreamsOutput struct {
+	LogStreams []logStreamOut `json:"logStreams"`
+	NextToken  *string        `json:"nextToken,omitempty"`
+}
+
+func sequenceToken(n int64) string { return fmt.Sprintf("%056d", n) }
+
+func (s *Service) streamOut(g *group, st *stream) logStreamOut {
+	o := logStreamOut{LogStreamName: st.name, CreationTime: st.created, Arn: s.streamARN(g.name, st.name)}
+	if n := len(st.events); n > 0 {
+		first, last, ing := st.events[0].ts, st.events[n-1].ts, st.lastIngest
+		o.FirstEventTimestamp, o.LastEventTimestamp, o.LastIngestionTime = &first, &last, &ing
+	}
+	if st.uploads > 0 {
+		t := sequenceToken(st.uploads)
+		o.UploadSequenceToken = &t
+	}
+	return o
+}
+
+func (st *stream) lastEventTS() int64 {
+	if n := len(st.events); n > 0 {
+		return st.events[n-1].ts
+	}
+	return 0
+}
+
+func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *apiError) {
+	if aerr := checkStreamName("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
+		return nil, aerr
+	}
+	orderBy := "LogStreamName"
+	if in.OrderBy != nil {
+		orderBy = *in.OrderBy
+		if orderBy != "LogStreamName" && orderBy != "LastEventTime" {
+			return nil, errConstraint(orderBy, "orderBy", "Member must satisfy enum value set: [LogStreamName, LastEventTime]")
+		}
+	}
+	if orderBy == "LastEventTime" && in.LogStreamNamePrefix != nil {
+		return nil, newError(codeInvalidParameter, "Cannot order by LastEventTime with a logStreamNamePrefix.")
+	}
+	if aerr := checkRange("limit", in.Limit, 1, 50); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := checkNextToken(in.NextToken); aerr != nil {
+		return nil, aerr
+	}
+	after, aerr := parsePageToken(in.NextToken, 2)
+	if aerr != nil {
+		return nil, aerr
+	}
+	var afterTS int64
+	if after != nil {
+		v, err := strconv.ParseInt(after[0], 10, 64)
+		if err != nil {
+			return nil, newError(codeInvalidParameter, msgBadToken)
+		}
+		afterTS = v
+	}
+	limit := 50
+	if in.Limit != nil {
+		limit = int(*in.Limit)
+	}
+	desc := in.Descending != nil && *in.Descending
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g, aerr := s.groupRefLocked(in.LogGroupName, in.LogGroupIdentifier)
+	if aerr != nil {
+		return nil, aerr
+	}
+	streams := make([]*stream, 0, len(g.streams))
+	for _, st := range g.streams {
+		if in.LogStreamNamePrefix == nil || strings.HasPrefix(st.name, *in.LogStreamNamePrefix) {
+			streams = append(streams, st)
+		}
+	}
+	// less orders streams in the requested order; the position of a page
+	// boundary is (last event time, name), so pages stay stable while
+	// other streams are added.
+	less := func(aTS int64, aName string, bTS int64, bName string) bool {
+		if orderBy == "LastEventTime" && aTS != bTS {
+			return (aTS < bTS) != desc
+		}
+		return (aName < bName) != desc
+	}
+	sortTS := func(st *stream) int64 {
+		if orderBy == "LastEventTime" {
+			return st.lastEventTS()
+		}
+		return 0
+	}
+	sort.Slice(streams, func(i, j int) bool {
+		return less(sortTS(streams[i]), streams[i].name, sortTS(streams[j]), streams[j].name)
+	})
+	out := describeLogStreamsOutput{LogStreams: []logStreamOut{}}
+	for _, st := range streams {
+		if after != nil && !less(afterTS, after[1], sortTS(st), st.name) {
+			continue
+		}
+		if len(out.LogStreams) == limit {
+			prev := g.streams[out.LogStreams[limit-1].LogStreamName]
+			out.NextToken = pageToken(strconv.FormatInt(sortTS(prev), 10), prev.name)
+			break
+		}
+		out.LogStreams = append(out.LogStreams, s.streamOut(g, st))
+	}
+	return out, nil
+}
