@@ -10,9 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/registry"
@@ -49,7 +47,8 @@ func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycl
 		return nil, nil, err
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	lc, err := lifecycle.New(lifecycle.Config{SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red, LogWriter: logs, MetricsWriter: logs})
+	lc, err := lifecycle.New(lifecycle.Config{SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red,
+		LogWriter: logs, MetricsWriter: logs, CommandFlags: f.commandFlags()})
 	return lc, sm, err
 }
 
@@ -57,39 +56,48 @@ func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("retire", stderr)
 	var f lifecycleFlags
 	f.register(fs)
-	dry := fs.Bool("dry-run", false, "print what the next run would do and why, changing nothing")
-	resume := fs.Bool("resume", false, "clear a rollback hold so retirement goes on")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	dry := fs.Bool("dry-run", false, "print what the run would do and why, changing nothing")
+	all := fs.Bool("all", false, "act on every secret tagged dualkey:managed=true (as the scheduled retire function does)")
+	resume := fs.Bool("resume", false, "clear the rollback hold of SECRET so retirement goes on")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *all && len(pos) > 0:
+		return usageError{fmt.Errorf("give SECRET or --all, not both (got --all and %v)", pos)}
+	case *all && *resume:
+		return usageError{errors.New("--resume clears the hold of one SECRET; it does not take --all")}
+	case !*all && len(pos) == 0:
+		return usageError{errors.New("missing SECRET: retire acts on one secret; to act on every secret tagged dualkey:managed=true, pass --all")}
+	}
+	if !*all {
+		if _, err := oneSecret(pos); err != nil {
+			return err
+		}
 	}
 	lc, _, err := f.build(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	if *resume {
-		if fs.NArg() != 1 {
-			return errors.New("--resume wants exactly one SECRET")
-		}
-		rep, err := lc.Resume(ctx, fs.Arg(0))
+		rep, err := lc.Resume(ctx, pos[0])
 		fmt.Fprint(stdout, rep.String())
-		return err
-	}
-	if fs.NArg() > 1 {
-		return errors.New("want at most one SECRET (default: every secret tagged dualkey:managed=true)")
+		return f.hint(err, pos[0])
 	}
 	if *dry {
 		fmt.Fprintln(stdout, "dry run: nothing is changed")
 	}
-	if fs.NArg() == 1 {
-		rep, err := lc.Retire(ctx, fs.Arg(0), lifecycle.Options{DryRun: *dry})
+	if !*all {
+		rep, err := lc.Retire(ctx, pos[0], lifecycle.Options{DryRun: *dry})
 		fmt.Fprint(stdout, rep.String())
-		return err
+		return f.hint(err, pos[0])
 	}
 	reps, err := lc.RunAll(ctx, lifecycle.Options{DryRun: *dry})
 	for _, rep := range reps {
 		fmt.Fprint(stdout, rep.String())
 	}
-	if len(reps) == 0 {
+	if len(reps) == 0 && err == nil {
 		fmt.Fprintln(stdout, "no secret is tagged dualkey:managed=true")
 	}
 	return err
@@ -100,47 +108,86 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var f lifecycleFlags
 	f.register(fs)
 	force := fs.Bool("force", false, "roll back after the rollback window, as long as the old credential still exists")
-	restore := fs.Bool("restore-current", false, "also move AWSCURRENT back to the old version")
-	reason := fs.String("reason", "manual rollback with dualkey rollback", "why (recorded in the dualkey:state-note tag)")
+	restore := fs.Bool("restore-current", false, "also move AWSCURRENT back to the old version (default: the secret's dualkey:rollback-restore tag)")
+	leaked := fs.Bool("reactivate-leaked-credential", false, "bring back a credential that an emergency rotation switched off because it leaked")
+	reason := fs.String("reason", "manual rollback with dualkey rollback", "why, as `TEXT` recorded in the dualkey:state-note tag")
 	dry := fs.Bool("dry-run", false, "print what would be done, changing nothing")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("want exactly one SECRET")
+	secret, err := oneSecret(pos)
+	if err != nil {
+		return err
 	}
 	lc, _, err := f.build(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	opt := lifecycle.RollbackOptions{Reason: *reason, Force: *force, DryRun: *dry}
+	opt := lifecycle.RollbackOptions{Reason: *reason, Force: *force, ReactivateLeaked: *leaked, DryRun: *dry}
 	fs.Visit(func(fl *flag.Flag) {
 		if fl.Name == "restore-current" {
 			opt.RestoreCurrent = restore
 		}
 	})
-	rep, err := lc.Rollback(ctx, fs.Arg(0), opt)
+	if *dry {
+		fmt.Fprintln(stdout, "dry run: nothing is changed")
+	}
+	rep, err := lc.Rollback(ctx, secret, opt)
 	fmt.Fprint(stdout, rep.String())
-	return err
+	return f.hint(err, secret)
 }
 
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit", stderr)
+func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("cancel", stderr)
 	var f lifecycleFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	dry := fs.Bool("dry-run", false, "print both steps, changing nothing")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() != 1 {
-		return errors.New("want exactly one SECRET")
+	secret, err := oneSecret(pos)
+	if err != nil {
+		return err
 	}
 	lc, _, err := f.build(ctx, stderr)
 	if err != nil {
 		return err
 	}
-	rep, err := lc.Audit(ctx, fs.Arg(0))
+	if *dry {
+		fmt.Fprintln(stdout, "dry run: nothing is changed")
+	}
+	rep, err := lc.Cancel(ctx, secret, lifecycle.CancelOptions{DryRun: *dry})
+	fmt.Fprint(stdout, rep.String())
+	if err == nil && !*dry {
+		fmt.Fprintf(stdout, "rotation cancelled; start a new one with: %s\n", f.cmd("rotate", secret))
+	}
+	return f.hint(err, secret)
+}
+
+// errOrphans is audit's finding.
+var errOrphans = errors.New("orphaned credentials found")
+
+func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("audit", stderr)
+	var f lifecycleFlags
+	f.register(fs)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	secret, err := oneSecret(pos)
+	if err != nil {
+		return err
+	}
+	lc, _, err := f.build(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	rep, err := lc.Audit(ctx, secret)
+	if err != nil {
+		return f.hint(err, secret)
 	}
 	fmt.Fprintf(stdout, "%s (%s): %d credential(s) at the provider\n", rep.Secret, rep.Provider, len(rep.Credentials))
 	for _, c := range rep.Credentials {
@@ -151,52 +198,9 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "  %s  %-8s created %s  %s\n", c.Fingerprint, c.Status, c.Created.UTC().Format(time.RFC3339), ref)
 	}
 	if len(rep.Orphans) > 0 {
-		return fmt.Errorf("%d orphaned credential(s) found", len(rep.Orphans))
+		return fmt.Errorf("%w: %d credential(s) that no version of %s references; if nobody uses them, delete them at the provider, then check again: %s",
+			errOrphans, len(rep.Orphans), rep.Secret, f.cmd("audit", secret))
 	}
 	fmt.Fprintln(stdout, "no orphans")
 	return nil
-}
-
-// emergencyRotate tags the secret, rotates it, waits for the promotion and
-// deactivates the old credential at once.
-func emergencyRotate(ctx context.Context, f *lifecycleFlags, secret, lambdaARN string, stdout, stderr io.Writer) error {
-	lc, sm, err := f.build(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	if _, err := sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(secret),
-		Tags: []types.Tag{{Key: aws.String(lifecycle.TagEmergency), Value: aws.String("true")}}}); err != nil {
-		return fmt.Errorf("tag %s for emergency rotation: %w", secret, err)
-	}
-	in := &secretsmanager.RotateSecretInput{SecretId: aws.String(secret)}
-	if lambdaARN != "" {
-		in.RotationLambdaARN = aws.String(lambdaARN)
-	}
-	out, err := sm.RotateSecret(ctx, in)
-	if err != nil {
-		return fmt.Errorf("rotate %s: %w", secret, err)
-	}
-	token := aws.ToString(out.VersionId)
-	fmt.Fprintf(stdout, "emergency rotation of %s: new version %s\n", aws.ToString(out.ARN), token)
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
-		d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secret)})
-		if err != nil {
-			return err
-		}
-		if rotation.Holder(d.VersionIdsToStages, rotation.StageCurrent) == token {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the new version %s was not promoted within 5 minutes; the old credential stays active (see dualkey status %s)", token, secret)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-	rep, err := lc.Retire(ctx, secret, lifecycle.Options{Emergency: true})
-	fmt.Fprint(stdout, rep.String())
-	return err
 }

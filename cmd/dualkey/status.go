@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -12,29 +11,70 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("status", stderr)
-	var a awsFlags
-	a.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
-	}
-	if fs.NArg() != 1 {
-		return errors.New("want exactly one SECRET (name or ARN)")
-	}
-	sm, err := a.secretsManager(ctx)
+	var f lifecycleFlags
+	f.register(fs)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	return printStatus(ctx, sm, fs.Arg(0), stdout)
+	secret, err := oneSecret(pos)
+	if err != nil {
+		return err
+	}
+	lc, sm, err := f.build(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	tags, err := printStatus(ctx, sm, secret, stdout)
+	if err != nil {
+		return f.hint(err, "")
+	}
+	if tags[rotation.TagProvider] == "" {
+		fmt.Fprintf(stdout, "lifecycle not managed by dualkey: no %s tag\n", rotation.TagProvider)
+		return nil
+	}
+	// The next retire run, as a dry run: the path, the state and the plan.
+	rep, err := lc.Retire(ctx, secret, lifecycle.Options{DryRun: true})
+	if rep.Path != "" {
+		fmt.Fprintf(stdout, "lifecycle %s\n", rep.Path)
+	}
+	if st := tags[lifecycle.TagState]; st != "" {
+		fmt.Fprintf(stdout, "state     %s (version %s since %s): %s\n", st, tags[lifecycle.TagStateVersion], tags[lifecycle.TagStateSince], tags[lifecycle.TagStateNote])
+	}
+	if l := tags[lifecycle.TagStateLeaked]; l != "" {
+		fmt.Fprintf(stdout, "leaked    %s (switched off by an emergency; no alarm brings these back)\n", l)
+	}
+	fmt.Fprintln(stdout, "next retire run (dry run):")
+	for _, a := range rep.Actions {
+		verb := string(a.Op)
+		if a.Op.Changes() {
+			verb = "would " + verb
+		}
+		who := ""
+		if a.Fingerprint != "" {
+			who = a.Fingerprint + ": "
+		}
+		fmt.Fprintf(stdout, "  %-18s %s%s\n", verb, who, a.Reason)
+	}
+	if err != nil {
+		return f.hint(err, "")
+	}
+	return nil
 }
 
-func printStatus(ctx context.Context, sm *secretsmanager.Client, secret string, w io.Writer) error {
+// printStatus prints what DescribeSecret and ListSecretVersionIds say and
+// returns the secret's tags.
+func printStatus(ctx context.Context, sm *secretsmanager.Client, secret string, w io.Writer) (map[string]string, error) {
 	d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(secret)})
 	if err != nil {
-		return fmt.Errorf("describe %s: %w", secret, err)
+		return nil, fmt.Errorf("describe %s: %w", secret, err)
 	}
 	fmt.Fprintf(w, "secret    %s\narn       %s\n", aws.ToString(d.Name), aws.ToString(d.ARN))
 	if aws.ToBool(d.RotationEnabled) {
@@ -51,19 +91,22 @@ func printStatus(ctx context.Context, sm *secretsmanager.Client, secret string, 
 		fmt.Fprintln(w, "rotation  disabled")
 	}
 	fmt.Fprintf(w, "last      %s\nnext      %s\n", when(d.LastRotatedDate), when(d.NextRotationDate))
-	var tags []string
+	tags := map[string]string{}
+	var shown []string
 	for _, t := range d.Tags {
-		if strings.HasPrefix(aws.ToString(t.Key), "dualkey:") {
-			tags = append(tags, aws.ToString(t.Key)+"="+aws.ToString(t.Value))
+		k, v := aws.ToString(t.Key), aws.ToString(t.Value)
+		tags[k] = v
+		if strings.HasPrefix(k, "dualkey:") {
+			shown = append(shown, k+"="+v)
 		}
 	}
-	sort.Strings(tags)
-	if len(tags) > 0 {
-		fmt.Fprintf(w, "tags      %s\n", strings.Join(tags, " "))
+	sort.Strings(shown)
+	if len(shown) > 0 {
+		fmt.Fprintf(w, "tags      %s\n", strings.Join(shown, " "))
 	}
 	out, err := sm.ListSecretVersionIds(ctx, &secretsmanager.ListSecretVersionIdsInput{SecretId: d.ARN})
 	if err != nil {
-		return fmt.Errorf("list versions of %s: %w", secret, err)
+		return nil, fmt.Errorf("list versions of %s: %w", secret, err)
 	}
 	sort.Slice(out.Versions, func(i, j int) bool {
 		return aws.ToTime(out.Versions[i].CreatedDate).Before(aws.ToTime(out.Versions[j].CreatedDate))
@@ -73,7 +116,13 @@ func printStatus(ctx context.Context, sm *secretsmanager.Client, secret string, 
 	for _, v := range out.Versions {
 		fmt.Fprintf(tw, "  %s\t%s\tcreated %s\n", aws.ToString(v.VersionId), strings.Join(v.VersionStages, ","), when(v.CreatedDate))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return nil, err
+	}
+	if pend := rotation.Holder(d.VersionIdsToStages, rotation.StagePending); pend != "" && pend != rotation.Holder(d.VersionIdsToStages, rotation.StageCurrent) {
+		fmt.Fprintf(w, "pending   version %s holds AWSPENDING: a rotation is running or did not finish\n", pend)
+	}
+	return tags, nil
 }
 
 func when(t *time.Time) string {

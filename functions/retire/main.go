@@ -1,7 +1,8 @@
 // Command retire is the scheduled Lambda (EventBridge, e.g. every 15
 // minutes) that walks every secret tagged dualkey:managed=true and moves its
-// old credential through drain, usage check, deactivation, grace and
-// deletion (see docs/lifecycle.md).
+// old credential along its provider's path: drain, usage check, then
+// deactivation and grace (reversible, label-gated) or a confirmation period
+// (delete-only), and deletion (see docs/lifecycle.md).
 package main
 
 import (

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -19,7 +21,11 @@ import (
 )
 
 // TestRetireAndRollbackBootstraps runs the deployed retire and rollback
-// binaries under the Lambda RIE with the sample events in events/.
+// binaries under the Lambda RIE with the sample events in events/: the
+// retire run switches the old key off, an unrelated alarm (dualkey's own
+// RotationFailed) is ignored without failing the invocation, and the
+// rollback alarm, selected by DUALKEY_ROLLBACK_ALARM_PREFIX, brings the key
+// back.
 func TestRetireAndRollbackBootstraps(t *testing.T) {
 	ctx := context.Background()
 	rie, err := lambdarie.FindRIE()
@@ -46,7 +52,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 		Tags: []types.Tag{
 			{Key: aws.String("dualkey:managed"), Value: aws.String("true")},
 			{Key: aws.String("dualkey:provider"), Value: aws.String("servicekey")},
-			{Key: aws.String("dualkey:alarm"), Value: aws.String("payments-401-spike")},
+			{Key: aws.String("dualkey:alarm"), Value: aws.String("dualkey-rollback-payments-401")},
 		},
 	})
 	if err != nil {
@@ -71,7 +77,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 		}
 		return nil
 	}
-	env := append(awsemu.FunctionEnv(url), "DUALKEY_DRAIN=0s")
+	env := append(awsemu.FunctionEnv(url), "DUALKEY_DRAIN=0s", "DUALKEY_ROLLBACK_ALARM_PREFIX=dualkey-rollback-")
 	invoke := func(fn, eventFile string) {
 		t.Helper()
 		bs, err := lambdarie.Build(ctx, fn, dir)
@@ -91,6 +97,11 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The sample alarm changed state at a fixed time; the rollback
+		// function ignores alarms older than the promotion, which is now.
+		now := time.Now().UTC()
+		payload = bytes.ReplaceAll(payload, []byte("2026-11-26T12:05:00.000+0000"), []byte(now.Format("2006-01-02T15:04:05.000-0700")))
+		payload = bytes.ReplaceAll(payload, []byte("2026-11-26T12:05:00Z"), []byte(now.Format(time.RFC3339)))
 		if _, err := p.Invoke(ctx, payload); err != nil {
 			t.Fatalf("%s: %v\n%s", fn, err, p.Logs())
 		}
@@ -98,6 +109,10 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 	invoke("retire", "retire-schedule.json")
 	if st := old(); len(st) != 1 || st[0] != rotation.StageDeactivated {
 		t.Fatalf("after the retire function the old version has %v, want [%s]", st, rotation.StageDeactivated)
+	}
+	invoke("rollback", "rollback-unrelated-alarm.json")
+	if st := old(); len(st) != 1 || st[0] != rotation.StageDeactivated {
+		t.Fatalf("an unrelated alarm changed the old version to %v", st)
 	}
 	invoke("rollback", "rollback-alarm.json")
 	if st := old(); len(st) != 1 || st[0] != rotation.StagePrevious {

@@ -1,7 +1,12 @@
 // Command rollback is the Lambda fed CloudWatch "Alarm State Change" events
 // (EventBridge). When an alarm linked to a secret by the dualkey:alarm tag
-// enters ALARM within the rollback window, it reactivates the old
-// credential, holds retirement and, if configured, moves AWSCURRENT back.
+// enters ALARM after the secret's last promotion, within the rollback
+// window or while the old credential is switched off but not deleted, it
+// switches the old credential back on, holds retirement and, if
+// configured, moves AWSCURRENT back. It acts only on the alarms
+// DUALKEY_ROLLBACK_ALARM_PREFIX / DUALKEY_ROLLBACK_ALARMS select, never
+// brings back a credential an emergency rotation switched off because it
+// leaked, and logs and ignores every other alarm (see docs/lifecycle.md).
 package main
 
 import (

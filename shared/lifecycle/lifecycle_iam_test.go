@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -67,6 +68,10 @@ func newIAMWorld(t *testing.T, tags map[string]string) *iamWorld {
 		t.Fatal(err)
 	}
 	if _, err := w.iam.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(iamUser)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.iam.TagUser(ctx, &iam.TagUserInput{UserName: aws.String(iamUser), Tags: []iamtypes.Tag{
+		{Key: aws.String(lifecycle.TagManaged), Value: aws.String("true")}}}); err != nil {
 		t.Fatal(err)
 	}
 	k, err := w.iam.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(iamUser)})

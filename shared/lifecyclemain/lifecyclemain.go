@@ -2,8 +2,10 @@
 // Lambdas: it loads the AWS configuration, builds every provider through the
 // registry (these functions serve every managed secret, whatever its
 // provider) and the lifecycle, with settings from the environment
-// (DUALKEY_DRAIN, DUALKEY_GRACE, ...). Rotation functions use
-// shared/lambdamain instead and link only their own provider.
+// (DUALKEY_DRAIN, DUALKEY_GRACE, DUALKEY_CONFIRM, ..., and the rollback
+// function's DUALKEY_ROLLBACK_ALARM_PREFIX / DUALKEY_ROLLBACK_ALARMS).
+// Rotation functions use shared/lambdamain instead and link only their own
+// provider.
 package lifecyclemain
 
 import (
@@ -43,11 +45,16 @@ func New(ctx context.Context) (*lifecycle.Lifecycle, error) {
 	if err != nil {
 		return nil, err
 	}
+	alarms, err := lifecycle.AlarmFilterFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	return lifecycle.New(lifecycle.Config{
 		SecretsManager: secretsmanager.NewFromConfig(cfg),
 		Providers:      providers,
 		Defaults:       settings,
 		Redactor:       red,
+		Alarms:         alarms,
 	})
 }
 
