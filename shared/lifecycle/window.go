@@ -55,14 +55,18 @@ func ParseWindow(s string) (*Window, error) {
 	if w.end, err = clock(b); err != nil {
 		return nil, fmt.Errorf("window %q: %w", s, err)
 	}
+	if w.start == 24*60 {
+		return nil, fmt.Errorf("window %q: a range cannot start at 24:00; use 00:00", s)
+	}
 	if w.start == w.end {
 		return nil, fmt.Errorf("window %q: the range is empty", s)
 	}
 	i++
 	if i < len(fields) {
+		// "Local" would mean the zone of whichever machine runs the check.
 		loc, err := time.LoadLocation(fields[i])
-		if err != nil {
-			return nil, fmt.Errorf("window %q: unknown time zone %q", s, fields[i])
+		if err != nil || fields[i] == "Local" {
+			return nil, fmt.Errorf("window %q: unknown time zone %q (use an IANA name such as Europe/Berlin, or UTC)", s, fields[i])
 		}
 		w.loc = loc
 	}
@@ -92,14 +96,28 @@ func (w *Window) parseDays(s string) error {
 	return nil
 }
 
+// clock parses H:MM or HH:MM (ASCII digits only) into minutes after
+// midnight; 24:00 is allowed as the end of a range.
 func clock(s string) (int, error) {
 	h, m, ok := strings.Cut(s, ":")
-	hh, err1 := strconv.Atoi(h)
-	mm, err2 := strconv.Atoi(m)
-	if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
+	if !ok || len(h) < 1 || len(h) > 2 || len(m) != 2 || !digits(h) || !digits(m) {
 		return 0, fmt.Errorf("time %q must be HH:MM", s)
 	}
+	hh, _ := strconv.Atoi(h)
+	mm, _ := strconv.Atoi(m)
+	if hh > 24 || mm > 59 || (hh == 24 && mm != 0) {
+		return 0, fmt.Errorf("time %q must be HH:MM between 00:00 and 24:00", s)
+	}
 	return hh*60 + mm, nil
+}
+
+func digits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // String returns the expression the window was parsed from.
@@ -120,14 +138,21 @@ func (w *Window) Contains(t time.Time) bool {
 	return min < w.end && w.days[(day+6)%7]
 }
 
-// Next returns the first minute at or after t inside the window.
+// Next returns t when it is inside the window, else the first minute
+// boundary after t inside it. It looks 15 days ahead (a weekly window
+// recurs within a week; a daylight-saving gap can swallow one occurrence)
+// and returns t plus 15 days when it finds none.
 func (w *Window) Next(t time.Time) time.Time {
-	t = t.Truncate(time.Minute)
-	for i := 0; i < 8*24*60; i++ {
-		if w.Contains(t) {
-			return t
-		}
-		t = t.Add(time.Minute)
+	if w.Contains(t) {
+		return t
 	}
-	return t
+	local := t.In(w.loc)
+	c := t.Add(time.Minute - time.Duration(local.Second())*time.Second - time.Duration(local.Nanosecond()))
+	for i := 0; i < 15*24*60; i++ {
+		if w.Contains(c) {
+			return c
+		}
+		c = c.Add(time.Minute)
+	}
+	return t.Add(15 * 24 * time.Hour)
 }

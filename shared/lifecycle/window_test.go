@@ -37,7 +37,15 @@ func TestWindow(t *testing.T) {
 	if got := w.Next(mon(12, 0)); !got.Equal(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)) {
 		t.Errorf("Next = %s", got)
 	}
-	for _, bad := range []string{"", "9-5", "Funday 09:00-17:00", "09:00-09:00", "25:00-26:00", "09:00-17:00 Mars/Base", "a b c d"} {
+	if at := mon(12, 30).Add(17 * time.Second); !w.Next(at).Equal(time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)) {
+		t.Errorf("Next from inside a minute = %s", w.Next(at))
+	}
+	in, _ := ParseWindow("09:00-17:00")
+	if at := mon(12, 30).Add(17 * time.Second); !in.Next(at).Equal(at) {
+		t.Errorf("Next of a time inside the window = %s, want the time itself", in.Next(at))
+	}
+	for _, bad := range []string{"", "9-5", "Funday 09:00-17:00", "09:00-09:00", "25:00-26:00", "09:00-17:00 Mars/Base", "a b c d",
+		"8:0-0:0", "+9:00-17:00", "09:00-١٧:00", "24:00-01:00", "09:00-17:00 Local", "Mon,", "Mon-"} {
 		if _, err := ParseWindow(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
@@ -56,4 +64,41 @@ func TestSettingsFromEnv(t *testing.T) {
 	if got := tagValue("old key used: 2026-11-23T10:00:00Z via sts (us-east-1) & more!"); got != "old key used: 2026-11-23T10:00:00Z via sts us-east-1 more" {
 		t.Fatalf("tagValue = %q", got)
 	}
+}
+
+// FuzzParseWindow feeds arbitrary window expressions and times. A parsed
+// window must round-trip its expression, answer Contains for any time, and
+// Next must return a time inside the window no earlier than the minute of t
+// and at most 15 days later (a weekly window recurs within a week; a DST
+// gap can swallow one occurrence).
+func FuzzParseWindow(f *testing.F) {
+	for _, s := range []string{"09:00-17:00", "Mon-Fri 09:00-17:00 Europe/Berlin", "Sat-Mon 22:00-02:00", "Tue,Thu 00:00-24:00 Asia/Tokyo",
+		"Sun 02:00-02:30 Europe/Berlin", "Mon 22:00-02:00 America/New_York", "9-5", "", "Mon-Fri", "24:00-01:00", "a b c d"} {
+		f.Add(s, int64(1795430400)) // 2026-11-23T10:00:00Z, a Monday
+	}
+	f.Add("Sun 02:00-03:00 Europe/Berlin", int64(1806195600)) // Saturday before the spring-forward Sunday 2027-03-28
+	f.Fuzz(func(t *testing.T, expr string, unix int64) {
+		w, err := ParseWindow(expr)
+		if err != nil {
+			if w != nil {
+				t.Fatalf("%q: error %v with a window", expr, err)
+			}
+			return
+		}
+		if w.String() != expr {
+			t.Fatalf("String() = %q, want %q", w.String(), expr)
+		}
+		at := time.Unix(unix%(400*365*24*3600), 0) // within 1570..2370
+		in := w.Contains(at)
+		next := w.Next(at)
+		if next.Before(at.Truncate(time.Minute)) || next.Sub(at) > 15*24*time.Hour {
+			t.Fatalf("%q at %s: Next = %s", expr, at, next)
+		}
+		if !w.Contains(next) {
+			t.Fatalf("%q at %s: Next = %s is not inside the window", expr, at, next)
+		}
+		if in && !next.Equal(at) {
+			t.Fatalf("%q at %s is inside, but Next = %s", expr, at, next)
+		}
+	})
 }
