@@ -106,6 +106,19 @@ type Server struct {
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
+// DSN returns a connection string for user that verifies the server: a
+// libpq URL (PostgresURL) for PostgreSQL, a go-sql-driver DSN (MySQLDSN)
+// for MariaDB. dbname may be "" (PostgreSQL: the postgres database).
+func (s *Server) DSN(user, password, dbname string) string {
+	if s.Engine == EngineMariaDB {
+		return s.MySQLDSN(user, password, dbname)
+	}
+	if dbname == "" {
+		dbname = "postgres"
+	}
+	return s.PostgresURL(user, password, dbname)
+}
+
 // CA returns the CA that signed the server's certificate.
 func (s *Server) CA() *CA { return s.ca }
 
@@ -199,8 +212,9 @@ func SkipOrFail(t testing.TB, err error) {
 	t.Helper()
 	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
 		t.Skip(err.Error())
+		return
 	}
-	t.Fatal(err)
+	t.Fatal(err.Error())
 }
 
 // Start starts a server without a test (the caller stops it). Most tests

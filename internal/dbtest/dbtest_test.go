@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -171,5 +173,86 @@ func BenchmarkStart(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingBinaries: without the servers, Start says how to install them.
+func TestMissingBinaries(t *testing.T) {
+	empty := t.TempDir()
+	t.Setenv("DUALKEY_PG_BINDIR", empty)
+	t.Setenv("DUALKEY_MARIADB_BINDIR", empty)
+	for _, engine := range []string{dbtest.EnginePostgres, dbtest.EngineMariaDB} {
+		_, err := dbtest.Start(context.Background(), engine, dbtest.Options{})
+		if !errors.Is(err, dbtest.ErrNotInstalled) || !strings.Contains(err.Error(), "make tools") || !strings.Contains(err.Error(), "apt-get install") {
+			t.Errorf("%s: %v, want ErrNotInstalled with the install command", engine, err)
+		}
+	}
+}
+
+// recorder is a testing.TB that records how a helper ended the test.
+type recorder struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Skip(args ...any)      { r.skipped = fmt.Sprint(args...) }
+func (r *recorder) Fatal(args ...any)     { r.failed = fmt.Sprint(args...) }
+func (r *recorder) Errorf(string, ...any) {}
+
+// TestSkipOrFail: a missing server skips a developer's test but fails in
+// CI, and any other start-up error always fails.
+func TestSkipOrFail(t *testing.T) {
+	missing := fmt.Errorf("%w: %s", dbtest.ErrNotInstalled, dbtest.InstallHint)
+	for _, tc := range []struct {
+		name, ci   string
+		err        error
+		skip, fail bool
+	}{
+		{"missing, developer", "", missing, true, false},
+		{"missing, CI", "true", missing, false, true},
+		{"broken, developer", "", errors.New("initdb failed"), false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", tc.ci)
+			r := &recorder{TB: t}
+			dbtest.SkipOrFail(r, tc.err)
+			if (r.skipped != "") != tc.skip || (r.failed != "") != tc.fail {
+				t.Fatalf("skipped %q failed %q", r.skipped, r.failed)
+			}
+			if msg := r.skipped + r.failed; msg != tc.err.Error() {
+				t.Fatalf("message %q, want the error's", msg)
+			}
+		})
+	}
+}
+
+// TestInstallScriptAgrees: install-packages.sh --check finds the servers
+// exactly when the harness does (it exits 0 here, where both start).
+func TestInstallScriptAgrees(t *testing.T) {
+	dbtest.SharedPostgres(t)
+	dbtest.SharedMariaDB(t)
+	out, err := exec.Command("bash", "install-packages.sh", "--check").CombinedOutput()
+	if err != nil {
+		t.Fatalf("install-packages.sh --check: %v\n%s", err, out)
+	}
+}
+
+// TestDSN: the generic DSN logs in on both engines.
+func TestDSN(t *testing.T) {
+	pg := dbtest.SharedPostgres(t)
+	conn, err := pgx.Connect(context.Background(), pg.DSN(pg.AdminUser, pg.AdminPassword, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	my := dbtest.SharedMariaDB(t)
+	db, err := sql.Open("mysql", my.DSN(my.AdminUser, my.AdminPassword, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
 	}
 }

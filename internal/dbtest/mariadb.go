@@ -16,17 +16,19 @@ import (
 	"github.com/go-sql-driver/mysql"
 )
 
-// mariaDBBinaries finds mariadbd and mariadb-install-db: $DUALKEY_MARIADB_BINDIR,
-// PATH, or Debian's /usr/sbin and /usr/bin.
+// mariaDBBinaries finds mariadbd and mariadb-install-db: in
+// $DUALKEY_MARIADB_BINDIR only when it is set, else in Debian's /usr/sbin
+// and /usr/bin, or PATH.
 func mariaDBBinaries() (server, installDB string, err error) {
-	find := func(name string, dirs ...string) string {
+	find := func(name, debianDir string) string {
 		if d := os.Getenv("DUALKEY_MARIADB_BINDIR"); d != "" {
-			dirs = append([]string{d}, dirs...)
-		}
-		for _, d := range dirs {
 			if p := filepath.Join(d, name); isExec(p) {
 				return p
 			}
+			return ""
+		}
+		if p := filepath.Join(debianDir, name); isExec(p) {
+			return p
 		}
 		if p, err := exec.LookPath(name); err == nil {
 			return p

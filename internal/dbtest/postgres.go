@@ -23,7 +23,7 @@ func postgresBinDir() (string, error) {
 		if isExec(filepath.Join(d, "initdb")) && isExec(filepath.Join(d, "postgres")) {
 			return d, nil
 		}
-		return "", fmt.Errorf("%w: DUALKEY_PG_BINDIR=%s holds no initdb and postgres", ErrNotInstalled, d)
+		return "", fmt.Errorf("%w: DUALKEY_PG_BINDIR=%s holds no initdb and postgres: %s", ErrNotInstalled, d, InstallHint)
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	sort.Slice(dirs, func(i, j int) bool { return majorOf(dirs[i]) > majorOf(dirs[j]) })

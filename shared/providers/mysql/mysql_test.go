@@ -18,6 +18,7 @@ import (
 // TestTLS proves the server is verified by default and that the relaxed
 // modes do what their names say.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	other, err := dbtest.NewCA("not the server's CA")
 	if err != nil {
@@ -105,6 +106,7 @@ func closedPort(t *testing.T) int {
 // TestConnectErrors checks each kind of login failure is told apart, says
 // what to do, and never contains the password.
 func TestConnectErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name   string
@@ -151,11 +153,12 @@ func TestConnectErrors(t *testing.T) {
 // TestConnectTimeoutInsideDeadline: a database that never answers is given
 // up on while the step still has time to report it.
 func TestConnectTimeoutInsideDeadline(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cfg := f.cfg(f.app, f.appPW)
 	cfg.Port = blackHole(t)
 	cfg.ConnectTimeout = time.Minute
-	c, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := mysql.Login(c, cfg)
 	if !errors.Is(err, mysql.ErrUnreachable) {
@@ -170,6 +173,7 @@ func TestConnectTimeoutInsideDeadline(t *testing.T) {
 // and account attribute and checks the clone can do exactly what the current
 // user can.
 func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	role := dbtest.UniqueName("role")
 	app := "'" + f.app + "'@'%'"
@@ -246,6 +250,7 @@ func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
 // repeating each call as a crashed-and-retried setSecret would, and checks
 // grants added to the current user reach the other one.
 func TestSetAlternateAlternatesAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	current, currentPW := f.app, f.appPW
@@ -284,6 +289,7 @@ func TestSetAlternateAlternatesAndIsIdempotent(t *testing.T) {
 // a rotation did not make, or whose privileges drifted, is never given the
 // secret's password.
 func TestSetAlternateRefusesForeignClone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(f *fixture, clone, pw string) []string
@@ -333,6 +339,7 @@ func TestSetAlternateRefusesForeignClone(t *testing.T) {
 // retried setSecret that logs in first does not stop early), and the retry
 // completes it.
 func TestSetAlternateHalfMadeClone(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	clone, pw := f.app+"_clone", password(t)
 	f.srv.MustExec(t, "", "CREATE USER '"+clone+"'@'%' IDENTIFIED BY '"+pw+"' ACCOUNT LOCK")
@@ -352,6 +359,7 @@ func TestSetAlternateHalfMadeClone(t *testing.T) {
 // TestSetAlternateGuards: the request must name the current user's
 // alternate, never the master, and the password must be one dualkey sets.
 func TestSetAlternateGuards(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	for _, tc := range []struct {
@@ -379,6 +387,7 @@ func TestSetAlternateGuards(t *testing.T) {
 // TestMissingPrivilege: a master without CREATE USER, or without PROCESS,
 // gets an error saying what it lacks.
 func TestMissingPrivilege(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	weak, weakPW := dbtest.UniqueName("weak"), password(t)
 	f.srv.MustExec(t, "", "CREATE USER '"+weak+"'@'%' IDENTIFIED BY '"+weakPW+"'", "GRANT SELECT ON *.* TO '"+weak+"'@'%'")
@@ -401,6 +410,7 @@ func TestMissingPrivilege(t *testing.T) {
 // ErrLocked while it is off, and the next rotation unlocks it as it sets the
 // new password.
 func TestLockUnlock(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	clone, pw := f.app+"_clone", password(t)
@@ -458,6 +468,7 @@ func TestLockUnlock(t *testing.T) {
 // TestSessions lists the sessions of a user with the client address and the
 // program name the client reported.
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cfg := f.cfg(f.app, f.appPW)
 	cfg.ProgramName = "billing-api"
@@ -500,6 +511,7 @@ func TestSessions(t *testing.T) {
 // TestFirstLogin follows AWS's single-user order and stops at failures
 // another password cannot fix.
 func TestFirstLogin(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	pending := f.cfg(f.app, password(t))
 	current := f.cfg(f.app, f.appPW)
@@ -518,6 +530,7 @@ func TestFirstLogin(t *testing.T) {
 // TestSetPassword: AWS's single-user strategy (the user changes its own
 // password) and a master changing another user's.
 func TestSetPassword(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	c, err := mysql.Connect(ctx(t), f.cfg(f.app, f.appPW))
 	if err != nil {
@@ -547,6 +560,7 @@ func TestSetPassword(t *testing.T) {
 // TestEd25519 rotates an account that uses MariaDB's ed25519 plugin: the
 // clone gets the same plugin, and the stored form is computed here.
 func TestEd25519(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	if n := f.adminStrings(t, "SELECT COUNT(*) FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'ed25519'"); n[0] == "0" {
 		f.srv.MustExec(t, "", "INSTALL SONAME 'auth_ed25519'")
@@ -583,6 +597,7 @@ func TestEd25519(t *testing.T) {
 // MariaDB refuses pre-hashed passwords; the rotation falls back to sending
 // the password, and works.
 func TestStrictPasswordValidation(t *testing.T) {
+	t.Parallel()
 	srv := dbtest.StartMariaDB(t)
 	srv.MustExec(t, "", "INSTALL SONAME 'simple_password_check'")
 	f := newFixtureOn(t, srv)
@@ -607,6 +622,7 @@ func TestStrictPasswordValidation(t *testing.T) {
 // general query log (which MariaDB does not mask); none of the passwords
 // dualkey set is in it.
 func TestNoPasswordInServerLog(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	clone := f.app + "_clone"
@@ -648,6 +664,7 @@ func TestNoPasswordInServerLog(t *testing.T) {
 // TestNoPasswordInErrors drives failure paths that know a password and
 // checks none of the errors contains it.
 func TestNoPasswordInErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	pw := password(t)
@@ -696,5 +713,24 @@ func TestNoPasswordInErrors(t *testing.T) {
 				t.Fatalf("error %T is not a *mysql.Error: %v", err, err)
 			}
 		})
+	}
+}
+
+// TestSetAlternateCopiesCertificateRequirements: REQUIRE ISSUER/SUBJECT/
+// CIPHER values are arbitrary text (here with a quote and a backslash) and
+// reach the clone intact.
+func TestSetAlternateCopiesCertificateRequirements(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.srv.MustExec(t, "", `ALTER USER '`+f.app+`'@'%' REQUIRE ISSUER '/CN=it''s a \\ CA' AND SUBJECT '/CN=app' AND CIPHER 'ECDHE-ECDSA-AES256-GCM-SHA384'`)
+	m := f.masterConn(t)
+	clone := f.app + "_clone"
+	if _, err := m.SetAlternate(ctx(t), &mysql.AlternateRequest{Current: f.app, Pending: clone, Password: password(t)}); err != nil {
+		t.Fatal(err)
+	}
+	q := "SELECT CONCAT_WS('|', ssl_type, ssl_cipher, x509_issuer, x509_subject) FROM mysql.user WHERE User = ?"
+	got, want := f.adminStrings(t, q, clone), f.adminStrings(t, q, f.app)
+	if !slices.Equal(got, want) || !strings.Contains(want[0], `it's a \ CA`) {
+		t.Fatalf("clone's requirements %q, want %q", got, want)
 	}
 }

@@ -18,6 +18,7 @@ import (
 // TestTLS proves the server is verified by default and that the relaxed
 // modes do what their names say.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	other, err := dbtest.NewCA("not the server's CA")
 	if err != nil {
@@ -106,6 +107,7 @@ func closedPort(t *testing.T) int {
 // TestConnectErrors checks each kind of login failure is told apart, says
 // what to do, and never contains the password.
 func TestConnectErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name   string
@@ -153,11 +155,12 @@ func TestConnectErrors(t *testing.T) {
 // never answers gives up with a clear error while the step still has time
 // left, rather than running into the Lambda's deadline.
 func TestConnectTimeoutInsideDeadline(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cfg := f.cfg(f.app, f.appPW)
 	cfg.Port = blackHole(t)
 	cfg.ConnectTimeout = time.Minute // longer than the step has
-	c, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err := postgres.Login(c, cfg)
 	if !errors.Is(err, postgres.ErrUnreachable) {
@@ -172,6 +175,7 @@ func TestConnectTimeoutInsideDeadline(t *testing.T) {
 // setSecret on a new pair and checks the clone can do exactly what the base
 // user can.
 func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.srv.MustExec(t, f.db,
 		"CREATE SCHEMA appschema", "CREATE TABLE appschema.only_here (v int)", "GRANT USAGE ON SCHEMA appschema TO "+f.app,
@@ -226,6 +230,7 @@ func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
 // TestSetAlternateAlternatesAndIsIdempotent rotates back and forth, repeating
 // each call as a crashed-and-retried setSecret would.
 func TestSetAlternateAlternatesAndIsIdempotent(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	clone := f.app + "_clone"
@@ -259,6 +264,7 @@ func TestSetAlternateAlternatesAndIsIdempotent(t *testing.T) {
 // rotation did not make (or whose privileges drifted) is never given the
 // secret's password.
 func TestSetAlternateRefusesForeignClone(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(f *fixture, clone, clonePW string) []string
@@ -316,6 +322,7 @@ func TestSetAlternateRefusesForeignClone(t *testing.T) {
 // alternate, never the master itself, and the password must be one dualkey
 // would set.
 func TestSetAlternateGuards(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	secret := "Pässword-" + password(t)
@@ -348,6 +355,7 @@ func TestSetAlternateGuards(t *testing.T) {
 // TestMissingPrivilege: a master user without CREATEROLE gets an error that
 // says what it lacks.
 func TestMissingPrivilege(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	weak, weakPW := dbtest.UniqueName("weak"), password(t)
 	f.srv.MustExec(t, f.db, "CREATE ROLE "+weak+" LOGIN PASSWORD '"+weakPW+"'")
@@ -370,6 +378,7 @@ func TestMissingPrivilege(t *testing.T) {
 // ErrLocked while it is off, and the next rotation switches it on as it sets
 // the new password.
 func TestLockUnlock(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	clone, pw := f.app+"_clone", password(t)
@@ -429,6 +438,7 @@ func TestLockUnlock(t *testing.T) {
 // TestSessions lists the sessions of a user with what pg_stat_activity
 // shows a master with and without pg_read_all_stats.
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	cfg := f.cfg(f.app, f.appPW)
 	cfg.ApplicationName = "billing-api"
@@ -487,6 +497,7 @@ func TestSessions(t *testing.T) {
 // TestFirstLogin follows AWS's single-user order and stops at failures
 // another password cannot fix.
 func TestFirstLogin(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	pending := f.cfg(f.app, password(t))
 	current := f.cfg(f.app, f.appPW)
@@ -511,6 +522,7 @@ func TestFirstLogin(t *testing.T) {
 // TestSetPasswordSingleUser: AWS's single-user strategy, the user changes
 // its own password.
 func TestSetPasswordSingleUser(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	c, err := postgres.Connect(ctx(t), f.cfg(f.app, f.appPW))
 	if err != nil {
@@ -532,6 +544,7 @@ func TestSetPasswordSingleUser(t *testing.T) {
 // TestPasswordEncryptionMD5: on a server that stores MD5 hashes, the clone
 // gets an MD5 hash too (clients without SCRAM keep working) and logs in.
 func TestPasswordEncryptionMD5(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	f.srv.MustExec(t, f.db, "ALTER ROLE "+f.master+" SET password_encryption = 'md5'")
 	m := f.masterConn(t)
@@ -562,6 +575,7 @@ func TestPasswordEncryptionMD5(t *testing.T) {
 // TestNoPasswordInServerLog: the shared server logs every statement; after
 // creating, altering and single-user changes none of the passwords is in it.
 func TestNoPasswordInServerLog(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	clone := f.app + "_clone"
@@ -598,6 +612,7 @@ func TestNoPasswordInServerLog(t *testing.T) {
 // TestNoPasswordInErrors drives every failure path that knows a password
 // and checks none of the errors contains it.
 func TestNoPasswordInErrors(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	foreign := dbtest.UniqueName("fx")
@@ -651,6 +666,7 @@ func TestNoPasswordInErrors(t *testing.T) {
 
 // TestServerVersion is a smoke check of the session's metadata.
 func TestServerVersion(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	m := f.masterConn(t)
 	if m.User() != f.master || !strings.HasPrefix(f.srv.Version, m.ServerVersion()[:2]) {
