@@ -217,7 +217,7 @@ func TestCLILifecycle(t *testing.T) {
 		t.Fatalf("rollback: %d %s", code, out)
 	}
 	out, code = w.run(t, "retire", "--endpoint", w.url, w.name)
-	if code != 0 || !strings.Contains(out, "held") || !strings.Contains(out, "dualkey retire --resume --endpoint "+w.url+" "+w.name) || w.status(t, w.old) != "Active" {
+	if code != 0 || !strings.Contains(out, "held") || !strings.Contains(out, "dualkey retire --endpoint "+w.url+" --resume "+w.name) || w.status(t, w.old) != "Active" {
 		t.Fatalf("retire while held: %d %s", code, out)
 	}
 	if out, code = w.run(t, "retire", "--resume", "--endpoint", w.url, w.name); code != 0 {
