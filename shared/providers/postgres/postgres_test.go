@@ -182,6 +182,7 @@ func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
 		"GRANT SELECT ON appschema.only_here TO "+f.app,
 		"ALTER ROLE "+f.app+" SET search_path TO appschema, public",
 		"ALTER ROLE "+f.app+" IN DATABASE "+f.db+" SET statement_timeout TO '42s'",
+		"ALTER ROLE "+f.app+" SET log_statement TO 'none'", // only a superuser may set it
 	)
 	m := f.masterConn(t)
 	clone := f.app + "_clone"
@@ -190,8 +191,8 @@ func TestSetAlternateCreatesCloneWithSamePrivileges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !resp.Created || resp.Settings != 2 {
-		t.Fatalf("response %+v, want created with 2 settings", resp)
+	if !resp.Created || resp.Settings != 2 || len(resp.SettingsSkipped) != 1 || resp.SettingsSkipped[0] != "log_statement" {
+		t.Fatalf("response %+v, want created with 2 settings and log_statement skipped", resp)
 	}
 	if err := f.login(t, clone, pw); err != nil {
 		t.Fatalf("clone cannot log in: %v", err)

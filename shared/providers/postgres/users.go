@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // quoteIdent quotes a role or database name (pgx doubles embedded quotes).
@@ -214,6 +215,10 @@ type AlternateResponse struct {
 	// Settings counts the per-role settings (ALTER ROLE ... SET) copied
 	// from the base user to the clone or removed from the clone.
 	Settings int
+	// SettingsSkipped names the settings the master user may not copy
+	// (settings only a superuser may set, such as log_statement): the
+	// rotation goes on without them; the glue should log a warning.
+	SettingsSkipped []string
 }
 
 // SetAlternate makes req.Pending usable, in one transaction on the master
@@ -227,7 +232,8 @@ type AlternateResponse struct {
 //     the password and LOGIN in one statement, so a user switched off by
 //     dualkey's lifecycle is switched on again as its new password is set;
 //   - per-role settings (search_path and the like, which membership does
-//     not pass on) are copied from the base user to the clone.
+//     not pass on) are copied from the base user to the clone; those only a
+//     superuser may set are skipped and named in the response.
 //
 // The password is sent as a SCRAM-SHA-256 verifier (or an MD5 hash when the
 // server's password_encryption is md5), never in clear text. Calling it again
@@ -309,11 +315,11 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 		}
 		resp.Unlocked = !pendingRole.CanLogin
 	}
-	n, err := c.syncSettings(ctx, tx, base, clone)
+	n, skipped, err := c.syncSettings(ctx, tx, base, clone)
 	if err != nil {
 		return nil, err
 	}
-	resp.Settings = n
+	resp.Settings, resp.SettingsSkipped = n, skipped
 	if err := tx.Commit(ctx); err != nil {
 		return nil, classifyExec(op, c.cfg.User, err, secrets...)
 	}
@@ -508,17 +514,21 @@ func (c *Conn) settings(ctx context.Context, q queryer, role string) (map[string
 
 // syncSettings makes the clone's per-role settings equal to the base
 // user's (settings are not inherited through membership, so a clone without
-// the base user's search_path would see other tables).
-func (c *Conn) syncSettings(ctx context.Context, tx pgx.Tx, base, clone string) (int, error) {
+// the base user's search_path would see other tables). A setting the master
+// user may not set (42501, settings reserved to superusers) is skipped and
+// named, each statement in a savepoint of its own so that the transaction
+// goes on.
+func (c *Conn) syncSettings(ctx context.Context, tx pgx.Tx, base, clone string) (int, []string, error) {
 	want, err := c.settings(ctx, tx, base)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	have, err := c.settings(ctx, tx, clone)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	var stmts []string
+	type change struct{ name, stmt string }
+	var changes []change
 	keys := make([]string, 0, len(want))
 	for k := range want {
 		keys = append(keys, k)
@@ -530,22 +540,40 @@ func (c *Conn) syncSettings(ctx context.Context, tx pgx.Tx, base, clone string) 
 			continue
 		}
 		if !gucName.MatchString(w.name) {
-			return 0, newError(fmt.Sprintf("copy setting of %q", base), ErrServer, "a per-role setting has an unexpected name", "", nil)
+			return 0, nil, newError(fmt.Sprintf("copy setting of %q", base), ErrServer, "a per-role setting has an unexpected name", "", nil)
 		}
-		stmts = append(stmts, "ALTER ROLE "+quoteIdent(clone)+inDatabase(w.db)+" SET "+w.name+" TO "+settingValue(w.name, w.value))
+		changes = append(changes, change{w.name, "ALTER ROLE " + quoteIdent(clone) + inDatabase(w.db) + " SET " + w.name + " TO " + settingValue(w.name, w.value)})
 	}
 	for k, h := range have {
 		if _, ok := want[k]; ok || !gucName.MatchString(h.name) {
 			continue
 		}
-		stmts = append(stmts, "ALTER ROLE "+quoteIdent(clone)+inDatabase(h.db)+" RESET "+h.name)
+		changes = append(changes, change{h.name, "ALTER ROLE " + quoteIdent(clone) + inDatabase(h.db) + " RESET " + h.name})
 	}
-	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return 0, classifyExec(fmt.Sprintf("copy settings of %q to %q", base, clone), c.cfg.User, err)
+	n := 0
+	var skipped []string
+	for _, ch := range changes {
+		if _, err := tx.Exec(ctx, "SAVEPOINT dualkey_setting"); err != nil {
+			return 0, nil, classifyExec("copy settings", c.cfg.User, err)
+		}
+		_, err := tx.Exec(ctx, ch.stmt)
+		var pgErr *pgconn.PgError
+		switch {
+		case err == nil:
+			n++
+		case errors.As(err, &pgErr) && pgErr.Code == codeInsufficientPriv:
+			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT dualkey_setting"); err != nil {
+				return 0, nil, classifyExec("copy settings", c.cfg.User, err)
+			}
+			skipped = append(skipped, ch.name)
+		default:
+			return 0, nil, classifyExec(fmt.Sprintf("copy settings of %q to %q", base, clone), c.cfg.User, err)
+		}
+		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT dualkey_setting"); err != nil {
+			return 0, nil, classifyExec("copy settings", c.cfg.User, err)
 		}
 	}
-	return len(stmts), nil
+	return n, skipped, nil
 }
 
 func inDatabase(db string) string {
