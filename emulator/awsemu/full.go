@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,9 +23,10 @@ type Full struct {
 	*Server
 	IAM *iamemu.Service
 
-	iamFile string
-	mu      sync.Mutex
-	saved   []byte
+	iamFile  string
+	mu       sync.Mutex // guards savedGen and saveErr; serializes saves
+	savedGen uint64
+	saveErr  error
 }
 
 // NewFull builds the complete emulator. iamCfg's bootstrap key defaults to
@@ -72,6 +72,7 @@ func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
 		return nil, err
 	}
 	f.Server = srv
+	srv.health = append(srv.health, f.iamSaveError)
 	return f, nil
 }
 
@@ -90,33 +91,51 @@ func (f *Full) load() error {
 	if err := f.IAM.Restore(st); err != nil {
 		return fmt.Errorf("restore %s: %w", f.iamFile, err)
 	}
-	f.saved = b
+	f.savedGen = f.IAM.Generation()
 	return nil
 }
 
-// save writes the IAM state when it changed since the last save.
+// save writes the IAM state when it changed since the last save (compared
+// by generation, so a request that changed nothing costs nothing). A failed
+// write is retried by the next save and reported by /_dualkey/health.
 func (f *Full) save() {
 	if f.iamFile == "" {
 		return
 	}
-	b, err := json.MarshalIndent(f.IAM.Snapshot(), "", "  ")
-	if err != nil {
-		return
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if string(b) == string(f.saved) {
+	gen := f.IAM.Generation()
+	if gen == f.savedGen && f.saveErr == nil {
 		return
 	}
-	tmp := filepath.Join(filepath.Dir(f.iamFile), fmt.Sprintf(".awsemu-iam-%d", time.Now().UnixNano()))
-	if os.WriteFile(tmp, b, 0o600) != nil {
-		return
+	b, err := json.MarshalIndent(f.IAM.Snapshot(), "", "  ")
+	if err == nil {
+		err = writeFileAtomic(f.iamFile, b)
 	}
-	if os.Rename(tmp, f.iamFile) == nil {
-		f.saved = b
-	} else {
-		os.Remove(tmp)
+	f.saveErr = err
+	if err == nil {
+		f.savedGen = gen
 	}
+}
+
+// iamSaveError reports the last failure to write the IAM state file.
+func (f *Full) iamSaveError() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.saveErr != nil {
+		return fmt.Errorf("IAM state file %s not saved: %w", f.iamFile, f.saveErr)
+	}
+	return nil
+}
+
+// Close stops the server and saves any IAM change not yet saved.
+func (f *Full) Close() error {
+	err := f.Server.Close()
+	f.save()
+	if err != nil {
+		return err
+	}
+	return f.iamSaveError()
 }
 
 // persistingKeys saves IAM state after a key was used (LastUsed changed).

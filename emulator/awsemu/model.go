@@ -138,6 +138,12 @@ func (s *secret) tagValue(key string) (string, bool) {
 type state struct {
 	Secrets map[string]*secret `json:"secrets"` // by ARN
 	Seq     int64              `json:"seq"`
+
+	names map[string]*secret // by name; kept by add and remove
+}
+
+func newState() *state {
+	return &state{Secrets: map[string]*secret{}, names: map[string]*secret{}}
 }
 
 func (st *state) nextSeq() int64 {
@@ -145,18 +151,34 @@ func (st *state) nextSeq() int64 {
 	return st.Seq
 }
 
-// byName returns the secret with that exact name.
-func (st *state) byName(name string) *secret {
-	for _, s := range st.Secrets {
-		if s.Name == name {
-			return s
-		}
-	}
-	return nil
+// add stores a new secret.
+func (st *state) add(sec *secret) {
+	st.Secrets[sec.ARN] = sec
+	st.names[sec.Name] = sec
 }
 
+// remove forgets a secret for good.
+func (st *state) remove(sec *secret) {
+	delete(st.Secrets, sec.ARN)
+	if st.names[sec.Name] == sec {
+		delete(st.names, sec.Name)
+	}
+}
+
+// reindex rebuilds the name index from Secrets (after loading a state file).
+func (st *state) reindex() {
+	st.names = make(map[string]*secret, len(st.Secrets))
+	for _, sec := range st.Secrets {
+		st.names[sec.Name] = sec
+	}
+}
+
+// byName returns the secret with that exact name.
+func (st *state) byName(name string) *secret { return st.names[name] }
+
 // find resolves a SecretId: a name, a full ARN, or a partial ARN (a full ARN
-// without the trailing "-" and six random characters).
+// without the trailing "-" and six random characters). Every form is a map
+// lookup: a partial ARN ends with the secret's name.
 func (st *state) find(id string) *secret {
 	if !strings.HasPrefix(id, "arn:") {
 		return st.byName(id)
@@ -164,14 +186,14 @@ func (st *state) find(id string) *secret {
 	if s, ok := st.Secrets[id]; ok {
 		return s
 	}
-	var match *secret
-	for arn, s := range st.Secrets {
-		if len(arn) == len(id)+7 && strings.HasPrefix(arn, id) && arn[len(id)] == '-' {
-			if match != nil {
-				return nil // ambiguous partial ARN
-			}
-			match = s
-		}
+	const marker = ":secret:"
+	i := strings.Index(id, marker)
+	if i < 0 {
+		return nil
 	}
-	return match
+	s := st.byName(id[i+len(marker):])
+	if s == nil || len(s.ARN) != len(id)+7 || !strings.HasPrefix(s.ARN, id) || s.ARN[len(id)] != '-' {
+		return nil
+	}
+	return s
 }

@@ -142,15 +142,16 @@ func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, 
 		sec.NextRotation = sched.next(now)
 	}
 	sec.LastChanged = now
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	if !runSteps {
 		return out, nil
 	}
 	arn := sec.ARN
 	s.mu.Unlock()
 	unlocked = true
+	if err := s.flush(); err != nil {
+		return nil, errSaveState(err)
+	}
 
 	s.runRotation(context.WithoutCancel(ctx), arn, fn, token)
 	return out, nil
@@ -179,7 +180,6 @@ func (s *Server) runRotation(ctx context.Context, arn, fn, token string) {
 	}
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	rec.Finished = now
 	if rec.FailedStep == "" {
@@ -199,13 +199,15 @@ func (s *Server) runRotation(ctx context.Context, arn, fn, token string) {
 			if sched, aerr := parseRules(sec.RotationRules); aerr == nil {
 				sec.NextRotation = sched.next(now)
 			}
-			_ = s.persistLocked()
+			s.markDirtyLocked(arn)
 		}
 	}
 	rec.SecretARN = rotation.RedactURLs(rec.SecretARN)
 	rec.Function = rotation.RedactURLs(rec.Function)
 	rec.Token = rotation.RedactURLs(rec.Token)
 	s.rotations = append(s.rotations, rec)
+	s.mu.Unlock()
+	_ = s.flush() // a failure to save is reported by /_dualkey/health and retried by the next write
 }
 
 // lambdaARN expands a bare function name to a full Lambda ARN.
@@ -317,7 +319,7 @@ func lambdaResult(status int, fnErr string, body []byte) error {
 
 // ---- CancelRotateSecret ----
 
-func (s *Server) cancelRotateSecret(_ context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) cancelRotateSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
 	sec, aerr := s.lockedSecret(in.SecretId, false)
 	if aerr != nil {
 		return nil, aerr
@@ -330,8 +332,6 @@ func (s *Server) cancelRotateSecret(_ context.Context, in *secretIDInput) (any, 
 	sec.RotationEnabled = ptr(false)
 	sec.NextRotation = nil
 	sec.LastChanged = s.now()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return out, nil
 }

@@ -63,7 +63,15 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, bod
 	s.stats[name]++
 	s.mu.Unlock()
 	s.recordCall(p, name)
-	out, aerr := fn(s, r.Context(), body)
+	mark := &commitMark{}
+	out, aerr := fn(s, context.WithValue(r.Context(), commitKey{}, mark), body)
+	if mark.committed {
+		// The change is in memory; it is answered as done only once it is in
+		// the state file, written outside the lock so readers are not held up.
+		if err := s.flush(); err != nil && aerr == nil {
+			aerr = errSaveState(err)
+		}
+	}
 	if aerr != nil {
 		writeJSONError(w, aerr)
 		return
@@ -97,28 +105,25 @@ func (s *Server) lockedSecret(id *string, allowDeleted bool) (*secret, *apiError
 	return sec, nil
 }
 
-// purgeExpiredLocked removes secrets whose recovery window has ended.
+// purgeExpiredLocked removes the secrets whose recovery window has ended.
+// It pops them from the deletion-deadline index, so a request pays nothing
+// for the secrets that are not due, however many there are.
 func (s *Server) purgeExpiredLocked() {
 	now := s.now()
-	changed := false
-	for arn, sec := range s.st.Secrets {
-		if sec.DeletionDate != nil && !now.Before(*sec.DeletionDate) {
-			delete(s.st.Secrets, arn)
-			changed = true
+	for {
+		due, ok := s.deadlines.popDue(now)
+		if !ok {
+			return
 		}
+		sec := s.st.Secrets[due.arn]
+		// A restored secret, or one deleted again with a new window, left a
+		// stale entry behind: only the entry matching its deadline counts.
+		if sec == nil || sec.DeletionDate == nil || !sec.DeletionDate.Equal(due.when) {
+			continue
+		}
+		s.st.remove(sec)
+		s.markDirtyLocked(sec.ARN)
 	}
-	if changed {
-		_ = s.persistLocked()
-	}
-}
-
-// commitLocked persists state after a mutation and maps a failure to an
-// InternalServiceError.
-func (s *Server) commitLocked() *apiError {
-	if err := s.persistLocked(); err != nil {
-		return &apiError{Code: codeInternal, Message: "The emulator could not save its state file: " + err.Error(), Status: http.StatusInternalServerError}
-	}
-	return nil
 }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9/_+=.@-]+$`)
@@ -206,7 +211,7 @@ type arnNameVersion struct {
 	VersionId *string `json:"VersionId,omitempty"`
 }
 
-func (s *Server) createSecret(_ context.Context, in *createSecretInput) (any, *apiError) {
+func (s *Server) createSecret(ctx context.Context, in *createSecretInput) (any, *apiError) {
 	if in.Name == nil {
 		return nil, errNull("name")
 	}
@@ -268,10 +273,8 @@ func (s *Server) createSecret(_ context.Context, in *createSecretInput) (any, *a
 		sec.moveStage(stageCurrent, v)
 		out.VersionId = ptr(v.ID)
 	}
-	s.st.Secrets[arn] = sec
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.st.add(sec)
+	s.commitLocked(ctx, sec.ARN)
 	return out, nil
 }
 
@@ -330,7 +333,7 @@ func (s *Server) describe(sec *secret) describeSecretOutput {
 	return out
 }
 
-func (s *Server) describeSecret(_ context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) describeSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
 	sec, aerr := s.lockedSecret(in.SecretId, true)
 	if aerr != nil {
 		return nil, aerr
@@ -357,7 +360,7 @@ type getSecretValueOutput struct {
 	CreatedDate   *epochTime `json:"CreatedDate"`
 }
 
-func (s *Server) getSecretValue(_ context.Context, in *getSecretValueInput) (any, *apiError) {
+func (s *Server) getSecretValue(ctx context.Context, in *getSecretValueInput) (any, *apiError) {
 	if aerr := checkLen("versionId", in.VersionId, 32, 64); aerr != nil {
 		return nil, aerr
 	}
@@ -393,9 +396,7 @@ func (s *Server) getSecretValue(_ context.Context, in *getSecretValueInput) (any
 	if sec.LastAccessed == nil || !sec.LastAccessed.Equal(today) || v.LastAccessed == nil || !v.LastAccessed.Equal(today) {
 		sec.LastAccessed = ptr(today)
 		v.LastAccessed = ptr(today)
-		if aerr := s.commitLocked(); aerr != nil {
-			return nil, aerr
-		}
+		s.commitLocked(ctx, sec.ARN)
 	}
 	return getSecretValueOutput{
 		ARN:           sec.ARN,
@@ -426,7 +427,7 @@ type putSecretValueOutput struct {
 	VersionStages []string `json:"VersionStages"`
 }
 
-func (s *Server) putSecretValue(_ context.Context, in *putSecretValueInput) (any, *apiError) {
+func (s *Server) putSecretValue(ctx context.Context, in *putSecretValueInput) (any, *apiError) {
 	for _, a := range []*apiError{
 		validateToken(in.ClientRequestToken),
 		validateValue(in.SecretString, in.SecretBinary),
@@ -449,7 +450,7 @@ func (s *Server) putSecretValue(_ context.Context, in *putSecretValueInput) (any
 		return nil, aerr
 	}
 	defer s.mu.Unlock()
-	v, aerr := s.writeVersionLocked(sec, token, in.SecretString, in.SecretBinary, in.VersionStages)
+	v, aerr := s.writeVersionLocked(ctx, sec, token, in.SecretString, in.SecretBinary, in.VersionStages)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -466,7 +467,7 @@ func (s *Server) putSecretValue(_ context.Context, in *putSecretValueInput) (any
 //
 // then the labels are attached (stages nil means AWSCURRENT; the very first
 // version of a secret always gets AWSCURRENT).
-func (s *Server) writeVersionLocked(sec *secret, token string, str *string, bin []byte, stages []string) (*version, *apiError) {
+func (s *Server) writeVersionLocked(ctx context.Context, sec *secret, token string, str *string, bin []byte, stages []string) (*version, *apiError) {
 	v := sec.Versions[token]
 	if v != nil && v.hasValue() {
 		if v.sameValue(str, bin) {
@@ -494,9 +495,7 @@ func (s *Server) writeVersionLocked(sec *secret, token string, str *string, bin 
 	}
 	sec.LastChanged = s.now()
 	sec.pruneVersions()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return v, nil
 }
 
@@ -514,7 +513,7 @@ type arnName struct {
 	Name string `json:"Name"`
 }
 
-func (s *Server) updateSecretVersionStage(_ context.Context, in *updateSecretVersionStageInput) (any, *apiError) {
+func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretVersionStageInput) (any, *apiError) {
 	if in.VersionStage == nil {
 		return nil, errNull("versionStage")
 	}
@@ -570,9 +569,7 @@ func (s *Server) updateSecretVersionStage(_ context.Context, in *updateSecretVer
 	}
 	sec.LastChanged = s.now()
 	sec.pruneVersions()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return arnName{ARN: sec.ARN, Name: sec.Name}, nil
 }
 
@@ -583,7 +580,7 @@ type tagResourceInput struct {
 	Tags     []tag
 }
 
-func (s *Server) tagResource(_ context.Context, in *tagResourceInput) (any, *apiError) {
+func (s *Server) tagResource(ctx context.Context, in *tagResourceInput) (any, *apiError) {
 	if in.Tags == nil {
 		return nil, errNull("tags")
 	}
@@ -609,9 +606,7 @@ func (s *Server) tagResource(_ context.Context, in *tagResourceInput) (any, *api
 	}
 	sec.Tags = tags
 	sec.LastChanged = s.now()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return struct{}{}, nil
 }
 
@@ -620,7 +615,7 @@ type untagResourceInput struct {
 	TagKeys  []string
 }
 
-func (s *Server) untagResource(_ context.Context, in *untagResourceInput) (any, *apiError) {
+func (s *Server) untagResource(ctx context.Context, in *untagResourceInput) (any, *apiError) {
 	if in.TagKeys == nil {
 		return nil, errNull("tagKeys")
 	}
@@ -631,9 +626,7 @@ func (s *Server) untagResource(_ context.Context, in *untagResourceInput) (any, 
 	defer s.mu.Unlock()
 	sec.Tags = slices.DeleteFunc(slices.Clone(sec.Tags), func(t tag) bool { return slices.Contains(in.TagKeys, t.Key) })
 	sec.LastChanged = s.now()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return struct{}{}, nil
 }
 
@@ -649,7 +642,7 @@ type updateSecretInput struct {
 	Type               *string
 }
 
-func (s *Server) updateSecret(_ context.Context, in *updateSecretInput) (any, *apiError) {
+func (s *Server) updateSecret(ctx context.Context, in *updateSecretInput) (any, *apiError) {
 	for _, a := range []*apiError{
 		validateToken(in.ClientRequestToken),
 		checkLen("description", in.Description, 0, 2048),
@@ -671,7 +664,7 @@ func (s *Server) updateSecret(_ context.Context, in *updateSecretInput) (any, *a
 		if in.ClientRequestToken != nil {
 			token = *in.ClientRequestToken
 		}
-		v, aerr := s.writeVersionLocked(sec, token, in.SecretString, in.SecretBinary, nil)
+		v, aerr := s.writeVersionLocked(ctx, sec, token, in.SecretString, in.SecretBinary, nil)
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -684,9 +677,7 @@ func (s *Server) updateSecret(_ context.Context, in *updateSecretInput) (any, *a
 		sec.KmsKeyID = in.KmsKeyId
 	}
 	sec.LastChanged = s.now()
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.commitLocked(ctx, sec.ARN)
 	return out, nil
 }
 
@@ -704,7 +695,7 @@ type deleteSecretOutput struct {
 	DeletionDate *epochTime `json:"DeletionDate"`
 }
 
-func (s *Server) deleteSecret(_ context.Context, in *deleteSecretInput) (any, *apiError) {
+func (s *Server) deleteSecret(ctx context.Context, in *deleteSecretInput) (any, *apiError) {
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
 	if force && in.RecoveryWindowInDays != nil {
 		return nil, newAPIError(codeInvalidParameter, "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
@@ -723,10 +714,8 @@ func (s *Server) deleteSecret(_ context.Context, in *deleteSecretInput) (any, *a
 	defer s.mu.Unlock()
 	now := s.now()
 	if force {
-		delete(s.st.Secrets, sec.ARN)
-		if aerr := s.commitLocked(); aerr != nil {
-			return nil, aerr
-		}
+		s.st.remove(sec)
+		s.commitLocked(ctx, sec.ARN)
 		return deleteSecretOutput{ARN: sec.ARN, Name: sec.Name, DeletionDate: ts(now)}, nil
 	}
 	if sec.deleted() {
@@ -736,13 +725,12 @@ func (s *Server) deleteSecret(_ context.Context, in *deleteSecretInput) (any, *a
 	sec.DeletedDate = ptr(now)
 	sec.DeletionDate = ptr(when)
 	sec.LastChanged = now
-	if aerr := s.commitLocked(); aerr != nil {
-		return nil, aerr
-	}
+	s.deadlines.add(when, sec.ARN)
+	s.commitLocked(ctx, sec.ARN)
 	return deleteSecretOutput{ARN: sec.ARN, Name: sec.Name, DeletionDate: ts(when)}, nil
 }
 
-func (s *Server) restoreSecret(_ context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) restoreSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
 	sec, aerr := s.lockedSecret(in.SecretId, true)
 	if aerr != nil {
 		return nil, aerr
@@ -751,9 +739,7 @@ func (s *Server) restoreSecret(_ context.Context, in *secretIDInput) (any, *apiE
 	if sec.deleted() {
 		sec.DeletedDate, sec.DeletionDate = nil, nil
 		sec.LastChanged = s.now()
-		if aerr := s.commitLocked(); aerr != nil {
-			return nil, aerr
-		}
+		s.commitLocked(ctx, sec.ARN)
 	}
 	return arnName{ARN: sec.ARN, Name: sec.Name}, nil
 }

@@ -96,10 +96,21 @@ type Server struct {
 	httpClient *http.Client
 	maxBody    int64
 
-	mu        sync.Mutex // guards st, stats, rotations; never held while a Lambda runs
+	mu        sync.Mutex // guards st, stats, rotations and the persistence fields; never held while a Lambda runs
 	st        *state
 	stats     map[string]int
 	rotations []RotationRecord
+	deadlines deadlines // scheduled deletions, earliest first
+
+	// Persistence (see state.go): guarded by mu, except that persistMu
+	// serializes writers of the state file.
+	persistMu  sync.Mutex
+	dirty      map[string]bool          // ARNs whose encoding is stale
+	encoded    map[string]encodedSecret // ARN -> cached JSON
+	gen        uint64                   // bumped by every change
+	writtenGen uint64                   // gen last written to the state file
+	persistErr error                    // result of the last write
+	health     []func() error           // extra checks reported by /_dualkey/health
 
 	queuesMu sync.Mutex
 	queues   map[string]*invokeQueue // by invoke URL
@@ -124,8 +135,10 @@ func New(cfg Config) (*Server, error) {
 		verifier:   cfg.Verifier,
 		now:        cfg.Now,
 		httpClient: &http.Client{},
-		st:         &state{Secrets: map[string]*secret{}},
+		st:         newState(),
 		stats:      map[string]int{},
+		dirty:      map[string]bool{},
+		encoded:    map[string]encodedSecret{},
 		calls:      map[string]map[string]int{},
 		queues:     map[string]*invokeQueue{},
 	}
@@ -144,11 +157,20 @@ func New(cfg Config) (*Server, error) {
 		s.maxBody = DefaultMaxBodyBytes
 	}
 	if cfg.StateFile != "" {
+		if err := checkStateDir(cfg.StateFile); err != nil {
+			return nil, err
+		}
 		st, err := loadState(cfg.StateFile)
 		if err != nil {
 			return nil, fmt.Errorf("load state file: %w", err)
 		}
 		s.st = st
+		for arn, sec := range st.Secrets {
+			s.dirty[arn] = true // encoded by the first write
+			if sec.DeletionDate != nil {
+				s.deadlines.add(*sec.DeletionDate, arn)
+			}
+		}
 	}
 	return s, nil
 }
@@ -170,17 +192,21 @@ func (s *Server) Start(addr string) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-// Close stops a server started with Start. It is a no-op otherwise.
+// Close stops a server started with Start and writes any change not yet in
+// the state file (a purge of expired secrets, say).
 func (s *Server) Close() error {
 	s.srvMu.Lock()
 	defer s.srvMu.Unlock()
-	if s.srv == nil {
-		return nil
+	var err error
+	if s.srv != nil {
+		err = s.srv.Close()
+		s.srv = nil
 	}
-	err := s.srv.Close()
-	s.srv = nil
 	if err != nil {
 		return fmt.Errorf("close server: %w", err)
+	}
+	if err := s.flush(); err != nil {
+		return fmt.Errorf("save state file: %w", err)
 	}
 	return nil
 }
@@ -366,6 +392,20 @@ func writeQueryError(w http.ResponseWriter, status int, code, msg, service strin
 	_, _ = w.Write(append([]byte(xml.Header), b...))
 }
 
+// healthError returns why the emulator is not healthy: its state file could
+// not be written.
+func (s *Server) healthError() error {
+	if err := s.PersistError(); err != nil {
+		return fmt.Errorf("state file not saved: %w", err)
+	}
+	for _, check := range s.health {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // redactKeys passes every key of a two-level count table through
 // rotation.RedactURLs: every string the admin endpoints serve is redacted.
 func redactKeys(in map[string]map[string]int) map[string]map[string]int {
@@ -391,6 +431,12 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.URL.Path == "/_dualkey/health" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		if err := s.healthError(); err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "degraded", "error": rotation.RedactURLs(err.Error())})
+			return
+		}
 		send(map[string]string{"status": "ok"})
 	case r.URL.Path == "/_dualkey/stats" && r.Method == http.MethodGet:
 		send(redactKeys(map[string]map[string]int{"": s.Stats()})[""])

@@ -120,6 +120,15 @@ var iamOps = map[string]operation{
 	"DeleteAccessKey":      (*Service).deleteAccessKey,
 	"ListAccessKeys":       (*Service).listAccessKeys,
 	"GetAccessKeyLastUsed": (*Service).getAccessKeyLastUsed,
+	"TagUser":              (*Service).tagUser,
+	"UntagUser":            (*Service).untagUser,
+	"ListUserTags":         (*Service).listUserTags,
+}
+
+// readOnly lists the operations that change nothing.
+var readOnly = map[string]bool{
+	"GetUser": true, "ListUsers": true, "ListAccessKeys": true, "GetAccessKeyLastUsed": true,
+	"ListUserTags": true, "GetCallerIdentity": true,
 }
 
 var stsOps = map[string]operation{
@@ -255,6 +264,9 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	c := &call{principal: p, form: form, now: s.now()}
 	s.mu.Lock()
 	result, aerr := op(s, c)
+	if aerr == nil && !readOnly[action] {
+		s.gen++
+	}
 	s.mu.Unlock()
 	if aerr != nil {
 		writeError(w, service, aerr)
@@ -319,11 +331,12 @@ func writeXML(w http.ResponseWriter, status int, reqID string, body []byte) {
 // XML shapes of the results.
 
 type xmlUser struct {
-	Path       string `xml:"Path"`
-	UserName   string `xml:"UserName"`
-	UserID     string `xml:"UserId"`
-	Arn        string `xml:"Arn"`
-	CreateDate string `xml:"CreateDate"`
+	Path       string   `xml:"Path"`
+	UserName   string   `xml:"UserName"`
+	UserID     string   `xml:"UserId"`
+	Arn        string   `xml:"Arn"`
+	CreateDate string   `xml:"CreateDate"`
+	Tags       *xmlTags `xml:"Tags,omitempty"` // GetUser and CreateUser only, as at AWS
 }
 
 type userResult struct {
@@ -493,12 +506,19 @@ func (s *Service) createUser(c *call) (any, *apiError) {
 			return nil, constraintError(path, "path", `Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F)`)
 		}
 	}
+	// A bad tag fails the whole request and creates nothing.
+	tags, _, aerr := tagsParam(c)
+	if aerr != nil {
+		return nil, aerr
+	}
 	if _, exists := s.userLocked(name); exists {
 		return nil, &apiError{http.StatusConflict, "EntityAlreadyExists", fmt.Sprintf("User with name %s already exists.", name)}
 	}
-	u := &user{name: name, id: s.newUserIDLocked(), path: path, created: c.now}
+	u := &user{name: name, id: s.newUserIDLocked(), path: path, created: c.now, tags: mergeTags(nil, tags)}
 	s.users[strings.ToLower(name)] = u
-	return userResult{User: s.userXML(u)}, nil
+	out := s.userXML(u)
+	out.Tags = tagsXML(u.tags)
+	return userResult{User: out}, nil
 }
 
 func (s *Service) getUser(c *call) (any, *apiError) {
@@ -506,7 +526,9 @@ func (s *Service) getUser(c *call) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return userResult{User: s.userXML(u)}, nil
+	out := s.userXML(u)
+	out.Tags = tagsXML(u.tags)
+	return userResult{User: out}, nil
 }
 
 func (s *Service) listUsers(c *call) (any, *apiError) {

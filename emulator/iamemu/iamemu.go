@@ -13,6 +13,10 @@
 // awsauth.PrincipalFrom). Standalone verifies requests itself, so the package
 // can be used and tested without the rest of the emulator.
 //
+// Users carry tags (TagUser, UntagUser, ListUserTags, CreateUser with Tags,
+// GetUser returning them) with IAM's limits: 50 per user, case-insensitive
+// keys, no "aws:" prefix.
+//
 // The emulator performs no authorisation: any valid key may call any
 // operation on any user.
 package iamemu
@@ -74,6 +78,7 @@ type Service struct {
 	now             func() time.Time
 
 	mu    sync.Mutex
+	gen   uint64 // bumped by every change Snapshot would show
 	delay time.Duration
 	users map[string]*user      // by lower-cased user name: IAM names are case-insensitive
 	keys  map[string]*accessKey // by access key id
@@ -84,6 +89,7 @@ type user struct {
 	id      string
 	path    string
 	created time.Time
+	tags    []Tag // sorted by key; keys unique without regard to case
 }
 
 type accessKey struct {
@@ -157,6 +163,16 @@ func (s *Service) SetPropagationDelay(d time.Duration) {
 	s.delay = d
 }
 
+// Generation returns a number that changes whenever the state Snapshot
+// returns changes in a way the API can show (a use of a key within the same
+// minute, service and region does not count). A persister compares it with
+// the generation it last saved to skip saves that would change nothing.
+func (s *Service) Generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
 // AccountID returns the emulated account id.
 func (s *Service) AccountID() string { return s.account }
 
@@ -200,6 +216,11 @@ func (k keyStore) RecordUse(p awsauth.Principal, at time.Time) {
 	key, ok := s.keys[p.AccessKeyID]
 	if !ok {
 		return
+	}
+	// Only a change GetAccessKeyLastUsed can show (it reports minutes) is a
+	// change of state worth saving.
+	if !key.lastUsed.Truncate(time.Minute).Equal(at.Truncate(time.Minute)) || key.lastService != p.Service || key.lastRegion != p.Region {
+		s.gen++
 	}
 	key.lastUsed = at
 	key.lastService = p.Service

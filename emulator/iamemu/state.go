@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,7 @@ type User struct {
 	UserID     string    `json:"userId"`
 	Path       string    `json:"path,omitempty"` // "/" when empty
 	CreateDate time.Time `json:"createDate"`
+	Tags       []Tag     `json:"tags,omitempty"`
 }
 
 // AccessKey is an access key in a State. Its String and GoString methods
@@ -60,7 +62,7 @@ func (s *Service) Snapshot() State {
 	defer s.mu.Unlock()
 	st := State{Users: []User{}, AccessKeys: []AccessKey{}}
 	for _, u := range s.sortedUsersLocked() {
-		st.Users = append(st.Users, User{UserName: u.name, UserID: u.id, Path: u.path, CreateDate: u.created})
+		st.Users = append(st.Users, User{UserName: u.name, UserID: u.id, Path: u.path, CreateDate: u.created, Tags: slices.Clone(u.tags)})
 		for _, k := range s.keysOfLocked(u.name) {
 			ak := AccessKey{
 				AccessKeyID:     k.id,
@@ -106,7 +108,10 @@ func (s *Service) Restore(st State) error {
 		if err := validPath(path); err != nil {
 			return fmt.Errorf("restore user %q: %w", u.UserName, err)
 		}
-		users[strings.ToLower(u.UserName)] = &user{name: u.UserName, id: u.UserID, path: path, created: u.CreateDate}
+		if err := validTags(u.Tags); err != nil {
+			return fmt.Errorf("restore user %q: %w", u.UserName, err)
+		}
+		users[strings.ToLower(u.UserName)] = &user{name: u.UserName, id: u.UserID, path: path, created: u.CreateDate, tags: mergeTags(nil, u.Tags)}
 	}
 	keys := map[string]*accessKey{}
 	perUser := map[string]int{}
@@ -151,6 +156,7 @@ func (s *Service) Restore(st State) error {
 	s.users = users
 	s.keys = keys
 	s.installBootstrapLocked()
+	s.gen++
 	return nil
 }
 
@@ -161,6 +167,27 @@ var (
 	errBadUserName = errors.New("user name must be 1 to 64 characters of [\\w+=,.@-]")
 	errBadPath     = errors.New("path must begin and end with / and contain printable ASCII")
 )
+
+// validTags applies TagUser's rules to restored tags.
+func validTags(tags []Tag) error {
+	if len(tags) > MaxTagsPerUser {
+		return fmt.Errorf("%d tags, more than the %d allowed", len(tags), MaxTagsPerUser)
+	}
+	seen := map[string]bool{}
+	for _, t := range tags {
+		if aerr := validateTagKey(t.Key, "key"); aerr != nil {
+			return fmt.Errorf("tag key %q: %s", t.Key, aerr.message)
+		}
+		if aerr := validateTagValue(t.Value, "value"); aerr != nil {
+			return fmt.Errorf("tag %q value: %s", t.Key, aerr.message)
+		}
+		if seen[strings.ToLower(t.Key)] {
+			return fmt.Errorf("tag key %q appears twice (keys are case-insensitive)", t.Key)
+		}
+		seen[strings.ToLower(t.Key)] = true
+	}
+	return nil
+}
 
 func validUserName(name string) error {
 	if len(name) < 1 || len(name) > 64 || !userNamePattern.MatchString(name) {
