@@ -92,6 +92,37 @@ func TestAWSCLI(t *testing.T) {
 		}
 	})
 
+	t.Run("iam user tags", func(t *testing.T) {
+		if _, stderr, err := run(t, k, "iam", "tag-user", "--user-name", "app", "--tags", "Key=dualkey:managed,Value=true", "Key=Team,Value=payments"); err != nil {
+			t.Fatalf("aws iam tag-user: %v: %s", err, stderr)
+		}
+		if _, stderr, err := run(t, k, "iam", "untag-user", "--user-name", "app", "--tag-keys", "team"); err != nil {
+			t.Fatalf("aws iam untag-user: %v: %s", err, stderr)
+		}
+		out, stderr, err := run(t, k, "iam", "list-user-tags", "--user-name", "app")
+		if err != nil {
+			t.Fatalf("aws iam list-user-tags: %v: %s", err, stderr)
+		}
+		var list struct {
+			Tags        []struct{ Key, Value string }
+			IsTruncated bool
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("parse %q: %v", out, err)
+		}
+		if len(list.Tags) != 1 || list.Tags[0].Key != "dualkey:managed" || list.Tags[0].Value != "true" || list.IsTruncated {
+			t.Fatalf("list-user-tags = %s", out)
+		}
+		out, stderr, err = run(t, k, "iam", "get-user", "--user-name", "app")
+		if err != nil || !strings.Contains(out, `"dualkey:managed"`) {
+			t.Fatalf("aws iam get-user: %v: %s %s", err, out, stderr)
+		}
+		_, stderr, err = run(t, k, "iam", "tag-user", "--user-name", "app", "--tags", "Key=aws:x,Value=y")
+		if err == nil || !strings.Contains(stderr, "InvalidInput") {
+			t.Fatalf("aws iam tag-user with a reserved key: %v %s", err, stderr)
+		}
+	})
+
 	t.Run("inactive key refused", func(t *testing.T) {
 		if _, err := e.admin().UpdateAccessKey(t.Context(), &iam.UpdateAccessKeyInput{
 			UserName: aws.String("app"), AccessKeyId: aws.String(k.id), Status: iamtypes.StatusTypeInactive,
