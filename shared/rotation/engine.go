@@ -57,6 +57,9 @@ type Config struct {
 	// Now is the clock (default time.Now). The engine measures StoreWithin
 	// with it and stamps the dualkey:state-since tag.
 	Now func() time.Time
+	// Sleep waits between polls of the pending version while a concurrent
+	// delivery of createSecret stores it (default Sleep).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Engine runs the rotation steps for one provider. It is safe for concurrent
@@ -68,6 +71,7 @@ type Engine struct {
 	metrics  *Metrics
 	redactor *Redactor
 	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
 
 	mu    sync.Mutex
 	cache map[string]string // secret ARN + "|" + version id -> value
@@ -96,6 +100,9 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = Sleep
+	}
 	h := slog.NewJSONHandler(cfg.LogWriter, &slog.HandlerOptions{Level: cfg.LogLevel})
 	return &Engine{
 		sm:       cfg.SecretsManager,
@@ -104,6 +111,7 @@ func New(cfg Config) (*Engine, error) {
 		metrics:  NewMetrics(cfg.MetricsWriter, cfg.Now),
 		redactor: cfg.Redactor,
 		now:      cfg.Now,
+		sleep:    cfg.Sleep,
 		cache:    map[string]string{},
 	}, nil
 }

@@ -22,6 +22,12 @@ var (
 	// dualkey:provider tag is missing or names another provider, or it is
 	// not tagged dualkey:managed=true).
 	ErrNotManaged = errors.New("secret is not managed by this rotation function")
+	// ErrConcurrentDelivery: another delivery of the same step may be in
+	// flight (Lambda may deliver a step twice at once). A provider's Create
+	// wraps it when it finds a credential a sibling delivery may still store;
+	// the engine then waits up to StoreWithin for the pending version to get
+	// a value, and the step succeeds when it does.
+	ErrConcurrentDelivery = errors.New("another delivery of this step may be in flight")
 	// ErrNoVersion: no version holds the label, or it has no value yet.
 	ErrNoVersion = errors.New("no version with a value holds the label")
 	// ErrInvalidSecret: a secret value is malformed (not JSON, missing field).

@@ -200,7 +200,11 @@ type Provider interface {
 	// Create returns the value of the new version. It must not disturb the
 	// current credential. If it creates a credential at the provider and the
 	// engine fails to store it, the next Create call must adopt or remove that
-	// credential so that no orphan is left behind.
+	// credential so that no orphan is left behind, but only once the
+	// credential is older than OrphanAge: a younger one may belong to a
+	// concurrent delivery of createSecret that is still storing it, and
+	// Create must then change nothing and return an error wrapping
+	// ErrConcurrentDelivery.
 	Create(ctx context.Context, req *CreateRequest) (*CreateResponse, error)
 	// Set makes the pending credential usable at the provider. It must succeed
 	// without change when the pending credential is already set, and must keep

@@ -19,9 +19,12 @@ import (
 const minPutTime = 5 * time.Second
 
 // pending reads the value of the pending version; every step after
-// createSecret needs one (RotateSecret's placeholder has none).
+// createSecret needs one (RotateSecret's placeholder has none). It reads
+// by version id alone: the guards established that the token's version
+// holds AWSPENDING, and a concurrent delivery of finishSecret may have
+// moved the label since (a version's value never changes).
 func (e *Engine) pending(ctx context.Context, r *invocation) (*Version, error) {
-	v, err := r.reader.Version(ctx, r.token, StagePending)
+	v, err := r.reader.Version(ctx, r.token, "")
 	if err != nil {
 		if errors.Is(err, ErrNoVersion) {
 			return nil, fmt.Errorf("pending version %s has no value: %w (run createSecret first)", r.token, err)
@@ -65,6 +68,12 @@ func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string
 		Emergency: r.tags[TagEmergency] == "true",
 	})
 	if err != nil {
+		if errors.Is(err, ErrConcurrentDelivery) {
+			if v := e.awaitPending(ctx, r); v != nil {
+				log.Info("a concurrent delivery of createSecret stored the pending version", "pending", e.provider.Fingerprint(v.Value), "cause", err.Error())
+				return OutcomeReplay, nil
+			}
+		}
 		return "", providerErr("create", err)
 	}
 	if resp == nil || !isJSONObject(resp.Value) {
@@ -104,6 +113,27 @@ func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string
 	e.remember(r.arn, r.token, resp.Value)
 	log.Info("created pending version", "current", e.provider.Fingerprint(current.Value), "pending", fp)
 	return OutcomeSuccess, nil
+}
+
+// pollPending is how often awaitPending looks at the pending version.
+const pollPending = time.Second
+
+// awaitPending waits up to StoreWithin for a concurrent delivery of
+// createSecret to store the pending version, and returns it; nil when none
+// appeared (or it could not be read).
+func (e *Engine) awaitPending(ctx context.Context, r *invocation) *Version {
+	for waited := time.Duration(0); ; waited += pollPending {
+		v, err := r.reader.Version(ctx, r.token, "")
+		if err == nil {
+			return v
+		}
+		if !errors.Is(err, ErrNoVersion) || waited >= StoreWithin {
+			return nil
+		}
+		if e.sleep(ctx, pollPending) != nil {
+			return nil
+		}
+	}
 }
 
 // putFailed resolves a PutSecretValue that reported an error by reading the

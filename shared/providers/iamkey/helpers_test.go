@@ -32,39 +32,27 @@ import (
 
 const user = "alice"
 
-// clock is the emulator's injected clock. It follows real time plus an
-// offset, or stands still when frozen; Sleep advances it instead of sleeping.
+// clock is the tests' injected clock: the emulator's, the provider's and
+// (in the conformance kit) the engine's. It stands still unless advanced;
+// Sleep advances it instead of sleeping.
 type clock struct {
-	mu     sync.Mutex
-	frozen bool
-	base   time.Time
-	offset time.Duration
-	slept  []time.Duration
+	fc    *testutil.FakeClock
+	mu    sync.Mutex
+	slept []time.Duration
 }
 
-func realClock() *clock { return &clock{} }
+func clockOf(fc *testutil.FakeClock) *clock { return &clock{fc: fc} }
 
-func frozenClock(at time.Time) *clock { return &clock{frozen: true, base: at} }
+func frozenClock(at time.Time) *clock { return clockOf(testutil.NewFakeClock(at)) }
 
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.frozen {
-		return c.base.Add(c.offset)
-	}
-	return time.Now().Add(c.offset)
-}
+func (c *clock) Now() time.Time { return c.fc.Now() }
 
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
+func (c *clock) Advance(d time.Duration) { c.fc.Advance(d) }
 
 // Sleep is the provider's injected Sleep: it moves the clock, never waits.
 func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
+	c.fc.Advance(d)
 	c.mu.Lock()
-	c.offset += d
 	c.slept = append(c.slept, d)
 	c.mu.Unlock()
 	return ctx.Err()
@@ -151,19 +139,41 @@ func (w *world) provider(hc *http.Client, cfg iamkey.Config) *iamkey.Provider {
 	if cfg.Sleep == nil {
 		cfg.Sleep = w.clk.Sleep
 	}
+	if cfg.Now == nil {
+		cfg.Now = w.clk.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(w.logs, nil))
 	}
 	return iamkey.NewFromAWSConfig(awsCfg, hc, cfg)
 }
 
+// createUser creates an IAM user tagged dualkey:managed=true.
 func (w *world) createUser(name string) string {
+	w.t.Helper()
+	arn := w.createUnmanagedUser(name)
+	w.tagUser(name, "true")
+	return arn
+}
+
+// createUnmanagedUser creates an IAM user without dualkey's tag.
+func (w *world) createUnmanagedUser(name string) string {
 	w.t.Helper()
 	out, err := w.admin().CreateUser(context.Background(), &iam.CreateUserInput{UserName: aws.String(name)})
 	if err != nil {
 		w.t.Fatalf("create user %s: %v", name, err)
 	}
 	return aws.ToString(out.User.Arn)
+}
+
+// tagUser sets the user's dualkey:managed tag.
+func (w *world) tagUser(name, managed string) {
+	w.t.Helper()
+	if _, err := w.admin().TagUser(context.Background(), &iam.TagUserInput{UserName: aws.String(name), Tags: []iamtypes.Tag{
+		{Key: aws.String(rotation.TagManaged), Value: aws.String(managed)},
+	}}); err != nil {
+		w.t.Fatalf("tag user %s: %v", name, err)
+	}
 }
 
 // accessKey is a key the test made; String hides the secret.
@@ -302,7 +312,7 @@ func newSubject(got **world, o fixtureOpts) rotationtest.Subject {
 		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
 			clk := o.clk
 			if clk == nil {
-				clk = realClock()
+				clk = clockOf(env.Clock)
 			}
 			w := newWorld(t, clk)
 			if got != nil {
@@ -333,6 +343,7 @@ func newSubject(got **world, o fixtureOpts) rotationtest.Subject {
 				},
 				Live:             func(ctx context.Context) ([]string, error) { return w.keyIDs(ctx, user) },
 				BetweenRotations: func(ctx context.Context, env *rotationtest.Env, arn string) { retirePrevious(t, w, env, arn) },
+				Propagation:      w.svc.SetPropagationDelay,
 			}
 		},
 	}
@@ -411,3 +422,6 @@ func errorCode(err error) string {
 }
 
 func iamStatus(s string) iamtypes.StatusType { return iamtypes.StatusType(s) }
+
+// fixedTime is a clock start for tests that do not run the kit.
+var fixedTime = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)

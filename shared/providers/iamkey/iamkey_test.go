@@ -238,6 +238,11 @@ func TestTwoKeyLimit(t *testing.T) {
 				if !strings.Contains(w.logs.String(), s.k0.id) || !strings.Contains(w.logs.String(), "deleted the retired access key") {
 					t.Errorf("the deletion of the retired key %s was not logged: %s", s.k0.id, w.logs.String())
 				}
+				// The engine ended the retired version's lifecycle (issue 6 item 9).
+				if tags := env.Tags(ctx, arn); tags[rotation.TagState] != rotation.StateDeleted || !strings.Contains(tags[rotation.TagStateNote], s.k0.id) {
+					t.Errorf("tags after deleting the retired key: %v", tags)
+				}
+				env.CheckDeactivatedLive(ctx, arn)
 				return
 			}
 			if msg == "" {
@@ -259,14 +264,35 @@ func TestTwoKeyLimit(t *testing.T) {
 	}
 }
 
-func TestCrashAfterCreateAccessKey(t *testing.T) {
+// A key that no version references, made during this rotation and never
+// used, is an earlier attempt's orphan only once it is older than
+// rotation.OrphanAge: until then it may be a concurrent delivery's, still
+// being stored (issue 6 item 7: one delivery deleted the other's fresh key).
+func TestKeyLeftByAnEarlierAttempt(t *testing.T) {
 	ctx := context.Background()
 	env, w, arn, k0 := newEnv(t, fixtureOpts{})
 	token := hold(t, env, arn)
 	// An earlier attempt of this rotation created a key and crashed before
-	// the pending version was stored: the key's secret is lost.
+	// the pending version was stored, or a concurrent delivery is storing it.
 	orphan := w.createKey(user)
-	if err := runSteps(t, env, arn, token); err != nil {
+	before := w.keys(user)
+	err := env.Step(ctx, arn, token, rotation.StepCreate)
+	if !errors.Is(err, iamkey.ErrConcurrentDelivery) {
+		t.Fatalf("createSecret next to a fresh unreferenced key: %v, want ErrConcurrentDelivery", err)
+	}
+	for _, want := range []string{orphan.id, "another delivery of this step created access key", "retry after"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q: %v", want, err)
+		}
+	}
+	if after := w.keys(user); !reflect.DeepEqual(before, after) {
+		t.Fatalf("keys changed from %v to %v", before, after)
+	}
+	if env.Value(ctx, arn, rotation.StagePending) != "" {
+		t.Fatal("a pending value was stored")
+	}
+	// Secrets Manager retries later: the key is provably an orphan now.
+	if err := env.Retry(ctx, arn, token, rotation.StepCreate); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
 	cur := decode(t, env.Value(ctx, arn, rotation.StageCurrent)).AccessKeyID
@@ -274,8 +300,35 @@ func TestCrashAfterCreateAccessKey(t *testing.T) {
 	if got := w.keys(user); !sameSet(got, want) {
 		t.Fatalf("keys %v, want %v (orphan %s deleted)", got, want, orphan.id)
 	}
-	if logs := w.logs.String(); !strings.Contains(logs, orphan.id) || !strings.Contains(logs, "left by a crashed attempt") {
+	if logs := w.logs.String(); !strings.Contains(logs, orphan.id) || !strings.Contains(logs, "left by an earlier attempt") {
 		t.Errorf("the orphan %s was not logged: %s", orphan.id, logs)
+	}
+}
+
+// A slow delivery must not delete a key that a faster one stored as the
+// pending version after the slow one saw no pending value.
+func TestOldKeyStoredMeanwhileIsNotAnOrphan(t *testing.T) {
+	ctx := context.Background()
+	env, w, arn, k0 := newEnv(t, fixtureOpts{})
+	token := hold(t, env, arn)
+	k1 := w.createKey(user)
+	if _, err := env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(arn), ClientRequestToken: aws.String(token),
+		SecretString: aws.String(value(user, k1, nil)), VersionStages: []string{rotation.StagePending},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.clk.Advance(2 * rotation.OrphanAge)
+	labels := env.Labels(ctx, arn)
+	cur := &rotation.Version{ID: holder(labels, rotation.StageCurrent), Stages: []string{rotation.StageCurrent}, Value: value(user, k0, nil)}
+	_, err := w.provider(nil, iamkey.Config{}).Create(ctx, &rotation.CreateRequest{
+		SecretID: arn, Token: token, Current: cur, Versions: rotation.NewReader(env.SM, arn, labels, nil),
+	})
+	if !errors.Is(err, iamkey.ErrConcurrentDelivery) || !strings.Contains(err.Error(), "was stored as the pending version") {
+		t.Fatalf("Create next to a key stored meanwhile: %v", err)
+	}
+	if got, want := w.keys(user), []string{k0.id + "=Active", k1.id + "=Active"}; !sameSet(got, want) {
+		t.Fatalf("keys %v, want %v", got, want)
 	}
 }
 
@@ -363,7 +416,8 @@ func TestPutSecretValueFails(t *testing.T) {
 		if !strings.Contains(w.logs.String(), "deactivated the new access key whose pending version could not be stored") {
 			t.Errorf("Discard was not logged: %s", w.logs.String())
 		}
-		// Secrets Manager retries the rotation with the same token.
+		// Secrets Manager retries the rotation with the same token, later.
+		env.Clock.Advance(rotationtest.RetryDelay)
 		for _, step := range rotationtest.AllSteps {
 			if err := eng.Handle(ctx, events.SecretsManagerSecretRotationEvent{Step: step, SecretID: arn, ClientRequestToken: token}); err != nil {
 				t.Fatalf("retry %s: %v", step, err)
@@ -376,7 +430,7 @@ func TestPutSecretValueFails(t *testing.T) {
 		if cur == discarded {
 			t.Fatalf("the discarded key %s became current", discarded)
 		}
-		if logs := w.logs.String(); !strings.Contains(logs, "left by a crashed attempt") || !strings.Contains(logs, discarded) {
+		if logs := w.logs.String(); !strings.Contains(logs, "left by an earlier attempt") || !strings.Contains(logs, discarded) {
 			t.Errorf("the retry did not delete the discarded key %s: %s", discarded, logs)
 		}
 		env.CheckNoOrphans(ctx, arn)
@@ -584,7 +638,7 @@ func TestLifecycle(t *testing.T) {
 	u, err = p.LastUsed(ctx, req)
 	check("last used", err)
 	usedAt := time.Date(2030, 1, 2, 4, 5, 0, 0, time.UTC) // IAM keeps minutes
-	if !u.Known || !u.LastUsed.Equal(usedAt) || u.Detail != "last used 2030-01-02T04:05:00Z via sts in us-east-1" {
+	if !u.Known || !u.LastUsed.Equal(usedAt) || u.Granularity != time.Minute || u.Detail != "last used 2030-01-02T04:05:00Z via sts in us-east-1" {
 		t.Errorf("usage %+v, want last used %v via sts", u, usedAt)
 	}
 
@@ -616,9 +670,11 @@ func TestLifecycle(t *testing.T) {
 	bad := &rotation.CredentialRequest{SecretID: secretID, Version: &rotation.Version{ID: "v9", Value: `{"user_name":"alice"}`}}
 	fails("deactivate a malformed version", p.Deactivate(ctx, bad), `"access_key_id"`, "v9")
 	fails("no version", p.Delete(ctx, &rotation.CredentialRequest{}), "no version")
-	other := &rotation.CredentialRequest{SecretID: secretID, Version: &rotation.Version{ID: "v0", Value: value("nobody", k0, nil)}}
-	_, err = p.Credentials(ctx, other)
+	nobody := &rotation.CredentialRequest{SecretID: secretID, Version: &rotation.Version{ID: "v0", Value: value("nobody", k0, nil)}}
+	_, err = p.Credentials(ctx, nobody)
 	fails("credentials of an unknown user", err, `"user_name"`, "nobody")
+	w.createUser("carol")
+	other := &rotation.CredentialRequest{SecretID: secretID, Version: &rotation.Version{ID: "v0", Value: value("carol", k0, nil)}}
 	_, err = p.LastUsed(ctx, other)
 	fails("last used under the wrong user", err, k0.id, `belongs to IAM user "alice"`)
 
@@ -650,6 +706,9 @@ func TestParseAndFingerprint(t *testing.T) {
 		if out := fmt.Sprintf(f, *s); strings.Contains(out, k.secret) {
 			t.Errorf("%s of a Secret value shows the secret access key", f)
 		}
+	}
+	if p.MaxLive() != 2 {
+		t.Errorf("MaxLive() = %d, want IAM's 2", p.MaxLive())
 	}
 	// A provider without clients fails cleanly.
 	_, err = p.Create(context.Background(), &rotation.CreateRequest{Current: &rotation.Version{Value: value(user, k, nil)}})
