@@ -18,7 +18,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("emulator", stderr)
 	addr := fs.String("addr", "127.0.0.1:4566", "listen address (keep it on loopback)")
-	state := fs.String("state", "", "file to keep state in across restarts")
+	state := fs.String("state", "", "file to keep state in across restarts, IAM state beside it in FILE.iam.json (its directory must exist and be writable)")
 	var lambdas multiFlag
 	fs.Var(&lambdas, "lambda", "rotation Lambda NAME_OR_ARN=INVOKE_URL (repeatable), e.g. dualkey-servicekey=http://127.0.0.1:9001/2015-03-31/functions/function/invocations")
 	bootstrap := fs.String("bootstrap-key", "", "ACCESS_KEY_ID:SECRET of the key that stands for the Lambda's own role (default: the built-in "+awsemu.DefaultAccessKeyID+" key)")
@@ -59,6 +59,9 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "  bootstrap key %s (secret: see --bootstrap-key or docs/emulator.md)\n", id)
 	if *delay > 0 {
 		fmt.Fprintf(stdout, "  new IAM keys work after %s\n", *delay)
+	}
+	if *state != "" {
+		fmt.Fprintf(stdout, "  state kept in %s and %s.iam.json\n", *state, *state)
 	}
 	<-ctx.Done()
 	return nil
