@@ -29,6 +29,14 @@
 // directory, $XDG_CACHE_HOME or ~/.cache, in dualkey-dbtest/) and copied for
 // each server. Set DUALKEY_DBTEST_CACHE=off to initialise every server from
 // scratch.
+//
+// Servers' directories go to /dev/shm when it is a tmpfs with at least 1 GiB
+// free (copying onto a virtual disk is ten times slower), else to the
+// temporary directory; DUALKEY_DBTEST_DIR overrides. DUALKEY_PG_BINDIR and
+// DUALKEY_MARIADB_BINDIR point at other server binaries. As root, PostgreSQL
+// runs as the postgres account (or nobody) and MariaDB with --user=root. A
+// test process that dies leaves its servers behind; the next run stops them
+// and removes their directories.
 package dbtest
 
 import (
