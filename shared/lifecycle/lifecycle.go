@@ -630,6 +630,20 @@ func (l *Lifecycle) deactivated(ctx context.Context, s *secret, rep *Report, dv 
 		rep.add(Action{Op: OpHold, Version: dv, Reason: "a rollback of it did not finish; run it again: " + l.cmd("rollback", s.name)})
 		return nil
 	}
+	if s.provider.SwitchOff() == rotation.SwitchOffLabelGated && slices.Contains(s.stages[dv], rotation.StagePrevious) {
+		// A crash between the two label moves of the switch-off: finish it.
+		_, fp, err := l.credential(ctx, s, dv)
+		if err != nil {
+			return err
+		}
+		rep.add(Action{Op: OpDeactivate, Version: dv, Fingerprint: fp, Applied: apply,
+			Reason: "finishing the switch-off: the version is labelled " + rotation.StageDeactivated + " but still holds AWSPREVIOUS"})
+		if apply {
+			if err := l.removeStage(ctx, s, rotation.StagePrevious, dv); err != nil {
+				return err
+			}
+		}
+	}
 	if _, ok := s.provider.(rotation.Deleter); !ok && s.provider.SwitchOff() == rotation.SwitchOffReversible {
 		_, fp, err := l.credential(ctx, s, dv)
 		if err != nil {

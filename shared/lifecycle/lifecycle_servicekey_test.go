@@ -554,3 +554,24 @@ func TestServiceKeyRollbackTargetsNewestPrevious(t *testing.T) {
 		t.Fatalf("hold on the wrong version: %v", tg)
 	}
 }
+
+// A crash between the label-gated switch-off's two label moves
+// (DUALKEY_DEACTIVATED on, AWSPREVIOUS off) leaves the key accepted; the
+// next run finishes the switch-off instead of counting it as done.
+func TestServiceKeyFinishesInterruptedSwitchOff(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "1m"})
+	prev := rotation.Holder(e.Labels(ctx, e.arn), rotation.StagePrevious)
+	if _, err := e.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{SecretId: aws.String(e.arn),
+		VersionStage: aws.String(rotation.StageDeactivated), MoveToVersionId: aws.String(prev)}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if !e.oldKeyAccepted(t) {
+		t.Fatal("setup: the old key should still be accepted")
+	}
+	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if err != nil || !strings.Contains(ops(rep), "deactivate") || e.oldKeyAccepted(t) {
+		t.Fatalf("interrupted switch-off not finished: %v\n%s", err, rep)
+	}
+}
