@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -72,7 +73,7 @@ func (a *awsFlags) cmd(verb string, args ...string) string {
 	}
 	for _, a := range args {
 		if a != "" {
-			parts = append(parts, a)
+			parts = append(parts, lifecycle.ShellWord(a))
 		}
 	}
 	return strings.Join(parts, " ")
@@ -80,7 +81,10 @@ func (a *awsFlags) cmd(verb string, args ...string) string {
 
 // awsCmd renders an aws CLI command aimed at the same endpoint.
 func (a *awsFlags) awsCmd(args ...string) string {
-	parts := append([]string{"aws"}, args...)
+	parts := []string{"aws"}
+	for _, x := range args {
+		parts = append(parts, lifecycle.ShellWord(x))
+	}
 	if a.endpoint != "" {
 		parts = append(parts, "--endpoint-url", a.endpoint)
 	}

@@ -148,13 +148,33 @@ func New(cfg Config) (*Lifecycle, error) {
 	}, nil
 }
 
-// cmd renders a dualkey command for a message: "dualkey VERB [flags] ARGS".
+// cmd renders a dualkey command for a message: "dualkey VERB [flags] ARGS",
+// each argument quoted for a POSIX shell when it needs it.
 func (l *Lifecycle) cmd(verb string, args ...string) string {
-	parts := append([]string{"dualkey", verb}, args...)
+	parts := []string{"dualkey", verb}
 	if l.flags != "" {
-		parts = append([]string{"dualkey", verb, l.flags}, args...)
+		parts = append(parts, l.flags)
+	}
+	for _, a := range args {
+		parts = append(parts, ShellWord(a))
 	}
 	return strings.Join(parts, " ")
+}
+
+// ShellWord quotes s for a POSIX shell unless it is made only of
+// characters that need no quoting (those of secret names and ARNs).
+func ShellWord(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/_+=.@:,-", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Op is one kind of step the lifecycle takes or reports.
