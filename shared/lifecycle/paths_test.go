@@ -159,7 +159,9 @@ func TestCancel(t *testing.T) {
 	}{
 		{"pending credential at the provider", failAfterCreate, true},
 		{"placeholder without a value", func(e *vendorEnv) {
-			e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+			e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+				return errors.New("lambda down")
+			})
 		}, false},
 	}
 	for _, c := range cases {
@@ -207,7 +209,9 @@ func TestCancel(t *testing.T) {
 func TestCancelKeepsSharedCredential(t *testing.T) {
 	ctx := context.Background()
 	e := newVendorEnv(t, nil)
-	e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error { return errors.New("lambda down") })
+	e.SetInvoke(func(context.Context, events.SecretsManagerSecretRotationEvent) error {
+		return errors.New("lambda down")
+	})
 	token, err := e.Rotate(ctx, e.arn)
 	if err != nil {
 		t.Fatal(err)
