@@ -20,7 +20,7 @@ import (
 // old key works until the delete.
 func TestDeleteOnlyLifecycle(t *testing.T) {
 	ctx := context.Background()
-	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h", "dualkey:confirm": "24h", lifecycle.TagGrace: "48h"})
+	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagConfirm: "24h", lifecycle.TagGrace: "48h"})
 	oldID := rotation.Holder(e.Labels(ctx, e.arn), rotation.StagePrevious)
 	oldKey := vendorKeyID(e.first)
 
@@ -90,7 +90,7 @@ func TestDeleteOnlyLifecycle(t *testing.T) {
 // reactivation that did not happen.
 func TestDeleteOnlyRollbackDuringConfirmation(t *testing.T) {
 	ctx := context.Background()
-	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h", "dualkey:confirm": "24h"})
+	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagConfirm: "24h"})
 	e.clock.Advance(2 * time.Hour)
 	if rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); err != nil || rep.State != lifecycle.StateConfirming {
 		t.Fatalf("retire: %v\n%s", err, rep)
@@ -110,7 +110,7 @@ func TestDeleteOnlyRollbackDuringConfirmation(t *testing.T) {
 // switch it off.
 func TestDeleteOnlyEmergency(t *testing.T) {
 	ctx := context.Background()
-	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "24h", "dualkey:confirm": "24h"})
+	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "24h", lifecycle.TagConfirm: "24h"})
 	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{Emergency: true})
 	if err != nil || ops(rep) != "delete" || e.v.use(e.first) == nil {
 		t.Fatalf("emergency: %v\n%s", err, rep)
@@ -193,5 +193,52 @@ func TestLastUsedGranularity(t *testing.T) {
 				t.Fatalf("got %v state %q, want %q\n%s", err, rep.State, c.wantState, rep)
 			}
 		})
+	}
+}
+
+// The deactivation window gates the delete of a delete-only key (its
+// switch-off), not the start of the confirmation period; waiting for the
+// window keeps the confirmation's start.
+func TestDeleteOnlyWindowGatesTheDelete(t *testing.T) {
+	ctx := context.Background()
+	// Rotated Monday 10:00 UTC; deletes only 02:00-04:00.
+	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagConfirm: "2h", lifecycle.TagWindow: "02:00-04:00"})
+	e.clock.Advance(2 * time.Hour) // 12:00: the confirmation starts outside the window
+	if rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); err != nil || rep.State != lifecycle.StateConfirming {
+		t.Fatalf("confirmation outside the window: %v\n%s", err, rep)
+	}
+	since := e.tags(t)[lifecycle.TagStateSince]
+	e.clock.Advance(3 * time.Hour) // 15:00: confirmation over, window closed
+	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if err != nil || ops(rep) != "wait" || !strings.Contains(rep.String(), "window") || e.v.use(e.first) != nil {
+		t.Fatalf("outside the window: %v\n%s", err, rep)
+	}
+	if tg := e.tags(t); tg[lifecycle.TagState] != lifecycle.StateConfirming || tg[lifecycle.TagStateSince] != since {
+		t.Fatalf("waiting for the window lost the confirmation: %v", tg)
+	}
+	e.clock.Advance(12 * time.Hour) // 03:00
+	if rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); err != nil || ops(rep) != "delete" || e.v.use(e.first) == nil {
+		t.Fatalf("inside the window: %v\n%s", err, rep)
+	}
+}
+
+// A crash after the vendor deleted the key but before the labels and tags
+// followed: the next run finishes the delete (the vendor's delete of a gone
+// key succeeds) instead of asking the vendor about a key that is gone.
+func TestDeleteOnlyResumesInterruptedDelete(t *testing.T) {
+	ctx := context.Background()
+	e := newVendorEnv(t, map[string]string{lifecycle.TagDrain: "1h"})
+	prev := rotation.Holder(e.Labels(ctx, e.arn), rotation.StagePrevious)
+	e.v.remove(vendorKeyID(e.first))
+	tagSecret(t, e.SM, e.arn, map[string]string{lifecycle.TagState: lifecycle.StateDeleting, lifecycle.TagStateVersion: prev})
+	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+	if err != nil || ops(rep) != "delete" || rep.State != lifecycle.StateDeleted {
+		t.Fatalf("resume: %v\n%s", err, rep)
+	}
+	if _, ok := e.Labels(ctx, e.arn)[prev]; ok {
+		t.Fatal("the deleted key's version is still labelled")
+	}
+	if _, err := e.lc.Rollback(ctx, e.arn, lifecycle.RollbackOptions{Force: true}); !errors.Is(err, lifecycle.ErrNothingToRollBack) {
+		t.Fatalf("rollback of a deleted key: %v", err)
 	}
 }

@@ -103,3 +103,20 @@ func TestAlarmBeforePromotionIgnored(t *testing.T) {
 		t.Fatalf("stale alarm report: %v", reps)
 	}
 }
+
+// An emergency overrides a rollback hold: the operator says the held
+// credential leaked.
+func TestEmergencyOverridesHold(t *testing.T) {
+	ctx := context.Background()
+	e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "24h"})
+	if _, err := e.lc.Rollback(ctx, e.arn, lifecycle.RollbackOptions{Reason: "payments 401s"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, _ := e.lc.Retire(ctx, e.arn, lifecycle.Options{}); ops(rep) != "hold" {
+		t.Fatalf("not held:\n%s", rep)
+	}
+	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{Emergency: true})
+	if err != nil || ops(rep) != "deactivate" || e.oldKeyAccepted(t) {
+		t.Fatalf("emergency on a held secret: %v\n%s", err, rep)
+	}
+}
