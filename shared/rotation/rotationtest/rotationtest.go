@@ -106,6 +106,12 @@ type Fixture struct {
 	// credential as dualkey's lifecycle would; the kit then also runs its
 	// fault matrix on a rotation that has to make room.
 	BetweenRotations func(ctx context.Context, env *Env, arn string)
+	// BeforeRotation, when set, runs before every rotation the kit starts
+	// (Env.Rotate and Env.Hold, in every scenario, the first rotation
+	// included), with the secret's ARN. Providers that adopt a credential an
+	// operator staged (DUALKEY_INCOMING: Stripe keys, keys rolled in a
+	// vendor's dashboard) stage the next one here, as the operator would.
+	BeforeRotation func(ctx context.Context, env *Env, arn string)
 	// Propagation, when set, makes new credentials take d (on env.Clock) to
 	// start working at the provider; the kit runs its fault matrix with a
 	// delay so the provider's propagation retry is covered.
@@ -362,6 +368,9 @@ func (env *Env) Tags(ctx context.Context, arn string) map[string]string {
 
 // Rotate asks the emulator to rotate now; it returns the new version id.
 func (env *Env) Rotate(ctx context.Context, arn string) (string, error) {
+	if env.Fixture.BeforeRotation != nil {
+		env.Fixture.BeforeRotation(ctx, env, arn)
+	}
 	out, err := env.SM.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
 		SecretId:          aws.String(arn),
 		RotationLambdaARN: aws.String(LambdaARN),

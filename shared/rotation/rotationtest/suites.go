@@ -43,8 +43,15 @@ func testContract(t *testing.T, s Subject) {
 		if deactivates {
 			t.Errorf("SwitchOff is %q but the provider is a rotation.Deactivator", p.SwitchOff())
 		}
+	case rotation.SwitchOffExternal:
+		if _, ok := p.(rotation.ExpiryChecker); !ok {
+			t.Errorf("SwitchOff is %q but the provider is no rotation.ExpiryChecker", p.SwitchOff())
+		}
+		if deactivates || deletes {
+			t.Errorf("SwitchOff is %q (the vendor switches the credential off) but the provider is a rotation.Deactivator or rotation.Deleter", p.SwitchOff())
+		}
 	default:
-		t.Errorf("SwitchOff is %q, want one of %q, %q, %q", p.SwitchOff(), rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly)
+		t.Errorf("SwitchOff is %q, want one of %q, %q, %q, %q", p.SwitchOff(), rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly, rotation.SwitchOffExternal)
 	}
 	if l, ok := p.(rotation.CredentialLimit); ok && l.MaxLive() < 2 {
 		t.Errorf("MaxLive() = %d: a dual-key rotation needs room for two credentials", l.MaxLive())
