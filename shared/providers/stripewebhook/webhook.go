@@ -1,0 +1,111 @@
+package stripewebhook
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// Name is the provider's name: the dualkey:provider tag value.
+const Name = "stripewebhook"
+
+// Config configures a Provider. The zero value talks to Stripe's API with a
+// client that times out after 20 s.
+type Config struct {
+	// APIURL is Stripe's API base URL (default DefaultAPIURL).
+	APIURL string
+	// HTTPClient carries every request (default: a client with Timeout).
+	HTTPClient *http.Client
+	// Timeout bounds one request when HTTPClient is nil (default 20 s).
+	Timeout time.Duration
+	// Logger receives the provider's own lines (endpoint ids only).
+	Logger *slog.Logger
+	// Now is the clock that tells an earlier attempt's endpoint from a
+	// concurrent delivery's (rotation.OrphanAge); time.Now when nil.
+	Now func() time.Time
+}
+
+// Provider implements rotation.Provider for Stripe webhook signing secrets.
+type Provider struct {
+	api *api
+	log *slog.Logger
+	now func() time.Time
+}
+
+var (
+	_ rotation.Provider    = (*Provider)(nil)
+	_ rotation.Deactivator = (*Provider)(nil)
+	_ rotation.Deleter     = (*Provider)(nil)
+	_ rotation.Discarder   = (*Provider)(nil)
+	_ rotation.Auditor     = (*Provider)(nil)
+)
+
+// New returns a Provider.
+func New(cfg Config) *Provider {
+	if cfg.APIURL == "" {
+		cfg.APIURL = DefaultAPIURL
+	}
+	if cfg.HTTPClient == nil {
+		t := cfg.Timeout
+		if t <= 0 {
+			t = defaultTimeout
+		}
+		cfg.HTTPClient = &http.Client{Timeout: t}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Provider{api: newAPI(cfg.APIURL, cfg.HTTPClient), log: cfg.Logger, now: cfg.Now}
+}
+
+// FromEnv is the provider's rotation.Factory: DUALKEY_STRIPE_API_URL
+// (default https://api.stripe.com; http only on loopback) and
+// DUALKEY_STRIPE_TIMEOUT (default 20s); requests go through env.HTTPClient
+// when set.
+func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
+	cfg := Config{APIURL: DefaultAPIURL, HTTPClient: env.HTTPClient, Logger: env.Log()}
+	if v := env.Get("DUALKEY_STRIPE_API_URL"); v != "" {
+		if err := checkAPIURL(v); err != nil {
+			return nil, err
+		}
+		cfg.APIURL = v
+	}
+	if v := env.Get("DUALKEY_STRIPE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > 5*time.Minute {
+			return nil, fmt.Errorf("environment variable DUALKEY_STRIPE_TIMEOUT=%q: must be a duration from 1s to 5m, such as 20s", rotation.SafeURL(v))
+		}
+		cfg.Timeout = d
+	}
+	return New(cfg), nil
+}
+
+var _ rotation.Factory = FromEnv
+
+// Name implements rotation.Provider.
+func (p *Provider) Name() string { return Name }
+
+// Fingerprint implements rotation.Provider: the endpoint id (we_…), which
+// is no secret.
+func (p *Provider) Fingerprint(value string) string { return endpointOf(value) }
+
+// SwitchOff implements rotation.Provider: the old endpoint is disabled
+// (reversible) and deleted after the grace period.
+func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffReversible }
+
+// admin returns the Stripe key that manages endpoints, from the secret
+// master_secret_arn names.
+func (p *Provider) admin(ctx context.Context, versions rotation.VersionReader) (string, error) {
+	a, err := versions.Admin(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read the Stripe key that manages webhook endpoints: %w", err)
+	}
+	return adminKey(a)
+}
