@@ -36,6 +36,10 @@ type bed struct {
 type setup struct {
 	spec  stripefake.KeySpec
 	extra string
+	// stageEachRotation plays the operator before every rotation the kit
+	// starts: roll the current key (the old one expiring in 24 hours) and
+	// stage the new one.
+	stageEachRotation bool
 }
 
 // subject is the kit's view of a bed; *out receives the bed of the last
@@ -43,8 +47,6 @@ type setup struct {
 func subject(s setup, out **bed) rotationtest.Subject {
 	return rotationtest.Subject{
 		OldStaysValid: true,
-		// createSecret reads the staged and the previous versions too.
-		MaxCalls: 11,
 		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
 			b := newBedIn(t, env, s)
 			if out != nil {
@@ -77,13 +79,17 @@ func newBedIn(t testing.TB, env *rotationtest.Env, s setup) *bed {
 }
 
 func (b *bed) fixture(s setup) *rotationtest.Fixture {
-	return &rotationtest.Fixture{
+	f := &rotationtest.Fixture{
 		Initial: `{"api_key":"` + b.key.Secret + `"` + strings.ReplaceAll(s.extra, "ACCT", b.acct.ID) + `}`,
 		NewProvider: func(c *http.Client) rotation.Provider {
 			return stripe.New(stripe.Config{APIURL: b.url, HTTPClient: c})
 		},
 		Works: b.works,
 	}
+	if s.stageEachRotation {
+		f.BeforeRotation = func(ctx context.Context, _ *rotationtest.Env, arn string) { b.rollAndStage(ctx, arn) }
+	}
+	return f
 }
 
 // newBed returns a bed with its own environment and the secret created.

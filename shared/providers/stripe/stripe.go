@@ -82,7 +82,7 @@ func ConfigFromEnv(env rotation.Env) (Config, error) {
 	}
 	if v := env.Get("DUALKEY_STRIPE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 || d > 5*time.Minute {
+		if err != nil || d < time.Second || d > 5*time.Minute {
 			return cfg, fmt.Errorf("environment variable DUALKEY_STRIPE_TIMEOUT=%q: must be a duration from 1s to 5m, such as 20s", printable(v))
 		}
 		cfg.Timeout = d
