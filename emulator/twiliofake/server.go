@@ -90,6 +90,7 @@ type Server struct {
 	accounts map[string]*account
 	keyIndex map[string]*key
 	calls    []Call
+	seq      uint64
 
 	srvMu sync.Mutex
 	srv   *http.Server

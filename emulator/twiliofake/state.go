@@ -82,6 +82,7 @@ type key struct {
 	kind                      KeyKind
 	policy                    *Policy
 	created, updated          time.Time
+	seq                       uint64 // creation order
 }
 
 type message struct {
@@ -194,8 +195,9 @@ func checkPolicy(p *Policy) error {
 
 func (s *Server) addKeyLocked(a *account, kind KeyKind, friendlyName string, policy *Policy) *key {
 	now := s.now().UTC()
+	s.seq++
 	k := &key{sid: newSid("SK"), secret: newKeySecret(), friendlyName: friendlyName, accountSid: a.sid,
-		kind: kind, policy: policy, created: now, updated: now}
+		kind: kind, policy: policy, created: now, updated: now, seq: s.seq}
 	a.keys[k.sid] = k
 	s.keyIndex[k.sid] = k
 	return k
@@ -299,17 +301,12 @@ func (s *Server) MessageCount(accountSid string) int {
 	return 0
 }
 
-// sortedKeys returns the account's keys oldest first (SID breaks ties).
+// sortedKeys returns the account's keys in creation order.
 func sortedKeys(a *account) []*key {
 	keys := make([]*key, 0, len(a.keys))
 	for _, k := range a.keys {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		if !keys[i].created.Equal(keys[j].created) {
-			return keys[i].created.Before(keys[j].created)
-		}
-		return keys[i].sid < keys[j].sid
-	})
+	sort.Slice(keys, func(i, j int) bool { return keys[i].seq < keys[j].seq })
 	return keys
 }
