@@ -57,7 +57,8 @@ func (e errCrash) Error() string {
 func (errCrash) RetryableError() bool { return false }
 
 // Transport counts external calls (Secrets Manager and provider alike) and
-// injects one fault at call N.
+// injects one fault at call N. HTTP calls go through RoundTrip; calls over
+// other protocols (SQL) through Call.
 type Transport struct {
 	Base  http.RoundTripper
 	mu    sync.Mutex
@@ -109,6 +110,42 @@ func (c *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, errCrash{fault}
 	}
 	return resp, err
+}
+
+// Call counts one external call that does not go over HTTP (a database
+// login or SQL statement, which providers route through a hook of their
+// own) and injects the armed fault into it exactly as RoundTrip does for an
+// HTTP call. send makes the call: it reaches the server and its reply is
+// read. Refuse fails the call without calling send; Crash and LoseReply call
+// send and then fail as if its reply was lost, and after a Crash every later
+// call (HTTP or not) fails without being sent. A nil *Transport calls send.
+func (c *Transport) Call(send func() error) error {
+	if c == nil {
+		return send()
+	}
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return errCrash{Crash}
+	}
+	c.calls++
+	hit := c.fault != NoFault && c.calls == c.at
+	fault := c.fault
+	if hit {
+		c.fired = true
+		if fault == Crash {
+			c.dead = true
+		}
+	}
+	c.mu.Unlock()
+	if hit && fault == Refuse {
+		return errCrash{Refuse}
+	}
+	err := send()
+	if hit && err == nil {
+		return errCrash{fault}
+	}
+	return err
 }
 
 func drainRequest(r *http.Request) {
