@@ -26,6 +26,7 @@ package ecsemu
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"math/big"
 	"net/http"
 	"sort"
@@ -346,4 +347,48 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// DeploymentsHandler serves every service's deployments as JSON for tools
+// outside Go (mount it on an unauthenticated admin path such as
+// /_dualkey/ecs): GET returns {"CLUSTER/SERVICE": {"status":...,
+// "forcedDeployments":N,"deployments":[{"id":...,"status":...,
+// "rolloutState":...,"taskDefinition":...,"forced":...}, ...]}, ...}.
+func (s *Service) DeploymentsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			http.Error(w, "use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		type dep struct {
+			ID             string    `json:"id"`
+			Status         string    `json:"status"`
+			RolloutState   string    `json:"rolloutState"`
+			TaskDefinition string    `json:"taskDefinition"`
+			DesiredCount   int32     `json:"desiredCount"`
+			CreatedAt      time.Time `json:"createdAt"`
+			Forced         bool      `json:"forced"`
+		}
+		type svc struct {
+			Status            string `json:"status"`
+			ForcedDeployments int    `json:"forcedDeployments"`
+			Deployments       []dep  `json:"deployments"`
+		}
+		out := map[string]svc{}
+		s.mu.Lock()
+		for _, c := range s.clusters {
+			for _, sv := range c.services {
+				s.settleLocked(sv)
+				o := svc{Status: sv.status, ForcedDeployments: sv.forced, Deployments: []dep{}}
+				for _, d := range sv.deployments {
+					o.Deployments = append(o.Deployments, dep{d.id, d.status, d.rollout, d.taskDefinition, d.desiredCount, d.created.UTC(), d.forced})
+				}
+				out[c.name+"/"+sv.name] = o
+			}
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -509,5 +510,36 @@ func TestAWSCLI(t *testing.T) {
 	}
 	if _, stderr, err := run("ecs", "update-service", "--cluster", "prod", "--service", "nope", "--force-new-deployment"); err == nil || !strings.Contains(stderr, "ServiceNotFoundException") {
 		t.Fatalf("update of a missing service: %v %s", err, stderr)
+	}
+}
+
+func TestDeploymentsHandler(t *testing.T) {
+	e := start(t, ecsemu.Config{})
+	e.svc.AddService("prod", "api", "app:1", 1)
+	if _, err := e.ecs.UpdateService(ctx(), &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), ForceNewDeployment: true}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	e.svc.DeploymentsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_dualkey/ecs", nil))
+	var got map[string]struct {
+		Status            string
+		ForcedDeployments int
+		Deployments       []struct {
+			ID, Status, RolloutState string
+			Forced                   bool
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GET: %d %s %v", rec.Code, rec.Body, err)
+	}
+	api := got["prod/api"]
+	if len(got) != 1 || api.Status != "ACTIVE" || api.ForcedDeployments != 1 || len(api.Deployments) != 2 ||
+		api.Deployments[0].Status != "PRIMARY" || !api.Deployments[0].Forced || api.Deployments[1].Status != "ACTIVE" {
+		t.Fatalf("GET = %+v", got)
+	}
+	rec = httptest.NewRecorder()
+	e.svc.DeploymentsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/_dualkey/ecs", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", rec.Code)
 	}
 }

@@ -204,3 +204,37 @@ func (s *Service) Reset() {
 func (s *Service) busARN(name string) string {
 	return "arn:aws:events:" + s.region + ":" + s.account + ":event-bus/" + name
 }
+
+// EventsHandler serves the accepted events as JSON for tools outside Go
+// (mount it on an unauthenticated admin path such as /_dualkey/events): GET
+// returns [{"eventBusName":...,"dropped":...,"event":{envelope}}, ...] in the
+// order accepted; DELETE forgets them (as Reset does).
+func (s *Service) EventsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			type item struct {
+				EventBusName string          `json:"eventBusName"`
+				Dropped      bool            `json:"dropped"`
+				Event        json.RawMessage `json:"event"`
+			}
+			out := []item{}
+			for _, e := range s.Events() {
+				env, err := e.Envelope()
+				if err != nil {
+					http.Error(w, "could not encode an event", http.StatusInternalServerError)
+					return
+				}
+				out = append(out, item{EventBusName: e.EventBusName, Dropped: e.Dropped, Event: env})
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(out)
+		case http.MethodDelete:
+			s.Reset()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.Header().Set("Allow", "GET, DELETE")
+			http.Error(w, "use GET or DELETE", http.StatusMethodNotAllowed)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -376,5 +377,42 @@ func TestAWSCLI(t *testing.T) {
 	}
 	if _, stderr, err := run("events", "describe-event-bus", "--name", "nope"); err == nil || !strings.Contains(stderr, "ResourceNotFoundException") {
 		t.Fatalf("describe-event-bus nope: %v %s", err, stderr)
+	}
+}
+
+func TestEventsHandler(t *testing.T) {
+	e := start(t)
+	en := entry(`{"n":1}`)
+	en.EventBusName = aws.String("missing")
+	if _, err := e.eb.PutEvents(ctx(), &eventbridge.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry(`{"n":0}`), en}}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.svc.EventsHandler()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/_dualkey/events", nil))
+	var got []struct {
+		EventBusName string
+		Dropped      bool
+		Event        struct {
+			ID     string `json:"id"`
+			Detail struct{ N int }
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("GET: %d %s %v", rec.Code, rec.Body, err)
+	}
+	if len(got) != 2 || got[0].EventBusName != "default" || got[0].Dropped || got[1].EventBusName != "missing" || !got[1].Dropped ||
+		got[1].Event.Detail.N != 1 || got[0].Event.ID != e.svc.Events()[0].ID {
+		t.Fatalf("GET = %+v", got)
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodDelete, "/_dualkey/events", nil))
+	if rec.Code != http.StatusNoContent || len(e.svc.Events()) != 0 {
+		t.Fatalf("DELETE: %d, %d events left", rec.Code, len(e.svc.Events()))
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/_dualkey/events", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", rec.Code)
 	}
 }
