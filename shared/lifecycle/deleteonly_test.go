@@ -143,6 +143,7 @@ func TestNewRefusesMismatchedSwitchOff(t *testing.T) {
 		{"delete-only without Deleter", notDeleter{deleteOnly{vendorBase{v}}}, "Deleter"},
 		{"label-gated with Deactivator", lyingDeactivator{lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffLabelGated}}, "Deactivator"},
 		{"delete-only with Deactivator", lyingDeactivator{lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffDeleteOnly}}, "Deactivator"},
+		{"external without ExpiryChecker", lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffExternal}, "ExpiryChecker"},
 		{"unknown", lying{deleteOnly{vendorBase{v}}, "sometimes"}, "sometimes"},
 	}
 	for _, c := range cases {

@@ -7,6 +7,7 @@
 //	             (no delete stage when the provider is not a Deleter)
 //	label-gated: drain → usage check → remove AWSPREVIOUS → grace → delete
 //	delete-only: drain → usage check → confirmation period → delete
+//	external:    drain → usage check → the vendor's announced expiry → checked dead
 //
 // with rollback possible until the delete. It never claims a step it did
 // not take. It is run by the scheduled retire Lambda (every managed
@@ -74,6 +75,9 @@ var (
 	ErrRotationIncomplete = errors.New("a previous rotation isn't complete")
 	// ErrCannotAudit: the provider cannot list its credentials.
 	ErrCannotAudit = errors.New("provider cannot list its credentials")
+	// ErrCannotSwitchOff: an emergency needs a credential switched off that
+	// only the vendor can switch off (SwitchOffExternal), and it still works.
+	ErrCannotSwitchOff = errors.New("dualkey cannot switch this credential off")
 	// ErrInvalidEvent: the alarm event is malformed.
 	ErrInvalidEvent = errors.New("invalid alarm event")
 )
@@ -473,6 +477,9 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	case StateDeleted:
 		rep.add(Action{Op: OpWait, Version: prev, Reason: "the old credential was deleted " + s.tags[TagStateSince] + "; nothing to do until the next rotation"})
 		return nil
+	case StateExpired:
+		rep.add(Action{Op: OpWait, Version: prev, Reason: "the vendor switched the old credential off (checked " + s.tags[TagStateSince] + "); nothing to do until the next rotation"})
+		return nil
 	case StateDeleting:
 		return l.deletePrevious(ctx, s, rep, prev, apply, emergency, "finishing the delete started "+s.tags[TagStateSince])
 	case StateHeld:
@@ -494,6 +501,9 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 		inUse, err := l.usage(ctx, s, rep, req, fp, now, apply)
 		if err != nil || inUse {
 			return err
+		}
+		if path == rotation.SwitchOffExternal {
+			return l.expiry(ctx, s, rep, req, fp, now, apply, false)
 		}
 		if path == rotation.SwitchOffDeleteOnly {
 			waiting, err := l.confirmation(ctx, s, rep, prev, fp, now, apply)
@@ -521,6 +531,9 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 		if err := l.recordLeaked(ctx, s, apply, prev); err != nil {
 			return err
 		}
+	}
+	if path == rotation.SwitchOffExternal {
+		return l.expiry(ctx, s, rep, req, fp, now, apply, emergency)
 	}
 	if path == rotation.SwitchOffDeleteOnly {
 		why := fmt.Sprintf("drained, unused, and the confirmation period of %s is over", human(s.settings.Confirm))
@@ -641,6 +654,59 @@ func (l *Lifecycle) switchOff(ctx context.Context, s *secret, rep *Report, req *
 		return err
 	}
 	return l.clearEmergency(ctx, s, apply)
+}
+
+// expiry follows a credential the vendor switches off by itself
+// (SwitchOffExternal): it asks the provider whether the vendor still
+// accepts it; once dead, AWSPREVIOUS goes; while it works past its
+// announced expiry (or with none announced), it alerts.
+func (l *Lifecycle) expiry(ctx context.Context, s *secret, rep *Report, req *rotation.CredentialRequest, fp string, now time.Time, apply, emergency bool) error {
+	prev := req.Version.ID
+	live, err := s.provider.(rotation.ExpiryChecker).CheckDead(ctx, req)
+	if err != nil {
+		return fmt.Errorf("check whether %s still works: %w", fp, err)
+	}
+	if live.Dead {
+		rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Applied: true, Reason: "the vendor switched it off: " + live.Detail})
+		rep.add(Action{Op: OpForget, Version: prev, Fingerprint: fp, Applied: apply, Reason: "remove AWSPREVIOUS: the credential is dead, nothing can roll back to it"})
+		rep.State = StateExpired
+		if !apply {
+			return nil
+		}
+		if err := l.removeStage(ctx, s, rotation.StagePrevious, prev); err != nil {
+			return err
+		}
+		l.metric(s, "CredentialExpired")
+		if err := l.setState(ctx, s, rep, apply, prev, StateExpired, now, live.Detail); err != nil {
+			return err
+		}
+		return l.clearEmergency(ctx, s, apply)
+	}
+	if emergency {
+		reason := fmt.Sprintf("emergency: the old credential leaked and still works (%s); provider %s cannot switch it off: expire or revoke it in the vendor's dashboard now, then check with: %s",
+			live.Detail, s.provider.Name(), l.cmd("retire", s.name))
+		rep.add(Action{Op: OpAlert, Version: prev, Fingerprint: fp, Reason: reason})
+		l.metric(s, "OldCredentialStillValid")
+		l.log.Error("leaked credential still works", "secret", s.arn, "credential", fp, "evidence", live.Detail)
+		if err := l.setState(ctx, s, rep, apply, prev, StateWaitingExpiry, now, "leaked; "+live.Detail); err != nil {
+			return err
+		}
+		return fmt.Errorf("secret %s: %w: %s", s.name, ErrCannotSwitchOff, reason)
+	}
+	if !live.ExpiresAt.IsZero() && now.Before(live.ExpiresAt) {
+		rep.add(Action{Op: OpWait, Version: prev, Fingerprint: fp, Reason: fmt.Sprintf(
+			"the vendor switches it off at %s (chosen when the key was rolled); rollback possible until then", stamp(live.ExpiresAt))})
+		return l.setState(ctx, s, rep, apply, prev, StateWaitingExpiry, now, "vendor expiry "+stamp(live.ExpiresAt))
+	}
+	when := "and no expiry was announced"
+	if !live.ExpiresAt.IsZero() {
+		when = "after its announced expiry at " + stamp(live.ExpiresAt)
+	}
+	reason := fmt.Sprintf("the old credential still works %s: %s; expire or revoke it in the vendor's dashboard; the next run checks again", when, live.Detail)
+	rep.add(Action{Op: OpAlert, Version: prev, Fingerprint: fp, Reason: reason})
+	l.metric(s, "OldCredentialStillValid")
+	l.log.Warn("old credential still works", "secret", s.arn, "credential", fp, "evidence", live.Detail)
+	return l.setState(ctx, s, rep, apply, prev, StateWaitingExpiry, now, live.Detail)
 }
 
 // deactivated handles the version labelled DUALKEY_DEACTIVATED that is the

@@ -34,9 +34,17 @@ func checkProvider(name string, p rotation.Provider) error {
 			return fmt.Errorf("lifecycle: provider %q declares a %s switch-off but is a rotation.Deactivator; declare %s instead",
 				name, off, rotation.SwitchOffReversible)
 		}
+	case rotation.SwitchOffExternal:
+		if _, ok := p.(rotation.ExpiryChecker); !ok {
+			return fmt.Errorf("lifecycle: provider %q declares a %s switch-off but is not a rotation.ExpiryChecker", name, off)
+		}
+		if deactivator {
+			return fmt.Errorf("lifecycle: provider %q declares a %s switch-off but is a rotation.Deactivator; declare %s instead",
+				name, off, rotation.SwitchOffReversible)
+		}
 	default:
-		return fmt.Errorf("lifecycle: provider %q declares switch-off %q; want %s, %s or %s",
-			name, off, rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly)
+		return fmt.Errorf("lifecycle: provider %q declares switch-off %q; want %s, %s, %s or %s",
+			name, off, rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly, rotation.SwitchOffExternal)
 	}
 	return nil
 }
@@ -78,6 +86,9 @@ func Path(p rotation.Provider, s Settings) string {
 		window()
 		steps = append(steps, "delete")
 		tail = "the vendor cannot disable a credential, so there is no deactivated stage; rollback is possible until the delete"
+	case rotation.SwitchOffExternal:
+		steps = append(steps, "the vendor switches it off at the time chosen when it was rolled", "checked dead", "AWSPREVIOUS removed")
+		tail = "dualkey cannot switch it off and alerts while it still works after that; rollback is possible while the vendor still accepts it"
 	default:
 		return string(p.SwitchOff()) + ": unknown path"
 	}

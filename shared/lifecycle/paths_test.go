@@ -30,6 +30,7 @@ func TestPath(t *testing.T) {
 		{"servicekey", servicekey.New(servicekey.DefaultSettings, nil), []string{"label-gated: drain 1h → no usage evidence → remove AWSPREVIOUS", "grace 48h → delete", "check interval"}, []string{"confirmation"}},
 		{"delete-only", deleteOnly{vendorBase{v}}, []string{"delete-only: drain 1h → usage check (quiet 1h) → confirmation 24h → delete", "no deactivated stage"}, []string{"deactivate →", "grace"}},
 		{"reversible without delete", reversible{vendorBase{v}}, []string{"reversible: drain 1h → usage check (quiet 1h) → deactivate;", "no delete stage"}, []string{"grace", "→ delete"}},
+		{"external", expiring{vendorBase{v}}, []string{"external: drain 1h → usage check (quiet 1h) → the vendor switches it off", "checked dead", "cannot switch it off"}, []string{"deactivate", "grace", "→ delete"}},
 	}
 	for _, c := range cases {
 		got := lifecycle.Path(c.p, s)

@@ -92,12 +92,16 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 		return "", fmt.Errorf("secret %s: %w: no AWSPREVIOUS or %s version exists; to replace the current credential, rotate: %s",
 			s.name, ErrNothingToRollBack, rotation.StageDeactivated, l.cmd("rotate", s.name))
 	}
-	if st := s.stateOf(target); st == StateDeleted || st == StateDeleting {
-		if automatic {
-			return ignored("the old credential was deleted " + s.tags[TagStateSince]), nil
+	if st := s.stateOf(target); st == StateDeleted || st == StateDeleting || st == StateExpired {
+		gone := "deleted"
+		if st == StateExpired {
+			gone = "switched off by the vendor"
 		}
-		return "", fmt.Errorf("secret %s: %w: the old credential of version %s was deleted %s and cannot come back; to replace the current one, rotate: %s",
-			s.name, ErrNothingToRollBack, target, s.tags[TagStateSince], l.cmd("rotate", s.name))
+		if automatic {
+			return ignored("the old credential was " + gone + " " + s.tags[TagStateSince]), nil
+		}
+		return "", fmt.Errorf("secret %s: %w: the old credential of version %s was %s %s and cannot come back; to replace the current one, rotate: %s",
+			s.name, ErrNothingToRollBack, target, gone, s.tags[TagStateSince], l.cmd("rotate", s.name))
 	}
 	leaked := slices.Contains(leakedVersions(s.tags), target)
 	path := s.provider.SwitchOff()
@@ -116,7 +120,10 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 			"if you accept that: %s", s.name, ErrLeakedCredential, fp, target, l.cmd("rollback", "--reactivate-leaked-credential", s.name))
 	}
 	switchedOff := target == dv
-	confirming := path == rotation.SwitchOffDeleteOnly && s.stateOf(target) == StateConfirming
+	// Until the delete (delete-only) or the vendor's expiry (external), a
+	// rollback stays possible past the window, as for a deactivated one.
+	confirming := (path == rotation.SwitchOffDeleteOnly && s.stateOf(target) == StateConfirming) ||
+		(path == rotation.SwitchOffExternal && s.stateOf(target) == StateWaitingExpiry)
 	deadline := s.promoted.Add(s.settings.RollbackWindow)
 	if !switchedOff && !confirming && now.After(deadline) && (automatic || !opt.Force) {
 		msg := fmt.Sprintf("promoted %s, the %s rollback window closed %s and the old credential was not switched off", stamp(s.promoted), human(s.settings.RollbackWindow), stamp(deadline))
@@ -133,6 +140,24 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 	if reason == "" {
 		reason = "manual rollback"
 	}
+	expires := ""
+	if path == rotation.SwitchOffExternal {
+		live, err := s.provider.(rotation.ExpiryChecker).CheckDead(ctx, req)
+		if err != nil {
+			return "", fmt.Errorf("check whether %s still works: %w", fp, err)
+		}
+		if live.Dead {
+			if automatic {
+				return ignored("the vendor already switched the old credential off: " + live.Detail), nil
+			}
+			return "", fmt.Errorf("secret %s: %w: the vendor already switched the old credential off (%s); to replace the current one, rotate: %s",
+				s.name, ErrNothingToRollBack, live.Detail, l.cmd("rotate", s.name))
+		}
+		expires = "the vendor still switches it off when it was told to (dualkey cannot stop that): roll a new key before then"
+		if !live.ExpiresAt.IsZero() {
+			expires = "the vendor still switches it off at " + stamp(live.ExpiresAt) + " (dualkey cannot stop that): roll a new key before then"
+		}
+	}
 	switch {
 	case path == rotation.SwitchOffReversible && switchedOff:
 		rep.add(Action{Op: OpReactivate, Version: target, Fingerprint: fp, Reason: reason + "; deactivated " + s.tags[TagDeactivatedAt], Applied: apply})
@@ -142,6 +167,8 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 		rep.add(Action{Op: OpReactivate, Version: target, Fingerprint: fp, Reason: reason + "; AWSPREVIOUS put back, so keyring services accept it again", Applied: apply})
 	case path == rotation.SwitchOffLabelGated:
 		rep.add(Action{Op: OpHold, Version: target, Fingerprint: fp, Reason: reason + "; still accepted (it holds AWSPREVIOUS): nothing to reactivate"})
+	case path == rotation.SwitchOffExternal:
+		rep.add(Action{Op: OpHold, Version: target, Fingerprint: fp, Reason: reason + "; the vendor still accepts it: nothing to reactivate; " + expires})
 	default:
 		rep.add(Action{Op: OpHold, Version: target, Fingerprint: fp, Reason: reason + "; never switched off (the vendor cannot disable it): it works until deleted"})
 	}

@@ -24,7 +24,7 @@ const (
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
 	TagEmergency      = rotation.TagEmergency       // "true": no drain; switch the old credential off at once
 
-	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | held
+	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | waiting-expiry | expired | held
 	TagStateVersion  = rotation.TagStateVersion  // the version the state is about
 	TagStateSince    = rotation.TagStateSince    // RFC 3339 time the state was entered
 	TagStateNote     = rotation.TagStateNote     // why, in words (no secrets)
@@ -41,6 +41,8 @@ const (
 	StateDeactivated   = "deactivated"
 	StateDeleting      = "deleting" // delete-only: the delete started (a crash resumes it)
 	StateDeleted       = "deleted"
+	StateWaitingExpiry = "waiting-expiry" // external: waiting for the vendor to switch it off
+	StateExpired       = "expired"        // external: the vendor switched it off
 	StateHeld          = "held"
 )
 

@@ -31,12 +31,27 @@ type vendor struct {
 	keys        map[string]*vendorKey
 	deleted     []string
 	calls       []string // switch-offs and switch-ons, in order
+	// ignoresExpiry makes the vendor forget to expire keys.
+	ignoresExpiry bool
+}
+
+// dead reports whether the vendor refuses the key (callers hold mu).
+func (v *vendor) dead(key *vendorKey) bool {
+	return key.disabled || (!v.ignoresExpiry && !key.expires.IsZero() && !v.now().Before(key.expires))
+}
+
+// expire sets when the vendor switches a key off.
+func (v *vendor) expire(id string, at time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.keys[id].expires = at
 }
 
 type vendorKey struct {
 	secret   string
 	lastUsed time.Time
 	disabled bool
+	expires  time.Time // the vendor switches the key off then (zero: never)
 }
 
 var errVendorAuth = errors.New("vendor: 401 authenticate: invalid key")
@@ -63,7 +78,7 @@ func (v *vendor) use(value string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	key, ok := v.keys[k.KeyID]
-	if !ok || key.secret != k.KeySecret || key.disabled {
+	if !ok || key.secret != k.KeySecret || v.dead(key) {
 		return errVendorAuth
 	}
 	key.lastUsed = v.now()
@@ -270,4 +285,24 @@ func newProviderEnv(t *testing.T, p func(*vendor) rotation.Provider, tags map[st
 	e := &internalEnv{Env: env, clock: clock, arn: arn}
 	e.lc, e.logs = newLifecycle(t, env, clock, provider)
 	return &vendorEnv{internalEnv: e, v: v, first: first}
+}
+
+// expiring is a provider whose old keys the vendor switches off itself at
+// the time chosen when they were rolled (Stripe).
+type expiring struct{ vendorBase }
+
+var _ rotation.ExpiryChecker = expiring{}
+
+func (expiring) Name() string                  { return "expkey" }
+func (expiring) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffExternal }
+
+func (p expiring) CheckDead(_ context.Context, req *rotation.CredentialRequest) (*rotation.Liveness, error) {
+	id := vendorKeyID(req.Version.Value)
+	p.v.mu.Lock()
+	defer p.v.mu.Unlock()
+	key, ok := p.v.keys[id]
+	if !ok || p.v.dead(key) {
+		return &rotation.Liveness{Dead: true, Detail: "the vendor refuses " + id}, nil
+	}
+	return &rotation.Liveness{ExpiresAt: key.expires, Detail: "the vendor accepts " + id}, nil
 }
