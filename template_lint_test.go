@@ -1,0 +1,284 @@
+package dualkey_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// toolHint is how to get AWS's template tools on a machine that lacks them.
+// They are pip packages (cfn-lint, aws-sam-translator) and come with the
+// project's machines (pyenv Python 3.11); nothing here can install them.
+const toolHint = "cfn-lint and aws-sam-translator are AWS's pip packages (pip install cfn-lint aws-sam-translator, into the python3 on PATH); the project's machines ship them with pyenv's Python 3.11"
+
+// needTool returns the path of a command, skipping the test outside CI and
+// failing it in CI (CI=true) when the command is missing.
+func needTool(t *testing.T, name, hint string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found on PATH: %s", name, hint)
+	}
+	t.Skipf("%s not found on PATH (%s); CI fails here", name, hint)
+	return ""
+}
+
+// needSAMTranslator returns a python3 that imports samtranslator.
+func needSAMTranslator(t *testing.T) string {
+	t.Helper()
+	py := needTool(t, "python3", toolHint)
+	if out, err := exec.Command(py, "-c", "import samtranslator").CombinedOutput(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s cannot import samtranslator (%v: %s): %s", py, err, bytes.TrimSpace(out), toolHint)
+		}
+		t.Skipf("%s cannot import samtranslator: %s", py, toolHint)
+	}
+	return py
+}
+
+// cfnLint runs cfn-lint with the informational rules included (-c I), so
+// that an error, a warning or an informational finding fails the test.
+func cfnLint(t *testing.T, args ...string) {
+	t.Helper()
+	bin := needTool(t, "cfn-lint", toolHint)
+	cmd := exec.Command(bin, append([]string{"--non-zero-exit-code", "informational", "-c", "I", "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint -c I %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Fatalf("cfn-lint printed findings:\n%s", s)
+	}
+}
+
+// TestTemplateLint runs AWS's cfn-lint on template.yaml (with its SAM
+// transform, every parameter at its default) and on the example stacks:
+// no error, warning or informational finding.
+func TestTemplateLint(t *testing.T) {
+	t.Parallel()
+	examples, err := filepath.Glob("examples/*.yaml")
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no example stacks in examples/ (%v)", err)
+	}
+	cfnLint(t, append([]string{"template.yaml"}, examples...)...)
+}
+
+// parameterSets are the deployments the template must support: the
+// defaults, VPC and a customer-managed KMS key for each function family,
+// tracing, an e-mail subscription and rollback alarms by name only.
+var parameterSets = map[string]map[string]any{
+	"defaults": {},
+	"vpc-kms-tracing": {
+		"RotationSubnetIds":         []string{"subnet-0123456789abcdef0", "subnet-0123456789abcdef1"},
+		"RotationSecurityGroupIds":  []string{"sg-0123456789abcdef0"},
+		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
+		"LifecycleSecurityGroupIds": []string{"sg-0123456789abcdef1", "sg-0123456789abcdef2"},
+		"SecretsKmsKeyArn":          "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"Tracing":                   "Active",
+		"LogRetentionInDays":        "30",
+	},
+	"lifecycle-vpc-only": {
+		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
+		"LifecycleSecurityGroupIds": []string{"sg-0123456789abcdef1"},
+	},
+	"kms-only-email-named-alarms": {
+		"SecretsKmsKeyArn":    "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+		"AlertEmail":          "oncall@example.com",
+		"RollbackAlarmPrefix": "",
+		"RollbackAlarmNames":  []string{"api-5xx", "payments-401"},
+		"IAMUserPath":         "/rotated/",
+	},
+}
+
+// translateScript runs the SAM transform (aws-sam-translator, the library
+// CloudFormation's AWS::Serverless transform is built from) on template.yaml
+// once per parameter set, after rewriting each local CodeUri to an S3 URI as
+// `sam deploy` does when it packages, and writes each result as JSON.
+const translateScript = `
+import copy, json, os, sys
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+from samtranslator.yaml_helper import yaml_parse
+from samtranslator.translator.transform import transform
+from samtranslator.public.exceptions import InvalidDocumentException
+
+class NoManagedPolicies:
+    def load(self):
+        raise RuntimeError("the template names an AWS managed policy by name; use its ARN")
+
+src, out, sets = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+with open(src) as f:
+    tpl = yaml_parse(f.read())
+for r in tpl.get("Resources", {}).values():
+    if r.get("Type") == "AWS::Serverless::Function" and r.get("Properties", {}).get("CodeUri") == ".":
+        r["Properties"]["CodeUri"] = "s3://dualkey-artifacts/bootstrap.zip"
+failed = False
+for name, params in sorted(sets.items()):
+    try:
+        res = transform(copy.deepcopy(tpl), params, NoManagedPolicies())
+    except InvalidDocumentException as e:
+        for c in e.causes:
+            print(name + ": SAM transform failed: " + c.message)
+        failed = True
+        continue
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+sys.exit(1 if failed else 0)
+`
+
+// TestTemplateTransformsAndLintsWithParameters runs the SAM transform with
+// every parameter set and cfn-lint on the transformed template with those
+// values (cfn-lint resolves Ref and Fn::If with a parameter file's values;
+// it ignores them on a template that still has the SAM transform), and
+// checks what each set must change: VPC, KMS, tracing, e-mail, rules.
+func TestTemplateTransformsAndLintsWithParameters(t *testing.T) {
+	t.Parallel()
+	py := needSAMTranslator(t)
+	dir := t.TempDir()
+	setsFile := filepath.Join(dir, "sets.json")
+	b, _ := json.Marshal(parameterSets)
+	if err := os.WriteFile(setsFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "translate.py")
+	if err := os.WriteFile(script, []byte(translateScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, script, "template.yaml", dir, setsFile)
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("SAM transform: %v\n%s", err, out)
+	}
+	translated := map[string]map[string]any{}
+	var paramFiles []string
+	for name, params := range parameterSets {
+		raw, err := os.ReadFile(filepath.Join(dir, name+".json"))
+		if err != nil {
+			t.Fatalf("SAM transform wrote no output for %s: %v", name, err)
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(raw, &tpl); err != nil {
+			t.Fatal(err)
+		}
+		translated[name] = tpl
+		var pf []map[string]any
+		for k, v := range params {
+			pf = append(pf, map[string]any{"ParameterKey": k, "ParameterValue": v})
+		}
+		if pf == nil {
+			pf = []map[string]any{{"ParameterKey": "Drain", "ParameterValue": "1h"}}
+		}
+		p := filepath.Join(dir, "params-"+name+".json")
+		b, _ := json.Marshal(pf)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paramFiles = append(paramFiles, p)
+	}
+	// Explicit roles keep the transform independent of parameter values: one
+	// transformed template serves every deployment, so it is linted once
+	// with every parameter set.
+	for name, tpl := range translated {
+		if !reflect.DeepEqual(tpl, translated["defaults"]) {
+			t.Errorf("the SAM transform with %s differs from the one with the defaults", name)
+		}
+	}
+	args := append([]string{"--non-zero-exit-code", "informational", "-c", "I", "--parameter-files"}, paramFiles...)
+	args = append(args, "--", filepath.Join(dir, "defaults.json"))
+	cmd = exec.Command(needTool(t, "cfn-lint", toolHint), args...)
+	cmd.Env = append(os.Environ(), "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Fatalf("cfn-lint of the transformed template with %v: %v\n%s", paramFiles, err, out)
+	}
+	checkTransformed(t, translated["defaults"])
+}
+
+// checkTransformed checks, on the transformed template, what the parameters
+// switch: each function's VpcConfig and VPC policy follow its family's
+// condition, the KMS statements exist only with a key and are bound to
+// Secrets Manager and this account's secrets, X-Ray only with tracing.
+func checkTransformed(t *testing.T, tpl map[string]any) {
+	t.Helper()
+	res := tpl["Resources"].(map[string]any)
+	families := map[string]string{
+		"ServiceKeyFunction": "RotationInVpc", "IAMKeyFunction": "RotationInVpc",
+		"RetireFunction": "LifecycleInVpc", "RollbackFunction": "LifecycleInVpc",
+	}
+	for fn, cond := range families {
+		r, ok := res[fn].(map[string]any)
+		if !ok || r["Type"] != "AWS::Lambda::Function" {
+			t.Errorf("%s: not a Lambda function after the transform", fn)
+			continue
+		}
+		props := r["Properties"].(map[string]any)
+		if got := jsonOf(props["VpcConfig"]); !strings.HasPrefix(got, `{"Fn::If":["`+cond+`",`) || !strings.HasSuffix(got, `{"Ref":"AWS::NoValue"}]}`) {
+			t.Errorf("%s VpcConfig = %s, want Fn::If on %s, else no VPC", fn, got, cond)
+		}
+		if got := jsonOf(props["TracingConfig"]); got != `{"Mode":{"Ref":"Tracing"}}` {
+			t.Errorf("%s TracingConfig = %s", fn, got)
+		}
+		role := res[fn+"Role"].(map[string]any)["Properties"].(map[string]any)
+		if got := jsonOf(role["ManagedPolicyArns"]); got != `[{"Fn::If":["`+cond+`",{"Fn::Sub":"arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"},{"Ref":"AWS::NoValue"}]}]` {
+			t.Errorf("%sRole ManagedPolicyArns = %s: want the VPC policy only in a VPC, and no other managed policy", fn, got)
+		}
+		pol := jsonOf(role["Policies"])
+		for _, want := range []string{
+			`{"Fn::If":["HasKmsKey",{"Action":`,
+			`"kms:EncryptionContext:SecretARN":{"Fn::Sub":"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}`,
+			`"kms:ViaService":{"Fn::Sub":"secretsmanager.${AWS::Region}.amazonaws.com"}`,
+			`{"Fn::If":["TracingActive",{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords"]`,
+		} {
+			if !strings.Contains(pol, want) {
+				t.Errorf("%sRole policy lacks %s", fn, want)
+			}
+		}
+		for _, st := range statements(role) {
+			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"kms:`) {
+				t.Errorf("%sRole: kms actions granted without a key (not under HasKmsKey): %s", fn, jsonOf(plain))
+			}
+		}
+	}
+	for id, cond := range map[string]string{
+		"AlertEmailSubscription":        "HasAlertEmail",
+		"RollbackAlarmPrefixRule":       "HasRollbackAlarmPrefix",
+		"RollbackAlarmPrefixPermission": "HasRollbackAlarmPrefix",
+		"RollbackAlarmNamesRule":        "HasRollbackAlarmNames",
+		"RollbackAlarmNamesPermission":  "HasRollbackAlarmNames",
+	} {
+		if r, ok := res[id].(map[string]any); !ok || r["Condition"] != cond {
+			t.Errorf("%s: want Condition %s", id, cond)
+		}
+	}
+	for _, fn := range []string{"RetireFunction", "RollbackFunction"} {
+		eic, ok := res[fn+"EventInvokeConfig"].(map[string]any)
+		if got := jsonOf(eic["Properties"]); !ok || !strings.Contains(got, `"OnFailure":{"Destination":{"Fn::GetAtt":["LifecycleFailureQueue","Arn"]}}`) {
+			t.Errorf("%s: no on-failure destination to LifecycleFailureQueue: %s", fn, got)
+		}
+	}
+}
+
+// statements returns the statements of a role's inline policies as written
+// (a statement under Fn::If stays wrapped).
+func statements(role map[string]any) []any {
+	var out []any
+	pols, _ := role["Policies"].([]any)
+	for _, p := range pols {
+		doc, _ := p.(map[string]any)["PolicyDocument"].(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		out = append(out, sts...)
+	}
+	return out
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
