@@ -1,6 +1,7 @@
 package awsemu
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,8 +57,23 @@ func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
 		services[k] = v
 	}
 	iamHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.IAM.Handler().ServeHTTP(w, r)
+		if f.iamFile == "" {
+			f.IAM.Handler().ServeHTTP(w, r)
+			return
+		}
+		// With a state file, a change is answered only once it is saved.
+		rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
+		f.IAM.Handler().ServeHTTP(rec, r)
 		f.save()
+		if err := f.iamSaveError(); err != nil && rec.code < 300 {
+			writeQueryError(w, http.StatusInternalServerError, "ServiceFailure", "The emulator could not save its IAM state file: "+err.Error(), "iam")
+			return
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.code)
+		_, _ = w.Write(rec.body.Bytes())
 	})
 	services[iamemu.ServiceIAM] = iamHandler
 	services[iamemu.ServiceSTS] = iamHandler
@@ -149,3 +165,14 @@ func (p persistingKeys) RecordUse(pr awsauth.Principal, at time.Time) {
 	p.KeyStore.RecordUse(pr, at)
 	p.f.save()
 }
+
+// bufferedResponse holds a response until the state it reports is saved.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }

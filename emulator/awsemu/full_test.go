@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,5 +149,55 @@ func TestFullEmulatorAWSCLI(t *testing.T) {
 		if err == nil || !(strings.Contains(out, "UnrecognizedClientException") || strings.Contains(out, "InvalidClientTokenId")) {
 			t.Fatalf("aws %v with an inactive key: err %v\n%s", c, err, out)
 		}
+	}
+}
+
+// TestFullIAMStateWriteFailure: an IAM change that cannot be saved is
+// answered with ServiceFailure and shows in /_dualkey/health; once the
+// directory is back the next request saves it, and a restart has it.
+func TestFullIAMStateWriteFailure(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state.json")
+	f, url := startFull(t, awsemu.Config{StateFile: state})
+	_, admin, st := fullClients(url, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); apiCode(err) != "ServiceFailure" {
+		t.Fatalf("CreateUser while the IAM state cannot be saved: %v", err)
+	}
+	resp, err := http.Get(url + "/_dualkey/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("health: %d", resp.StatusCode)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.Get(url + "/_dualkey/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("health after the directory came back: %d", resp.StatusCode)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, url2 := startFull(t, awsemu.Config{StateFile: state})
+	_, admin2, _ := fullClients(url2, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
+	if _, err := admin2.GetUser(ctx, &iam.GetUserInput{UserName: aws.String("app")}); err != nil {
+		t.Fatalf("the user whose first save failed is gone after a restart: %v", err)
 	}
 }
