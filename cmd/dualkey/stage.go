@@ -48,7 +48,7 @@ var (
 
 // stageHelp is the stage command's help text.
 const stageHelp = "Stage a credential rolled in a vendor's dashboard (Stripe: Developers → API keys → Roll key…; Braintree:\n" +
-	"Settings → API → Generate new API key) for SECRET's next rotation. The new credential is read from stdin, never\n" +
+	"gear icon → API → Generate New API Key) for SECRET's next rotation. The new credential is read from stdin, never\n" +
 	"from the command line (where shell history and ps would keep it): one value for --field, or a JSON object\n" +
 	"with several fields ({\"public_key\": \"...\", \"private_key\": \"...\"}). It is merged into the AWSCURRENT value and\n" +
 	"stored as a new version labelled DUALKEY_INCOMING (the label moves from an earlier staged version); nothing\n" +
