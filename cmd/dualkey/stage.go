@@ -239,7 +239,7 @@ func expiryFlags(in time.Duration, at string, now time.Time) (*time.Time, error)
 func readCredential(stdin io.Reader, stderr io.Writer, field string) (map[string]string, error) {
 	if f, ok := stdin.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			fmt.Fprintln(stderr, "paste the new credential (one line; it is not shown back), then press Enter:")
+			fmt.Fprintln(stderr, "paste the new credential on one line, then press Enter (your terminal shows what you paste; a file or a pipe does not: dualkey stage SECRET < new-key.txt):")
 			line, err := bufio.NewReaderSize(f, maxStdin).ReadString('\n')
 			if err != nil && !errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("read stdin: %w", err)
