@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,7 +21,12 @@ import (
 // for deletion when deleted is true.
 func benchServer(b *testing.B, n int, deleted bool) *Server {
 	b.Helper()
-	s, err := New(Config{})
+	return benchServerWith(b, Config{}, n, deleted)
+}
+
+func benchServerWith(b *testing.B, cfg Config, n int, deleted bool) *Server {
+	b.Helper()
+	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,6 +41,9 @@ func benchServer(b *testing.B, n int, deleted bool) *Server {
 				b.Fatal(aerr)
 			}
 		}
+	}
+	if err := s.flush(); err != nil {
+		b.Fatal(err)
 	}
 	return s
 }
@@ -77,5 +86,26 @@ func BenchmarkServeDescribeSecret(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkServePutSecretValueWithState: with a state file a write re-encodes
+// only the secret it changed but still writes (and fsyncs) the whole file,
+// so its cost grows with the number of secrets; reads are unaffected.
+func BenchmarkServePutSecretValueWithState(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			s := benchServerWith(b, Config{StateFile: filepath.Join(b.TempDir(), "state.json")}, n, false)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				body := []byte(fmt.Sprintf(`{"SecretId":"bench/secret-00000","SecretString":"v%d"}`, i))
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, signedJSON(b, "PutSecretValue", body))
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }

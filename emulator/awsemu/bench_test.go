@@ -2,7 +2,6 @@ package awsemu_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,22 +55,5 @@ func BenchmarkDescribeSecret(b *testing.B) {
 				}
 			})
 		}
-	}
-}
-
-// BenchmarkPutSecretValueWithState: a mutating call with --state rewrites
-// the state file; its encoding is cached per secret, so the cost grows with
-// the number of secrets only by assembling and writing the file.
-func BenchmarkPutSecretValueWithState(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
-			e := populate(b, awsemu.Config{StateFile: filepath.Join(b.TempDir(), "state.json")}, n, false)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := e.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("bench/secret-00000"), SecretString: aws.String(fmt.Sprint("v", i))}); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

@@ -63,9 +63,11 @@ func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
 		}
 		// With a state file, a change is answered only once it is saved.
 		rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
+		before := f.IAM.Generation()
 		f.IAM.Handler().ServeHTTP(rec, r)
+		changed := f.IAM.Generation() != before
 		f.save()
-		if err := f.iamSaveError(); err != nil && rec.code < 300 {
+		if err := f.iamSaveError(); err != nil && changed && rec.code < 300 {
 			writeQueryError(w, http.StatusInternalServerError, "ServiceFailure", "The emulator could not save its IAM state file: "+err.Error(), "iam")
 			return
 		}
