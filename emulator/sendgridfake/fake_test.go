@@ -494,3 +494,30 @@ func TestTransportRoutesAndRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCreatesRespectLimit: many concurrent creates for one user
+// never push it past the key limit.
+func TestConcurrentCreatesRespectLimit(t *testing.T) {
+	fake := sendgridfake.New(sendgridfake.Config{MaxKeys: 10})
+	if _, err := fake.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	parent, _, admin, _ := setup(t, fake, "")
+	c := client{t: t, hc: sendgridfake.NewHTTPClient(fake.Endpoints(), nil), key: admin.Secret}
+	statuses := make(chan int, 30)
+	for i := 0; i < 30; i++ {
+		go func() {
+			statuses <- c.do(http.MethodPost, "/v3/api_keys", map[string]any{"name": "k", "scopes": []string{"mail.send"}}).status
+		}()
+	}
+	created := 0
+	for i := 0; i < 30; i++ {
+		if <-statuses == 201 {
+			created++
+		}
+	}
+	if created != 9 || fake.KeyCount(parent) != 10 {
+		t.Fatalf("created %d (KeyCount %d), want 9 more keys up to the limit of 10", created, fake.KeyCount(parent))
+	}
+}

@@ -613,3 +613,52 @@ func TestPrismRejectsOffSpecRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCreatesAndDeletes: concurrent key creation and deletion
+// leaves exactly the keys that were not deleted, each still authenticating.
+func TestConcurrentCreatesAndDeletes(t *testing.T) {
+	fake := twiliofake.New(twiliofake.Config{})
+	if _, err := fake.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	acct := fake.CreateAccount("")
+	c := twiliofake.NewRestClient(fake.Endpoints(), nil, acct.Sid, acct.AuthToken, acct.Sid)
+	type result struct {
+		sid, secret string
+		kept        bool
+		err         error
+	}
+	results := make(chan result, 20)
+	for i := 0; i < 20; i++ {
+		go func(i int) {
+			k, err := c.Api.CreateNewKey(&api.CreateNewKeyParams{})
+			if err != nil {
+				results <- result{err: err}
+				return
+			}
+			if i%2 == 0 {
+				err = c.Api.DeleteKey(*k.Sid, &api.DeleteKeyParams{})
+			}
+			results <- result{sid: *k.Sid, secret: *k.Secret, kept: i%2 == 1, err: err}
+		}(i)
+	}
+	var kept []result
+	for i := 0; i < 20; i++ {
+		r := <-results
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.kept {
+			kept = append(kept, r)
+		}
+	}
+	if n := fake.KeyCount(acct.Sid); n != len(kept) {
+		t.Fatalf("KeyCount = %d, want %d", n, len(kept))
+	}
+	for _, r := range kept {
+		if _, err := twiliofake.NewRestClient(fake.Endpoints(), nil, r.sid, r.secret, acct.Sid).Api.ListMessage(nil); err != nil {
+			t.Fatalf("kept key %s: %v", r.sid, err)
+		}
+	}
+}
