@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // toolHint is how to get AWS's template tools on a machine that lacks them.
@@ -281,4 +283,71 @@ func statements(role map[string]any) []any {
 func jsonOf(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestEnvJSONOverridesOnlyDeclaredVariables: `sam local invoke --env-vars
+// events/env.json` overrides only variables the template declares, so
+// every variable in env.json must be declared for the functions it names
+// (Parameters: for every function, through Globals), and the endpoint
+// variables that reach the emulator must be declared empty (real AWS).
+func TestEnvJSONOverridesOnlyDeclaredVariables(t *testing.T) {
+	raw, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	vars := func(fn *yaml.Node) map[string]string {
+		out := map[string]string{}
+		v := mapGet(mapGet(fn, "Environment"), "Variables")
+		for i := 0; v != nil && i+1 < len(v.Content); i += 2 {
+			out[v.Content[i].Value] = v.Content[i+1].Value
+		}
+		return out
+	}
+	globals := vars(mapGet(mapGet(doc.Content[0], "Globals"), "Function"))
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_STS"} {
+		if v, ok := globals[k]; !ok || v != "" {
+			t.Errorf("Globals.Function.Environment must declare %s empty (real AWS), got %q, declared %v", k, v, ok)
+		}
+	}
+	functions := map[string]map[string]string{}
+	res := mapGet(doc.Content[0], "Resources")
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		if typ := mapGet(res.Content[i+1], "Type"); typ != nil && typ.Value == "AWS::Serverless::Function" {
+			functions[res.Content[i].Value] = vars(mapGet(res.Content[i+1], "Properties"))
+		}
+	}
+	b, err := os.ReadFile("events/env.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]map[string]string
+	if err := json.Unmarshal(b, &env); err != nil {
+		t.Fatalf("events/env.json: %v", err)
+	}
+	if !strings.HasPrefix(env["Parameters"]["AWS_ENDPOINT_URL"], "http://host.docker.internal:") {
+		t.Errorf("events/env.json: Parameters.AWS_ENDPOINT_URL = %q, want the emulator on the Docker host", env["Parameters"]["AWS_ENDPOINT_URL"])
+	}
+	for key, set := range env {
+		for v := range set {
+			if _, ok := globals[v]; ok {
+				continue
+			}
+			if key == "Parameters" {
+				t.Errorf("events/env.json: Parameters.%s is not declared in Globals.Function.Environment, so sam local ignores it", v)
+				continue
+			}
+			fv, ok := functions[key]
+			if !ok {
+				t.Errorf("events/env.json: %s is not a function of template.yaml", key)
+				break
+			}
+			if _, ok := fv[v]; !ok {
+				t.Errorf("events/env.json: %s.%s is not declared in the function's Environment, so sam local ignores it", key, v)
+			}
+		}
+	}
 }
