@@ -23,6 +23,11 @@
 // through Prism in proxy mode against those documents. docs/vendor-fakes.md
 // lists what the fake supports and where it differs from Twilio.
 //
+// Twilio signs webhooks with the account's primary auth token: SignWebhook
+// and SendWebhook do the same (X-Twilio-Signature, checked against
+// twilio-go's RequestValidator), so a consumer's verifier can be tested
+// across a token promotion.
+//
 // twilio-go has no base-URL option: Transport rewrites *.twilio.com to the
 // fake (or to a Prism in front of it), and NewRestClient builds a real
 // *twilio.RestClient that uses it.
