@@ -3,10 +3,12 @@ package dualkey_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -349,5 +351,93 @@ func TestEnvJSONOverridesOnlyDeclaredVariables(t *testing.T) {
 				t.Errorf("events/env.json: %s.%s is not declared in the function's Environment, so sam local ignores it", key, v)
 			}
 		}
+	}
+}
+
+// TestAlarmsAndDashboardUseEmittedMetrics: the dashboard body is valid JSON
+// with the panels issue 10 asks for, and every dualkey metric an alarm or
+// the dashboard reads is one the functions emit (a renamed metric would
+// leave an alarm silently without data).
+func TestAlarmsAndDashboardUseEmittedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := mapGet(doc.Content[0], "Resources")
+	body := mapGet(mapGet(mapGet(res, "Dashboard"), "Properties"), "DashboardBody")
+	if body == nil || body.Tag != "!Sub" {
+		t.Fatal("Dashboard: no DashboardBody !Sub")
+	}
+	var dash struct {
+		Widgets []struct {
+			Type       string `json:"type"`
+			Properties struct {
+				Title   string  `json:"title"`
+				Metrics [][]any `json:"metrics"`
+				Query   string  `json:"query"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body.Value, "X")), &dash); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v", err)
+	}
+	read := map[string]bool{} // dualkey metrics read by the dashboard and alarms
+	logTables := 0
+	for _, w := range dash.Widgets {
+		if w.Type == "log" {
+			logTables++
+			if !strings.Contains(w.Properties.Query, "SecretName") {
+				t.Errorf("dashboard table %q does not show SecretName", w.Properties.Title)
+			}
+		}
+		for _, m := range w.Properties.Metrics {
+			if len(m) >= 2 && m[0] == "dualkey" {
+				read[m[1].(string)] = true
+			}
+			if len(m) == 1 {
+				if e, ok := m[0].(map[string]any); ok {
+					for _, name := range regexp.MustCompile(`MetricName="(\w+)"`).FindAllStringSubmatch(fmt.Sprint(e["expression"]), -1) {
+						read[name[1]] = true
+					}
+				}
+			}
+		}
+	}
+	for _, want := range []string{"StepSuccess", "RotationFailed", "OldCredentialInUse", "CredentialDeactivated", "RollbackPerformed", "StepDuration"} {
+		if !read[want] {
+			t.Errorf("the dashboard shows no %s", want)
+		}
+	}
+	if logTables < 2 {
+		t.Errorf("the dashboard has %d per-secret tables, want rotation failures and lifecycle events", logTables)
+	}
+	for _, m := range regexp.MustCompile(`(?m)Namespace: dualkey, MetricName: (\w+)|Namespace: dualkey\n\s+MetricName: (\w+)`).FindAllStringSubmatch(string(raw), -1) {
+		read[m[1]+m[2]] = true
+	}
+	var src strings.Builder
+	for _, dir := range []string{"shared/rotation", "shared/lifecycle"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src.Write(b)
+		}
+	}
+	for name := range read {
+		if !strings.Contains(src.String(), `"`+name+`"`) {
+			t.Errorf("template.yaml reads metric dualkey/%s, which shared/rotation and shared/lifecycle never emit", name)
+		}
+	}
+	if len(read) < 10 {
+		t.Errorf("found only %d dualkey metrics in template.yaml: %v", len(read), read)
 	}
 }
