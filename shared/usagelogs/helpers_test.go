@@ -1,0 +1,110 @@
+package usagelogs_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/logsemu"
+	"github.com/dualkey/dualkey/internal/testutil"
+)
+
+// t0 is the (fake) time of every test; the quiet period is the hour before.
+var t0 = time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)
+
+type env struct {
+	logs  *logsemu.Service
+	cw    *cloudwatchlogs.Client
+	sm    *secretsmanager.Client
+	clock *testutil.FakeClock
+	wire  *recorder
+}
+
+// start runs the SigV4-verifying AWS emulator (Secrets Manager built in,
+// CloudWatch Logs mounted) on a loopback port and returns real SDK clients
+// whose HTTP traffic is recorded.
+func start(t testing.TB) *env {
+	t.Helper()
+	clock := testutil.NewFakeClock(t0)
+	logs := logsemu.New(logsemu.Config{Now: clock.Now})
+	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{logsemu.SigningName: logs}})
+	if err != nil {
+		t.Fatalf("awsemu.New: %v", err)
+	}
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	rec := &recorder{base: http.DefaultTransport}
+	cfg := awsemu.ClientConfig(url)
+	cfg.RetryMaxAttempts = 1
+	cfg.HTTPClient = &http.Client{Transport: rec}
+	return &env{logs: logs, cw: cloudwatchlogs.NewFromConfig(cfg), sm: secretsmanager.NewFromConfig(cfg), clock: clock, wire: rec}
+}
+
+// ctx is not t.Context(): see emulator/logsemu's helpers for why.
+func ctx() context.Context { return context.Background() }
+
+// recorder keeps every request and response body that crosses the wire.
+type recorder struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	all  bytes.Buffer
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		r.mu.Lock()
+		r.all.Write(b)
+		r.all.WriteByte('\n')
+		r.mu.Unlock()
+	}
+	return r.base.RoundTrip(req)
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.all.String()
+}
+
+// emptyPages answers the first n FilterLogEvents calls of each search with
+// an empty page and a token, as CloudWatch Logs may when it scans a large
+// group (the emulator never does), and passes the rest to the real client.
+type emptyPages struct {
+	real *cloudwatchlogs.Client
+	n    int
+	mu   sync.Mutex
+	seen int
+}
+
+func (e *emptyPages) FilterLogEvents(ctx context.Context, in *cloudwatchlogs.FilterLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.FilterLogEventsOutput, error) {
+	e.mu.Lock()
+	if in.NextToken == nil {
+		e.seen = 0
+	}
+	e.seen++
+	empty := e.seen <= e.n
+	e.mu.Unlock()
+	if empty {
+		return &cloudwatchlogs.FilterLogEventsOutput{NextToken: aws.String("empty-page")}, nil
+	}
+	cp := *in
+	if aws.ToString(cp.NextToken) == "empty-page" {
+		cp.NextToken = nil // the search starts at the real service now
+	}
+	return e.real.FilterLogEvents(ctx, &cp, optFns...)
+}
