@@ -485,3 +485,115 @@ func keys(m map[string]int) []string {
 	sort.Strings(out)
 	return out
 }
+
+// roleStatements returns, per AWS::Serverless::Function logical id, the
+// statements of its role (a statement under Fn::If unwrapped) and its
+// FunctionName (!Sub) value.
+func roleStatements(t *testing.T) (map[string][]*yaml.Node, map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	resources := mapGet(doc.Content[0], "Resources")
+	sts, names := map[string][]*yaml.Node{}, map[string]string{}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		id, r := resources.Content[i].Value, resources.Content[i+1]
+		if typ := mapGet(r, "Type"); typ == nil || typ.Value != "AWS::Serverless::Function" {
+			continue
+		}
+		props := mapGet(r, "Properties")
+		if fn := mapGet(props, "FunctionName"); fn != nil {
+			names[id] = fn.Value
+		}
+		role := mapGet(resources, strings.TrimSuffix(mapGet(props, "Role").Value, ".Arn"))
+		for _, pol := range seqItems(mapGet(mapGet(role, "Properties"), "Policies")) {
+			for _, st := range seqItems(mapGet(mapGet(pol, "PolicyDocument"), "Statement")) {
+				if st.Tag == "!If" && len(st.Content) == 3 {
+					st = st.Content[1]
+				}
+				sts[id] = append(sts[id], st)
+			}
+		}
+	}
+	return sts, names
+}
+
+// TestTemplatePolicyConditions checks the conditions that make the grants
+// least privilege (issue 6, items 3 and 4): Secrets Manager statements need
+// dualkey:managed, and a rotation function's also its provider tag and
+// itself as the secret's rotation function; tag writes are limited to
+// dualkey:state* (retire may also remove dualkey:emergency); IAM key
+// actions need the user tag dualkey:managed=true.
+func TestTemplatePolicyConditions(t *testing.T) {
+	sts, names := roleStatements(t)
+	provider := map[string]string{"ServiceKeyFunction": "servicekey", "IAMKeyFunction": "iamkey"}
+	for id, list := range sts {
+		for _, st := range list {
+			var actions []string
+			if a := mapGet(st, "Action"); a.Kind == yaml.ScalarNode {
+				actions = []string{a.Value}
+			} else {
+				for _, n := range a.Content {
+					actions = append(actions, n.Value)
+				}
+			}
+			cond := mapGet(st, "Condition")
+			eq := mapGet(cond, "StringEquals")
+			val := func(n *yaml.Node, key string) string {
+				if v := mapGet(n, key); v != nil {
+					return v.Value
+				}
+				return ""
+			}
+			sid := val(st, "Sid")
+			for _, a := range actions {
+				switch {
+				case a == "secretsmanager:ListSecrets" || a == "secretsmanager:GetRandomPassword":
+					if res := mapGet(st, "Resource"); res == nil || res.Value != "*" {
+						t.Errorf("%s %s: %s has no resource: want Resource \"*\"", id, sid, a)
+					}
+				case strings.HasPrefix(a, "secretsmanager:"):
+					if val(eq, "secretsmanager:ResourceTag/dualkey:managed") != "true" {
+						t.Errorf("%s %s: %s without secretsmanager:ResourceTag/dualkey:managed = true", id, sid, a)
+					}
+					if p, ok := provider[id]; ok {
+						if val(eq, "secretsmanager:ResourceTag/dualkey:provider") != p {
+							t.Errorf("%s %s: %s without secretsmanager:ResourceTag/dualkey:provider = %s", id, sid, a, p)
+						}
+						own := "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + names[id]
+						if names[id] == "" || val(eq, "secretsmanager:resource/AllowRotationLambdaArn") != own {
+							t.Errorf("%s %s: %s not bound to the function itself (secretsmanager:resource/AllowRotationLambdaArn = %s)", id, sid, a, own)
+						}
+					}
+					if a == "secretsmanager:TagResource" || a == "secretsmanager:UntagResource" {
+						want := []string{"dualkey:state*"}
+						if id == "RetireFunction" && a == "secretsmanager:UntagResource" {
+							want = append(want, "dualkey:emergency")
+						}
+						var got []string
+						for _, k := range seqItems(mapGet(mapGet(cond, "ForAllValues:StringLike"), "aws:TagKeys")) {
+							got = append(got, k.Value)
+						}
+						if !slices.Equal(got, want) {
+							t.Errorf("%s %s: %s limited to tag keys %v, want %v (aws:TagKeys)", id, sid, a, got, want)
+						}
+					}
+				case a == "iam:GetUser":
+					// Reads the user's tags, so the provider can name a missing one.
+				case strings.HasPrefix(a, "iam:"):
+					if val(eq, "iam:ResourceTag/dualkey:managed") != "true" {
+						t.Errorf("%s %s: %s without iam:ResourceTag/dualkey:managed = true", id, sid, a)
+					}
+				}
+				if strings.HasPrefix(a, "iam:") && !strings.Contains(mapGet(st, "Resource").Value, ":user${IAMUserPath}*") {
+					t.Errorf("%s %s: %s not limited to users under IAMUserPath", id, sid, a)
+				}
+			}
+		}
+	}
+}
