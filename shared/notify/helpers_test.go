@@ -1,0 +1,154 @@
+package notify_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/ecsemu"
+	"github.com/dualkey/dualkey/emulator/eventsemu"
+	"github.com/dualkey/dualkey/internal/testutil"
+)
+
+var t0 = time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)
+
+type env struct {
+	events *eventsemu.Service
+	ecs    *ecsemu.Service
+	eb     *eventbridge.Client
+	ecsc   *ecs.Client
+	clock  *testutil.FakeClock
+	wire   *recorder
+}
+
+// start runs the SigV4-verifying AWS emulator with EventBridge and ECS
+// mounted on a loopback port, and returns real SDK clients whose traffic
+// is recorded.
+func start(t testing.TB) *env {
+	t.Helper()
+	clock := testutil.NewFakeClock(t0)
+	events := eventsemu.New(eventsemu.Config{Now: clock.Now})
+	ecsSvc := ecsemu.New(ecsemu.Config{Now: clock.Now})
+	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{
+		eventsemu.SigningName: events, ecsemu.SigningName: ecsSvc,
+	}})
+	if err != nil {
+		t.Fatalf("awsemu.New: %v", err)
+	}
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	rec := &recorder{base: http.DefaultTransport}
+	cfg := awsemu.ClientConfig(url)
+	cfg.RetryMaxAttempts = 1
+	cfg.HTTPClient = &http.Client{Transport: rec}
+	return &env{events: events, ecs: ecsSvc, eb: eventbridge.NewFromConfig(cfg), ecsc: ecs.NewFromConfig(cfg), clock: clock, wire: rec}
+}
+
+// ctx is not t.Context(): see emulator/logsemu's helpers for why.
+func ctx() context.Context { return context.Background() }
+
+type recorder struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	all  bytes.Buffer
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		r.mu.Lock()
+		r.all.Write(b)
+		r.all.WriteByte('\n')
+		r.mu.Unlock()
+	}
+	return r.base.RoundTrip(req)
+}
+
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.all.String()
+}
+
+// flaky answers the first failures[i] sends of each entry (counted by the
+// entry's detail) with an entry-level error, without sending it, as
+// EventBridge does under load (the emulator never fails a valid entry),
+// and passes everything else to the real client.
+type flaky struct {
+	real  *eventbridge.Client
+	code  string
+	fails int
+	mu    sync.Mutex
+	sent  map[string]int
+	calls int
+}
+
+func (f *flaky) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	f.mu.Lock()
+	f.calls++
+	if f.sent == nil {
+		f.sent = map[string]int{}
+	}
+	fail := make([]bool, len(in.Entries))
+	var pass []types.PutEventsRequestEntry
+	for i, e := range in.Entries {
+		k := aws.ToString(e.Detail)
+		f.sent[k]++
+		fail[i] = f.sent[k] <= f.fails
+		if !fail[i] {
+			pass = append(pass, e)
+		}
+	}
+	f.mu.Unlock()
+	var real *eventbridge.PutEventsOutput
+	if len(pass) > 0 {
+		var err error
+		if real, err = f.real.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: pass}, optFns...); err != nil {
+			return nil, err
+		}
+	}
+	out := &eventbridge.PutEventsOutput{}
+	j := 0
+	for i := range in.Entries {
+		if fail[i] {
+			out.FailedEntryCount++
+			out.Entries = append(out.Entries, types.PutEventsResultEntry{ErrorCode: aws.String(f.code), ErrorMessage: aws.String("injected " + f.code)})
+			continue
+		}
+		r := real.Entries[j]
+		j++
+		if r.ErrorCode != nil {
+			out.FailedEntryCount++
+		}
+		out.Entries = append(out.Entries, r)
+	}
+	return out, nil
+}
+
+// sleeps records the waits between attempts instead of waiting.
+type sleeps struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (s *sleeps) Sleep(_ context.Context, d time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.d = append(s.d, d)
+	return nil
+}
