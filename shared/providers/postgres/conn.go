@@ -44,6 +44,9 @@ type ConnConfig struct {
 	// Label says which credential this is ("master secret", "AWSPENDING"),
 	// for error messages.
 	Label string
+	// Hook, when set, wraps the login and every statement (see CallHook);
+	// tests only.
+	Hook CallHook
 }
 
 // ConnConfig returns the connection settings the secret describes.
@@ -157,8 +160,21 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := pgx.ConnectConfig(ctx, pc)
+	var conn *pgx.Conn
+	connect := func() error {
+		var err error
+		conn, err = pgx.ConnectConfig(ctx, pc)
+		return err
+	}
+	if cfg.Hook != nil {
+		err = cfg.Hook(connect)
+	} else {
+		err = connect()
+	}
 	if err != nil {
+		if conn != nil {
+			conn.Close(context.WithoutCancel(ctx))
+		}
 		return nil, classifyConnect(ctx, &cfg, err)
 	}
 	return &Conn{cfg: cfg, pg: conn}, nil
@@ -176,7 +192,7 @@ func (c *Conn) ServerVersion() string { return c.pg.PgConn().ParameterStatus("se
 // Ping runs SELECT 1.
 func (c *Conn) Ping(ctx context.Context) error {
 	var one int
-	if err := c.pg.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := c.scanRow(ctx, c.pg, []any{&one}, "SELECT 1"); err != nil {
 		return classifyExec("SELECT 1 as "+strconv.Quote(c.cfg.User), c.cfg.User, err, c.cfg.Password)
 	}
 	return nil

@@ -52,12 +52,6 @@ func (r *Role) memberOf(role string) *Membership {
 	return nil
 }
 
-// queryer is what role lookups need: a connection or a transaction.
-type queryer interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
 // major returns the server's major version (15 for "15.18 (Debian ...)").
 func (c *Conn) major() int {
 	v := c.ServerVersion()
@@ -73,9 +67,9 @@ func (c *Conn) Role(ctx context.Context, name string) (*Role, error) {
 func (c *Conn) role(ctx context.Context, q queryer, name string) (*Role, error) {
 	op := fmt.Sprintf("look up role %q", name)
 	r := &Role{Name: name}
-	err := q.QueryRow(ctx, `SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolinherit
-		FROM pg_catalog.pg_roles WHERE rolname = $1`, name).
-		Scan(&r.CanLogin, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Replication, &r.BypassRLS, &r.Inherit)
+	err := c.scanRow(ctx, q, []any{&r.CanLogin, &r.Superuser, &r.CreateRole, &r.CreateDB, &r.Replication, &r.BypassRLS, &r.Inherit},
+		`SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls, rolinherit
+		FROM pg_catalog.pg_roles WHERE rolname = $1`, name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, newError(op, ErrNoSuchUser, fmt.Sprintf("role %q does not exist", name), "", err)
 	}
@@ -86,23 +80,19 @@ func (c *Conn) role(ctx context.Context, q queryer, name string) (*Role, error) 
 	if c.major() < 16 {
 		inherit = "r.rolinherit"
 	}
-	rows, err := q.Query(ctx, `SELECT g.rolname, `+inherit+`, m.admin_option
+	err = c.forEach(ctx, q, func(rows pgx.Rows) error {
+		var m Membership
+		if err := rows.Scan(&m.Role, &m.Inherit, &m.Admin); err != nil {
+			return err
+		}
+		r.MemberOf = append(r.MemberOf, m)
+		return nil
+	}, `SELECT g.rolname, `+inherit+`, m.admin_option
 		FROM pg_catalog.pg_auth_members m
 		JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
 		JOIN pg_catalog.pg_roles r ON r.oid = m.member
 		WHERE r.rolname = $1 ORDER BY g.rolname`, name)
 	if err != nil {
-		return nil, classifyExec(op, c.cfg.User, err)
-	}
-	for rows.Next() {
-		var m Membership
-		if err := rows.Scan(&m.Role, &m.Inherit, &m.Admin); err != nil {
-			rows.Close()
-			return nil, classifyExec(op, c.cfg.User, err)
-		}
-		r.MemberOf = append(r.MemberOf, m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, classifyExec(op, c.cfg.User, err)
 	}
 	return r, nil
@@ -236,8 +226,10 @@ type AlternateResponse struct {
 //     superuser may set are skipped and named in the response.
 //
 // The password is sent as a SCRAM-SHA-256 verifier (or an MD5 hash when the
-// server's password_encryption is md5), never in clear text. Calling it again
-// with the same request changes nothing a client could notice.
+// server's password_encryption is md5), never in clear text. It holds the
+// pair's advisory lock (see LockCredential), so it never interleaves with a
+// switch-off of the same pair. Calling it again with the same request
+// changes nothing a client could notice.
 func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*AlternateResponse, error) {
 	op := fmt.Sprintf("set alternate user %q", req.Pending)
 	alt, err := AltUsername(req.Current)
@@ -256,11 +248,14 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 	}
 	base, clone := BaseUsername(req.Current), BaseUsername(req.Current)+CloneSuffix
 	secrets := []string{req.Password}
-	tx, err := c.pg.Begin(ctx)
+	tx, err := c.begin(ctx)
 	if err != nil {
 		return nil, classifyExec(op, c.cfg.User, err, secrets...)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer c.rollback(ctx, tx)
+	if err := c.lockPair(ctx, tx, base); err != nil {
+		return nil, err
+	}
 	method, iterations, err := c.passwordMethod(ctx, tx)
 	if err != nil {
 		return nil, err
@@ -282,10 +277,10 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 			return nil, newError(op, ErrUnsafePassword, err.Error(), "", nil, secrets...)
 		}
 		secrets = append(secrets, hash)
-		if _, err := tx.Exec(ctx, "CREATE ROLE "+quoteIdent(clone)+" WITH LOGIN PASSWORD "+lit); err != nil {
+		if err := c.exec(ctx, tx, "CREATE ROLE "+quoteIdent(clone)+" WITH LOGIN PASSWORD "+lit); err != nil {
 			return nil, classifyExec("create role "+strconv.Quote(clone), c.cfg.User, err, secrets...)
 		}
-		if _, err := tx.Exec(ctx, "GRANT "+quoteIdent(base)+" TO "+quoteIdent(clone)); err != nil {
+		if err := c.exec(ctx, tx, "GRANT "+quoteIdent(base)+" TO "+quoteIdent(clone)); err != nil {
 			return nil, classifyExec(fmt.Sprintf("grant %q to %q", base, clone), c.cfg.User, err, secrets...)
 		}
 		resp.Created = true
@@ -310,7 +305,7 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 			return nil, newError(op, ErrUnsafePassword, err.Error(), "", nil, secrets...)
 		}
 		secrets = append(secrets, hash)
-		if _, err := tx.Exec(ctx, "ALTER ROLE "+quoteIdent(req.Pending)+" WITH LOGIN PASSWORD "+lit); err != nil {
+		if err := c.exec(ctx, tx, "ALTER ROLE "+quoteIdent(req.Pending)+" WITH LOGIN PASSWORD "+lit); err != nil {
 			return nil, classifyExec("set password of "+strconv.Quote(req.Pending), c.cfg.User, err, secrets...)
 		}
 		resp.Unlocked = !pendingRole.CanLogin
@@ -320,7 +315,7 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 		return nil, err
 	}
 	resp.Settings, resp.SettingsSkipped = n, skipped
-	if err := tx.Commit(ctx); err != nil {
+	if err := c.commit(ctx, tx); err != nil {
 		return nil, classifyExec(op, c.cfg.User, err, secrets...)
 	}
 	return resp, nil
@@ -329,7 +324,7 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 // passwordMethod reads how the server hashes passwords.
 func (c *Conn) passwordMethod(ctx context.Context, q queryer) (method string, iterations int, err error) {
 	var enc, iter string
-	if err := q.QueryRow(ctx, `SELECT current_setting('password_encryption'), coalesce(current_setting('scram_iterations', true), '')`).Scan(&enc, &iter); err != nil {
+	if err := c.scanRow(ctx, q, []any{&enc, &iter}, `SELECT current_setting('password_encryption'), coalesce(current_setting('scram_iterations', true), '')`); err != nil {
 		return "", 0, classifyExec("read password_encryption", c.cfg.User, err)
 	}
 	iterations, _ = strconv.Atoi(iter)
@@ -365,7 +360,7 @@ func (c *Conn) SetPassword(ctx context.Context, req *SetPasswordRequest) error {
 		return newError(op, ErrUnsafePassword, err.Error(), "", nil, secrets...)
 	}
 	secrets = append(secrets, hash)
-	if _, err := c.pg.Exec(ctx, "ALTER ROLE "+quoteIdent(req.User)+" WITH PASSWORD "+lit); err != nil {
+	if err := c.exec(ctx, c.pg, "ALTER ROLE "+quoteIdent(req.User)+" WITH PASSWORD "+lit); err != nil {
 		return classifyExec(op, c.cfg.User, err, secrets...)
 	}
 	return nil
@@ -392,7 +387,7 @@ func (c *Conn) setLogin(ctx context.Context, user string, login bool) error {
 	if _, err := c.role(ctx, c.pg, user); err != nil {
 		return err
 	}
-	if _, err := c.pg.Exec(ctx, "ALTER ROLE "+quoteIdent(user)+" "+attr); err != nil {
+	if err := c.exec(ctx, c.pg, "ALTER ROLE "+quoteIdent(user)+" "+attr); err != nil {
 		return classifyExec(op, c.cfg.User, err)
 	}
 	return nil
@@ -433,23 +428,13 @@ type Session struct {
 // evidence the lifecycle needs before it switches a previous user off.
 func (c *Conn) Sessions(ctx context.Context, user string) ([]Session, error) {
 	op := "list sessions of " + strconv.Quote(user)
-	rows, err := c.pg.Query(ctx, `SELECT pid, coalesce(datname, ''), coalesce(application_name, ''),
-		client_addr::text, coalesce(client_port, 0), backend_start, state_change, coalesce(state, ''),
-		backend_start IS NULL
-		FROM pg_catalog.pg_stat_activity
-		WHERE usename = $1 AND pid <> pg_backend_pid() AND (backend_type = 'client backend' OR backend_type IS NULL)
-		ORDER BY backend_start NULLS LAST, pid`, user)
-	if err != nil {
-		return nil, classifyExec(op, c.cfg.User, err)
-	}
-	defer rows.Close()
 	var out []Session
-	for rows.Next() {
+	err := c.forEach(ctx, c.pg, func(rows pgx.Rows) error {
 		var s Session
 		var addr *string
 		var start, change *time.Time
 		if err := rows.Scan(&s.PID, &s.Database, &s.ApplicationName, &addr, &s.ClientPort, &start, &change, &s.State, &s.Hidden); err != nil {
-			return nil, classifyExec(op, c.cfg.User, err)
+			return err
 		}
 		if addr != nil {
 			if p, err := netip.ParsePrefix(*addr); err == nil {
@@ -468,8 +453,14 @@ func (c *Conn) Sessions(ctx context.Context, user string) ([]Session, error) {
 			s.State = ""
 		}
 		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT pid, coalesce(datname, ''), coalesce(application_name, ''),
+		client_addr::text, coalesce(client_port, 0), backend_start, state_change, coalesce(state, ''),
+		backend_start IS NULL
+		FROM pg_catalog.pg_stat_activity
+		WHERE usename = $1 AND pid <> pg_backend_pid() AND (backend_type = 'client backend' OR backend_type IS NULL)
+		ORDER BY backend_start NULLS LAST, pid`, user)
+	if err != nil {
 		return nil, classifyExec(op, c.cfg.User, err)
 	}
 	return out, nil
@@ -491,7 +482,16 @@ var listGUCs = map[string]bool{
 }
 
 func (c *Conn) settings(ctx context.Context, q queryer, role string) (map[string]setting, error) {
-	rows, err := q.Query(ctx, `SELECT coalesce(d.datname, ''), unnest(s.setconfig)
+	out := map[string]setting{}
+	err := c.forEach(ctx, q, func(rows pgx.Rows) error {
+		var db, kv string
+		if err := rows.Scan(&db, &kv); err != nil {
+			return err
+		}
+		name, value, _ := strings.Cut(kv, "=")
+		out[db+"\x00"+strings.ToLower(name)] = setting{db: db, name: name, value: value}
+		return nil
+	}, `SELECT coalesce(d.datname, ''), unnest(s.setconfig)
 		FROM pg_catalog.pg_db_role_setting s
 		JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
 		LEFT JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
@@ -499,17 +499,7 @@ func (c *Conn) settings(ctx context.Context, q queryer, role string) (map[string
 	if err != nil {
 		return nil, classifyExec("read settings of "+strconv.Quote(role), c.cfg.User, err)
 	}
-	defer rows.Close()
-	out := map[string]setting{}
-	for rows.Next() {
-		var db, kv string
-		if err := rows.Scan(&db, &kv); err != nil {
-			return nil, classifyExec("read settings of "+strconv.Quote(role), c.cfg.User, err)
-		}
-		name, value, _ := strings.Cut(kv, "=")
-		out[db+"\x00"+strings.ToLower(name)] = setting{db: db, name: name, value: value}
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // syncSettings makes the clone's per-role settings equal to the base
@@ -553,23 +543,23 @@ func (c *Conn) syncSettings(ctx context.Context, tx pgx.Tx, base, clone string) 
 	n := 0
 	var skipped []string
 	for _, ch := range changes {
-		if _, err := tx.Exec(ctx, "SAVEPOINT dualkey_setting"); err != nil {
+		if err := c.exec(ctx, tx, "SAVEPOINT dualkey_setting"); err != nil {
 			return 0, nil, classifyExec("copy settings", c.cfg.User, err)
 		}
-		_, err := tx.Exec(ctx, ch.stmt)
+		err := c.exec(ctx, tx, ch.stmt)
 		var pgErr *pgconn.PgError
 		switch {
 		case err == nil:
 			n++
 		case errors.As(err, &pgErr) && pgErr.Code == codeInsufficientPriv:
-			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT dualkey_setting"); err != nil {
+			if err := c.exec(ctx, tx, "ROLLBACK TO SAVEPOINT dualkey_setting"); err != nil {
 				return 0, nil, classifyExec("copy settings", c.cfg.User, err)
 			}
 			skipped = append(skipped, ch.name)
 		default:
 			return 0, nil, classifyExec(fmt.Sprintf("copy settings of %q to %q", base, clone), c.cfg.User, err)
 		}
-		if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT dualkey_setting"); err != nil {
+		if err := c.exec(ctx, tx, "RELEASE SAVEPOINT dualkey_setting"); err != nil {
 			return 0, nil, classifyExec("copy settings", c.cfg.User, err)
 		}
 	}

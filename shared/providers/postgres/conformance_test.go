@@ -1,0 +1,218 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dualkey/dualkey/internal/dbtest"
+	"github.com/dualkey/dualkey/shared/providers/postgres"
+	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+)
+
+// The conformance kit rotates a secret of each strategy through the real
+// Secrets Manager protocol against the shared server, with a fault injected
+// at every external call: Secrets Manager calls and, through the provider's
+// CallHook and the kit's Transport.Call, every login and SQL statement.
+func TestConformance(t *testing.T) {
+	for _, strategy := range []postgres.Strategy{postgres.StrategyAlternating, postgres.StrategySingle} {
+		t.Run(string(strategy), func(t *testing.T) { rotationtest.Run(t, subject(strategy)) })
+	}
+}
+
+// MasterSecretName is the master user's secret in each kit environment.
+const masterSecretName = "conformance/master"
+
+var (
+	rotDBOnce sync.Once
+	rotDB     string
+)
+
+// rotationDB is one database of the shared server that every conformance
+// environment puts its users in (creating a database per environment would
+// make the fault matrix slow): it has a table pub that members of the role
+// <db>_reader may read.
+func rotationDB(t testing.TB) (*dbtest.Server, string) {
+	t.Helper()
+	srv := dbtest.SharedPostgres(t)
+	rotDBOnce.Do(func() {
+		name := dbtest.UniqueName("rot")
+		if err := srv.Exec(context.Background(), "", "CREATE DATABASE "+name); err != nil {
+			t.Fatalf("create database: %v", err)
+		}
+		if err := srv.Exec(context.Background(), name, "CREATE TABLE pub (v int)", "INSERT INTO pub VALUES (1)",
+			"CREATE ROLE "+name+"_reader NOLOGIN", "GRANT SELECT ON pub TO "+name+"_reader"); err != nil {
+			t.Fatalf("create table: %v", err)
+		}
+		rotDB = name
+	})
+	if rotDB == "" {
+		t.Fatal("the conformance database could not be created")
+	}
+	return srv, rotDB
+}
+
+// dbUsers is one environment's users: an app user that may read pub and an
+// RDS-like master user (CREATEROLE, not a superuser).
+type dbUsers struct {
+	srv              *dbtest.Server
+	db               string
+	app, appPW       string
+	master, masterPW string
+}
+
+func newUsers(t testing.TB) *dbUsers {
+	t.Helper()
+	srv, db := rotationDB(t)
+	u := &dbUsers{srv: srv, db: db, app: dbtest.UniqueName("app"), appPW: password(t), master: dbtest.UniqueName("m"), masterPW: password(t)}
+	srv.MustExec(t, db,
+		"CREATE ROLE "+u.master+" LOGIN CREATEROLE PASSWORD '"+u.masterPW+"'",
+		"CREATE ROLE "+u.app+" LOGIN PASSWORD '"+u.appPW+"'",
+		// A role, not a table grant: concurrent GRANTs on one table
+		// collide ("tuple concurrently updated").
+		"GRANT "+db+"_reader TO "+u.app,
+	)
+	return u
+}
+
+// value is a secret value in AWS's format for this server, with a field
+// dualkey does not know (a rotation must keep it).
+func (u *dbUsers) value(user, pw, masterARN string) string {
+	m := map[string]any{
+		"engine": "postgres", "host": u.srv.Host, "port": u.srv.Port, "username": user, "password": pw,
+		"dbname": u.db, "app_note": "kept by every rotation",
+	}
+	if masterARN != "" {
+		m["masterarn"] = masterARN
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// masterValue is the master secret: AWS's format with host and port.
+func (u *dbUsers) masterValue() string {
+	b, _ := json.Marshal(map[string]any{"engine": "postgres", "host": u.srv.Host, "port": u.srv.Port, "username": u.master, "password": u.masterPW})
+	return string(b)
+}
+
+// works logs in with a secret value and reads pub (the privileges came
+// along). Its errors never hold the password.
+func (u *dbUsers) works(ctx context.Context, value string) error {
+	s, err := postgres.Parse(value)
+	if err != nil {
+		return err
+	}
+	cfg := s.ConnConfig()
+	cfg.RootCAs = u.srv.CA().Pool()
+	if err := postgres.Login(ctx, cfg); err != nil {
+		return err
+	}
+	return queryPub(ctx, u.srv, s.Username, s.Password, u.db)
+}
+
+// createMaster stores the master secret in the environment's emulator and
+// returns its ARN.
+func createMaster(t testing.TB, sm *secretsmanager.Client, u *dbUsers) string {
+	t.Helper()
+	out, err := sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
+		Name: aws.String(masterSecretName), SecretString: aws.String(u.masterValue()),
+	})
+	if err != nil {
+		t.Fatalf("create master secret: %v", err)
+	}
+	return aws.ToString(out.ARN)
+}
+
+func subject(strategy postgres.Strategy) rotationtest.Subject {
+	s := rotationtest.Subject{OldStaysValid: strategy == postgres.StrategyAlternating}
+	// createSecret 4 (Describe, AWSCURRENT, GetRandomPassword, Put),
+	// setSecret 2 (Describe; alternating users also read the master
+	// secret), testSecret 1, finishSecret 3; AWS's function makes 14.
+	s.MaxCalls = 10
+	if strategy == postgres.StrategyAlternating {
+		s.MaxCalls = 11
+	}
+	s.Setup = func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
+		u := newUsers(t)
+		masterARN := ""
+		if strategy == postgres.StrategyAlternating {
+			masterARN = createMaster(t, env.SM, u)
+		}
+		return &rotationtest.Fixture{
+			Initial: u.value(u.app, u.appPW, masterARN),
+			NewProvider: func(client *http.Client) rotation.Provider {
+				cfg := postgres.Config{
+					RootCAs: u.srv.CA().Pool(),
+					Now:     env.Clock.Now,
+					Logger:  slog.New(slog.NewJSONHandler(env.Logs, nil)),
+				}
+				// The engine's own instance counts and faults every login
+				// and statement with the kit's transport; other instances
+				// (duplicate deliveries) run unhooked.
+				if client != nil && client.Transport == http.RoundTripper(env.Faults()) {
+					cfg.Hook = env.Faults().Call
+				}
+				return postgres.New(cfg)
+			},
+			Works: func(ctx context.Context, value string) error {
+				err := u.works(ctx, value)
+				if err == nil || strategy != postgres.StrategySingle || !errors.Is(err, postgres.ErrAuth) {
+					return err
+				}
+				// AWS's single-user strategy has no dual-key window: from
+				// setSecret to finishSecret only AWSPENDING logs in. That
+				// window (and only it) is accepted here; after a completed
+				// rotation no AWSPENDING is left, so CheckFinal still
+				// demands a working AWSCURRENT.
+				pending := env.Value(ctx, rotationtest.SecretName, rotation.StagePending)
+				if pending == "" || pending == value {
+					return err
+				}
+				if perr := u.works(ctx, pending); perr != nil {
+					return errors.Join(err, perr)
+				}
+				return nil
+			},
+		}
+	}
+	return s
+}
+
+// queryPub reads the table pub as user. Its errors never hold the
+// password.
+func queryPub(ctx context.Context, srv *dbtest.Server, user, pw, db string) error {
+	conn, err := pgx.Connect(ctx, srv.PostgresURL(user, pw, db))
+	if err != nil {
+		return fmt.Errorf("connect as %q to read pub: %s", user, sqlState(err))
+	}
+	defer conn.Close(context.Background())
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT v FROM pub").Scan(&v); err != nil {
+		return fmt.Errorf("%q cannot read pub: %s", user, sqlState(err))
+	}
+	if v != 1 {
+		return fmt.Errorf("%q read %d from pub, want 1", user, v)
+	}
+	return nil
+}
+
+// sqlState describes an error by its SQLSTATE and message, without the
+// connection string.
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code + " " + pgErr.Message
+	}
+	return "connection failed"
+}
