@@ -28,6 +28,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,6 +100,11 @@ type Config struct {
 	// lifecycle names in its messages (the CLI passes its --endpoint and
 	// --region), so the command can be pasted as it is.
 	CommandFlags string
+	// Sweep configures RunAll and Sweep (concurrency, cursor).
+	Sweep SweepConfig
+	// Pace limits the lifecycle's Secrets Manager requests per second
+	// (nil: DefaultPace); throttled requests are retried with backoff.
+	Pace *Pace
 }
 
 // Lifecycle runs retirement, rollback and cancellation.
@@ -112,6 +118,7 @@ type Lifecycle struct {
 	red       *rotation.Redactor
 	alarms    AlarmFilter
 	flags     string
+	sweep     SweepConfig
 }
 
 // New returns a Lifecycle. It refuses a provider whose SwitchOff does not
@@ -139,17 +146,41 @@ func New(cfg Config) (*Lifecycle, error) {
 	if cfg.Redactor == nil {
 		cfg.Redactor = rotation.NewRedactor()
 	}
+	// The sweep retires secrets concurrently: one lock serializes the lines
+	// written to both writers, which are often the same one.
+	mu := &sync.Mutex{}
+	cfg.LogWriter = &lockedWriter{mu: mu, w: cfg.LogWriter}
+	cfg.MetricsWriter = &lockedWriter{mu: mu, w: cfg.MetricsWriter}
 	if cfg.Defaults == (Settings{}) {
 		cfg.Defaults = DefaultSettings
 	}
+	if cfg.Sweep.Concurrency < 0 || cfg.Sweep.MaxWork < 0 || cfg.Sweep.Margin < 0 {
+		return nil, fmt.Errorf("lifecycle: sweep concurrency %d, max work %d and margin %s may not be negative", cfg.Sweep.Concurrency, cfg.Sweep.MaxWork, cfg.Sweep.Margin)
+	}
+	pace := DefaultPace
+	if cfg.Pace != nil {
+		pace = *cfg.Pace
+	}
 	return &Lifecycle{
-		sm: cfg.SecretsManager, providers: cfg.Providers, defaults: cfg.Defaults, now: cfg.Now,
+		sm: newPaced(cfg.SecretsManager, pace), sweep: cfg.Sweep, providers: cfg.Providers, defaults: cfg.Defaults, now: cfg.Now,
 		log:     slog.New(cfg.Redactor.Handler(slog.NewJSONHandler(cfg.LogWriter, nil))),
 		metrics: rotation.NewMetrics(cfg.MetricsWriter, cfg.Now),
 		red:     cfg.Redactor,
 		alarms:  cfg.Alarms,
 		flags:   strings.TrimSpace(cfg.CommandFlags),
 	}, nil
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // cmd renders a dualkey command for a message: "dualkey VERB [flags] ARGS",
@@ -285,11 +316,13 @@ type secret struct {
 	tags      map[string]string
 	stages    map[string][]string
 	promoted  time.Time
-	next      *time.Time
-	enabled   bool
-	provider  rotation.Provider
-	settings  Settings
-	reader    *rotation.Reader
+	// lastRotated is LastRotatedDate (nil: never rotated).
+	lastRotated *time.Time
+	next        *time.Time
+	enabled     bool
+	provider    rotation.Provider
+	settings    Settings
+	reader      *rotation.Reader
 }
 
 // stateOf returns the state tag when it is about version, else "".
@@ -308,7 +341,7 @@ func (l *Lifecycle) load(ctx context.Context, id string) (*secret, *Report, erro
 	}
 	s := &secret{
 		arn: aws.ToString(d.ARN), name: aws.ToString(d.Name), stages: d.VersionIdsToStages,
-		tags: map[string]string{}, next: d.NextRotationDate, enabled: aws.ToBool(d.RotationEnabled),
+		tags: map[string]string{}, next: d.NextRotationDate, enabled: aws.ToBool(d.RotationEnabled), lastRotated: d.LastRotatedDate,
 	}
 	rep.Secret, rep.ARN = s.name, s.arn
 	for _, t := range d.Tags {
@@ -360,26 +393,6 @@ func (l *Lifecycle) credential(ctx context.Context, s *secret, id string) (*rota
 	return &rotation.CredentialRequest{SecretID: s.arn, Version: v, Versions: s.reader}, s.provider.Fingerprint(v.Value), nil
 }
 
-// RunAll retires old credentials of every secret tagged dualkey:managed=true.
-// It goes on past a failing secret and returns all errors joined. The retire
-// Lambda calls it; the CLI only with --all.
-func (l *Lifecycle) RunAll(ctx context.Context, opt Options) ([]*Report, error) {
-	ids, err := l.managed(ctx, TagManaged, "true")
-	if err != nil {
-		return nil, err
-	}
-	var reports []*Report
-	var errs []error
-	for _, id := range ids {
-		rep, err := l.Retire(ctx, id, opt)
-		reports = append(reports, rep)
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return reports, errors.Join(errs...)
-}
-
 // managed lists the ARNs of secrets whose tag key has value.
 func (l *Lifecycle) managed(ctx context.Context, key, value string) ([]string, error) {
 	in := &secretsmanager.ListSecretsInput{Filters: []types.Filter{
@@ -417,7 +430,14 @@ func (l *Lifecycle) Retire(ctx context.Context, id string, opt Options) (*Report
 		l.log.Error("retire failed", "secret", id, "error", err.Error())
 		return rep, err
 	}
+	var check func(*Report) error
+	if verifyQuick {
+		check = l.quickCheck(s, opt)
+	}
 	err = l.retire(ctx, s, rep, opt)
+	if err == nil && check != nil {
+		err = check(rep)
+	}
 	if err != nil {
 		rep.Err = err
 		l.metric(s, "RetireFailed")
@@ -947,13 +967,9 @@ func (l *Lifecycle) recordLeaked(ctx context.Context, s *secret, apply bool, ver
 }
 
 func (l *Lifecycle) checkOverdue(s *secret, rep *Report, now time.Time) {
-	if pend := rotation.Holder(s.stages, rotation.StagePending); pend != "" && !slices.Contains(s.stages[pend], rotation.StageCurrent) {
-		rep.add(Action{Op: OpAlert, Version: pend, Reason: "a rotation is incomplete: AWSPENDING sits on a version that is not AWSCURRENT; once its cause is fixed, cancel it with: " + l.cmd("cancel", s.name)})
-		l.metric(s, "RotationIncomplete")
-	}
-	if s.enabled && s.next != nil && now.After(s.next.Add(24*time.Hour)) {
-		rep.add(Action{Op: OpAlert, Reason: "rotation overdue: it was due " + stamp(*s.next) + "; see why with: " + l.cmd("status", s.name)})
-		l.metric(s, "RotationOverdue")
+	for _, a := range l.overdue(s, now) {
+		rep.add(a.action)
+		l.metric(s, a.metric)
 	}
 }
 
