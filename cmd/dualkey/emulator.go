@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/ecsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
 )
 
@@ -23,6 +24,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.Var(&lambdas, "lambda", "rotation Lambda NAME_OR_ARN=INVOKE_URL (repeatable), e.g. dualkey-servicekey=http://127.0.0.1:9001/2015-03-31/functions/function/invocations")
 	bootstrap := fs.String("bootstrap-key", "", "ACCESS_KEY_ID:SECRET of the key that stands for the Lambda's own role (default: the built-in "+awsemu.DefaultAccessKeyID+" key)")
 	delay := fs.Duration("iam-propagation-delay", 0, "refuse a new IAM access key for this long after CreateAccessKey, as IAM's eventual consistency does")
+	rollout := fs.Duration("ecs-rollout", ecsemu.DefaultRolloutDuration, "how long a forced ECS deployment stays IN_PROGRESS (the previous one ACTIVE) before it completes; negative: at once")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -42,7 +44,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		cfg.Lambdas[name] = url
 	}
-	srv, err := awsemu.NewFull(cfg, iamCfg)
+	srv, err := awsemu.NewFullWith(cfg, iamCfg, ecsemu.Config{RolloutDuration: *rollout})
 	if err != nil {
 		return err
 	}
@@ -52,6 +54,7 @@ func runEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer srv.Close()
 	fmt.Fprintf(stdout, "dualkey emulator listening on %s\n", url)
+	fmt.Fprintf(stdout, "  serves Secrets Manager, IAM, STS, CloudWatch Logs, EventBridge and ECS (events at %s/_dualkey/events, deployments at %s/_dualkey/ecs)\n", url, url)
 	id := awsemu.DefaultAccessKeyID
 	if iamCfg.BootstrapAccessKeyID != "" {
 		id = iamCfg.BootstrapAccessKeyID

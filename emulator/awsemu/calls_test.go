@@ -23,16 +23,11 @@ import (
 
 // TestCallsPerCaller: every authenticated call is counted per access key and
 // IAM action name, across Secrets Manager, IAM, STS and a service mounted
-// through Config.Services (CloudWatch Logs here); failed-but-authenticated
-// calls count, calls refused by SigV4 do not; the admin endpoint serves the
-// same table and resets it.
+// through Config.Services (CloudWatch Logs, which Full mounts there);
+// failed-but-authenticated calls count, calls refused by SigV4 do not; the
+// admin endpoint serves the same table and resets it.
 func TestCallsPerCaller(t *testing.T) {
-	logs := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		_, _ = w.Write([]byte(`{"events":[],"searchedLogStreams":[]}`))
-	})
-	f, url := startFull(t, awsemu.Config{Services: map[string]http.Handler{"logs": logs}})
+	f, url := startFull(t, awsemu.Config{})
 	sm, admin, st := fullClients(url, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
 	ctx := context.Background()
 
@@ -67,8 +62,8 @@ func TestCallsPerCaller(t *testing.T) {
 	}
 	logsClient := cloudwatchlogs.New(cloudwatchlogs.Options{Region: awsemu.DefaultRegion, BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider(appID, appSecret, ""), RetryMaxAttempts: 1})
-	if _, err := logsClient.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/x")}); err != nil {
-		t.Fatal(err)
+	if _, err := logsClient.FilterLogEvents(ctx, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("/aws/lambda/x")}); apiCode(err) != "ResourceNotFoundException" {
+		t.Fatalf("FilterLogEvents of a missing group: %v", err)
 	}
 	// Refused by SigV4: not a call of anyone's.
 	bad, _, _ := fullClients(url, appID, appSecret+"x")

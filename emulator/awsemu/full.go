@@ -12,17 +12,25 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/ecsemu"
+	"github.com/dualkey/dualkey/emulator/eventsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/emulator/logsemu"
 )
 
-// Full is the complete emulator: Secrets Manager, IAM and STS on one
-// endpoint, with every request's SigV4 signature verified against the keys
-// IAM knows (the bootstrap key stands for the Lambda's own role). A request
-// signed by an inactive, deleted or not-yet-propagated key is refused by
-// every service, and each verified request records LastUsed for its key.
+// Full is the complete emulator: Secrets Manager, IAM, STS, CloudWatch
+// Logs, EventBridge and ECS on one endpoint, with every request's SigV4
+// signature verified against the keys IAM knows (the bootstrap key stands
+// for the Lambda's own role). A request signed by an inactive, deleted or
+// not-yet-propagated key is refused by every service, and each verified
+// request records LastUsed for its key. Logs, EventBridge and ECS keep their
+// state in memory only.
 type Full struct {
 	*Server
-	IAM *iamemu.Service
+	IAM    *iamemu.Service
+	Logs   *logsemu.Service
+	Events *eventsemu.Service
+	ECS    *ecsemu.Service
 
 	iamFile  string
 	mu       sync.Mutex // guards savedGen and saveErr; serializes saves
@@ -33,8 +41,16 @@ type Full struct {
 // NewFull builds the complete emulator. iamCfg's bootstrap key defaults to
 // DefaultAccessKeyID/DefaultSecretAccessKey, its account and clock to cfg's.
 // With cfg.StateFile, IAM state is kept beside it in StateFile + ".iam.json".
-// cfg.Verifier and the "iam"/"sts" entries of cfg.Services are replaced.
+// cfg.Verifier, the "iam", "sts", "logs", "events" and "ecs" entries of
+// cfg.Services and the /_dualkey/events and /_dualkey/ecs admin paths are
+// replaced.
 func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
+	return NewFullWith(cfg, iamCfg, ecsemu.Config{})
+}
+
+// NewFullWith is NewFull with an ECS configuration (such as how long a
+// deployment rolls out); its region, account and clock default to cfg's.
+func NewFullWith(cfg Config, iamCfg iamemu.Config, ecsCfg ecsemu.Config) (*Full, error) {
 	if iamCfg.BootstrapAccessKeyID == "" {
 		iamCfg.BootstrapAccessKeyID = DefaultAccessKeyID
 		iamCfg.BootstrapSecretAccessKey = DefaultSecretAccessKey
@@ -79,11 +95,37 @@ func NewFull(cfg Config, iamCfg iamemu.Config) (*Full, error) {
 	})
 	services[iamemu.ServiceIAM] = iamHandler
 	services[iamemu.ServiceSTS] = iamHandler
-	cfg.Services = services
 	region := cfg.Region
 	if region == "" {
 		region = DefaultRegion
 	}
+	account := cfg.AccountID
+	if account == "" {
+		account = DefaultAccountID
+	}
+	if ecsCfg.Region == "" {
+		ecsCfg.Region = region
+	}
+	if ecsCfg.AccountID == "" {
+		ecsCfg.AccountID = account
+	}
+	if ecsCfg.Now == nil {
+		ecsCfg.Now = cfg.Now
+	}
+	f.Logs = logsemu.New(logsemu.Config{Region: region, AccountID: account, Now: cfg.Now})
+	f.Events = eventsemu.New(eventsemu.Config{Region: region, AccountID: account, Now: cfg.Now})
+	f.ECS = ecsemu.New(ecsCfg)
+	services[logsemu.SigningName] = f.Logs
+	services[eventsemu.SigningName] = f.Events
+	services[ecsemu.SigningName] = f.ECS
+	cfg.Services = services
+	admin := map[string]http.Handler{}
+	for k, v := range cfg.Admin {
+		admin[k] = v
+	}
+	admin["/_dualkey/events"] = f.Events.EventsHandler()
+	admin["/_dualkey/ecs"] = f.ECS.DeploymentsHandler()
+	cfg.Admin = admin
 	cfg.Verifier = &awsauth.Verifier{Keys: persistingKeys{KeyStore: f.IAM.Keys(), f: f}, Now: cfg.Now, Regions: []string{region}}
 	srv, err := New(cfg)
 	if err != nil {

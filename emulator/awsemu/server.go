@@ -62,6 +62,9 @@ type Config struct {
 	// every mutating call so that state survives restarts. New fails when
 	// the file's directory is not writable.
 	StateFile string
+	// Admin serves extra unauthenticated helper endpoints by exact path
+	// under /_dualkey/ (Full mounts the EventBridge and ECS views there).
+	Admin map[string]http.Handler
 	// MaxBodyBytes bounds a request body; DefaultMaxBodyBytes when zero. A
 	// larger request gets HTTP 413 (RequestEntityTooLargeException) once it
 	// is authenticated, and is never buffered.
@@ -450,6 +453,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/_dualkey/calls/reset" && r.Method == http.MethodPost:
 		s.ResetCalls()
 		send(map[string]string{"status": "reset"})
+	case s.cfg.Admin[r.URL.Path] != nil:
+		s.cfg.Admin[r.URL.Path].ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}
