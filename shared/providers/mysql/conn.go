@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,9 @@ type ConnConfig struct {
 	// Label says which credential this is ("master secret", "AWSPENDING"),
 	// for error messages.
 	Label string
+	// Hook, when set, wraps the login and every statement (see CallHook);
+	// tests only.
+	Hook CallHook
 }
 
 // ConnConfig returns the connection settings the secret describes.
@@ -178,7 +182,11 @@ func Connect(ctx context.Context, cfg ConnConfig) (*Conn, error) {
 	if err != nil {
 		return nil, classifyConnect(ctx, &cfg, err)
 	}
-	db := sql.OpenDB(connector)
+	var dc2 driver.Connector = connector
+	if cfg.Hook != nil {
+		dc2 = hookConnector{Connector: connector, hook: cfg.Hook}
+	}
+	db := sql.OpenDB(dc2)
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	cctx, cancel := context.WithTimeout(ctx, timeout)

@@ -254,8 +254,9 @@ type AlternateResponse struct {
 //     lifecycle is switched on as its password is set. Only then does the
 //     pending credential work.
 //
-// Calling it again with the same request changes nothing a client could
-// notice.
+// It holds the pair's lock (see LockCredential), so it never interleaves
+// with a switch-off of the same pair. Calling it again with the same request
+// changes nothing a client could notice.
 func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*AlternateResponse, error) {
 	op := fmt.Sprintf("set alternate user %q", req.Pending)
 	engine := EngineMySQL
@@ -276,6 +277,11 @@ func (c *Conn) SetAlternate(ctx context.Context, req *AlternateRequest) (*Altern
 	if err := checkPassword(req.Password); err != nil {
 		return nil, newError(op, ErrUnsafePassword, err.Error(), "", nil, req.Password)
 	}
+	release, err := c.lockPair(ctx, BaseUsername(req.Current))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	src, err := c.Account(ctx, req.Current)
 	if err != nil {
 		return nil, err
