@@ -20,6 +20,7 @@
 package sendgridprism
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -63,14 +64,22 @@ func start(g *prism.Group, cfg sendgridfake.Config) (*Env, error) {
 	}
 	env := &Env{Fake: fake, FakeURL: url, group: g}
 	err = g.Start(func(g *prism.Group) error {
-		for _, name := range []string{sendgridfake.SpecAPIKeys, sendgridfake.SpecScopes} {
-			p, err := g.Add(sendgridfake.SpecPath(name), url)
-			if err != nil {
-				return fmt.Errorf("prism for %s: %w", name, err)
-			}
-			env.Prisms = append(env.Prisms, p)
+		names := []string{sendgridfake.SpecAPIKeys, sendgridfake.SpecScopes}
+		env.Prisms = make([]*prism.Process, len(names))
+		errs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Add(1)
+			go func() { // both start in parallel: each takes seconds
+				defer wg.Done()
+				var err error
+				if env.Prisms[i], err = g.Add(sendgridfake.SpecPath(name), url); err != nil {
+					errs[i] = fmt.Errorf("prism for %s: %w", name, err)
+				}
+			}()
 		}
-		return nil
+		wg.Wait()
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		_ = fake.Close()

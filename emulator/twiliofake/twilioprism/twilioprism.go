@@ -21,6 +21,7 @@
 package twilioprism
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -75,18 +76,25 @@ func start(g *prism.Group, cfg twiliofake.Config) (*Env, error) {
 	}
 	env := &Env{Fake: fake, FakeURL: url, tmp: tmp}
 	err = g.Start(func(g *prism.Group) error {
-		for _, name := range []string{twiliofake.SpecAPI, twiliofake.SpecIAM, twiliofake.SpecAccounts} {
-			spec, err := Errata(twiliofake.SpecPath(name), tmp)
-			if err != nil {
-				return err
-			}
-			p, err := g.Add(spec, url)
-			if err != nil {
-				return fmt.Errorf("prism for %s: %w", name, err)
-			}
-			env.Prisms = append(env.Prisms, p)
+		names := []string{twiliofake.SpecAPI, twiliofake.SpecIAM, twiliofake.SpecAccounts}
+		env.Prisms = make([]*prism.Process, len(names))
+		errs := make([]error, len(names))
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Add(1)
+			go func() { // the three start in parallel: each takes seconds
+				defer wg.Done()
+				spec, err := Errata(twiliofake.SpecPath(name), tmp)
+				if err == nil {
+					env.Prisms[i], err = g.Add(spec, url)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("prism for %s: %w", name, err)
+				}
+			}()
 		}
-		return nil
+		wg.Wait()
+		return errors.Join(errs...)
 	})
 	if err != nil {
 		_ = fake.Close()
