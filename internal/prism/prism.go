@@ -16,7 +16,9 @@
 //     on-behalf-of included) and body to the upstream unchanged; the vendor
 //     documents' servers (https://api.twilio.com, https://iam.twilio.com,
 //     https://accounts.twilio.com, https://api.sendgrid.com) have no base
-//     path, so a request path is matched against the document's paths as is;
+//     path, so a request path is matched against the document's paths as is
+//     (Prism ignores servers in proxy mode: with a server base path /base it
+//     matches and forwards /things, and /base/things is not found);
 //   - a request without the credentials a security scheme demands (HTTP basic
 //     for Twilio, bearer for SendGrid) is answered by Prism itself with 401
 //     application/problem+json and never forwarded; the credentials' values
