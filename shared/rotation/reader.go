@@ -205,10 +205,14 @@ func (r *Reader) Version(ctx context.Context, id, stage string) (*Version, error
 	out, err := r.sm.GetSecretValue(ctx, in)
 	if err != nil {
 		var ae smithy.APIError
-		if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
-			return nil, fmt.Errorf("%s (version %s): %w", stage, id, ErrNoVersion)
+		what := "version " + id
+		if stage != "" {
+			what = stage + " (version " + id + ")"
 		}
-		return nil, fmt.Errorf("get %s value: %w: %w", stage, ErrSecretsManager, err)
+		if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
+			return nil, fmt.Errorf("%s: %w", what, ErrNoVersion)
+		}
+		return nil, fmt.Errorf("get the value of %s: %w: %w", what, ErrSecretsManager, err)
 	}
 	if out.SecretString == nil {
 		return nil, SecretFieldError("SecretString", "is empty (binary secrets are not supported)", "store the credential as a JSON SecretString")

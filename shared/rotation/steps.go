@@ -27,7 +27,7 @@ func (e *Engine) pending(ctx context.Context, r *invocation) (*Version, error) {
 	v, err := r.reader.Version(ctx, r.token, "")
 	if err != nil {
 		if errors.Is(err, ErrNoVersion) {
-			return nil, fmt.Errorf("pending version %s has no value: %w (run createSecret first)", r.token, err)
+			return nil, fmt.Errorf("the pending version has no value yet: %w (run createSecret first)", err)
 		}
 		return nil, fmt.Errorf("pending version: %w", err)
 	}

@@ -23,6 +23,9 @@ func TestRedactURLs(t *testing.T) {
 		{"unparsable", "postgres://admin:pa%zzss@db:5432/app", "postgres://[REDACTED]@db:5432/[REDACTED]", []string{"pa%zzss"}},
 		{"redacted before", "GET http://[REDACTED]@127.0.0.1:1/health?token=[REDACTED] refused", "GET http://[REDACTED]@127.0.0.1:1/health?token=[REDACTED] refused", nil},
 		{"redacted query at the end of a sentence", "see http://h/x?t=[REDACTED].", "see http://h/x?t=[REDACTED].", nil},
+		{"slash in the password", "GET https://svc:pa/ss0rd9@h.example/x?k=1 failed", "GET https://[REDACTED]@h.example/x?k=[REDACTED] failed", []string{"pa/ss", "ss0rd9"}},
+		{"upper-case scheme kept", "A://h/x?t=s3cr3tt", "A://h/x?t=[REDACTED]", []string{"s3cr3tt"}},
+		{"escaped host kept as spelt", "http://%80/x?t=s3cr3tt", "http://%80/x?t=[REDACTED]", []string{"s3cr3tt"}},
 		{"two urls", "a http://x:yyyyyy@h1/ b http://h2/?k=vvvvvv", "a http://[REDACTED]@h1/ b http://h2/?k=[REDACTED]", []string{"yyyyyy", "vvvvvv"}},
 	}
 	for _, c := range cases {

@@ -77,7 +77,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		retired = append(retired, rotation.RetiredCredential{
 			VersionID:   r.vers[rotation.StageDeactivated],
 			Fingerprint: id,
-			Reason:      fmt.Sprintf("access key %s of IAM user %s no longer exists: deleted to make room for a new key", id, user),
+			Reason:      fmt.Sprintf("access key %s of IAM user %s no longer exists: an earlier attempt of this rotation or the retire function deleted it", id, user),
 		})
 	}
 

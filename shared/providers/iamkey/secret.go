@@ -26,8 +26,12 @@ func (s Secret) String() string {
 func (s Secret) GoString() string { return "iamkey.Secret" + s.String() }
 
 var (
-	userNamePattern    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	accessKeyIDPattern = regexp.MustCompile(`^\w{16,128}$`)
+	userNamePattern = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	// accessKeyIDPattern is IAM's shape of an access key id (AKIA..., ASIA...):
+	// upper-case letters and digits only, so a secret access key (mixed-case
+	// base64) pasted into access_key_id is never taken for, and logged as,
+	// a key id.
+	accessKeyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 )
 
 const secretShape = `store the credential as {"user_name": "...", "access_key_id": "AKIA...", "secret_access_key": "..."}`
@@ -63,17 +67,21 @@ func parseRef(value string) (*Secret, error) {
 	case s.AccessKeyID == "":
 		return nil, rotation.SecretFieldError("access_key_id", "is missing or empty", secretShape)
 	case !accessKeyIDPattern.MatchString(s.AccessKeyID):
-		return nil, rotation.SecretFieldError("access_key_id", "is not an access key id (16 to 128 letters and digits, such as AKIA...)", secretShape)
+		return nil, rotation.SecretFieldError("access_key_id", "is not an access key id (16 to 128 upper-case letters and digits, such as AKIA...)", secretShape)
+	case s.SecretAccessKey != "" && s.SecretAccessKey == s.AccessKeyID:
+		return nil, rotation.SecretFieldError("access_key_id", "holds the same text as secret_access_key", "put the key id (AKIA...) in access_key_id and the secret in secret_access_key")
 	}
 	return &s, nil
 }
 
-// keyID returns the access key id of a secret value, or "" when it has none.
+// keyID returns the access key id of a secret value, or "" when it has
+// none (or when it is the secret access key too).
 func keyID(value string) string {
 	var s struct {
-		AccessKeyID string `json:"access_key_id"`
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
 	}
-	if json.Unmarshal([]byte(value), &s) != nil || !accessKeyIDPattern.MatchString(s.AccessKeyID) {
+	if json.Unmarshal([]byte(value), &s) != nil || !accessKeyIDPattern.MatchString(s.AccessKeyID) || s.AccessKeyID == s.SecretAccessKey {
 		return ""
 	}
 	return s.AccessKeyID
