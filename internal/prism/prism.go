@@ -61,7 +61,7 @@ const (
 
 // InstallCommand installs the pinned Prism from package-lock.json (run it in
 // the module root; `make tools` runs it for you).
-const InstallCommand = "npm ci --prefix internal/prism --no-audit --no-fund"
+const InstallCommand = "npm ci --prefix internal/prism --ignore-scripts --no-audit --no-fund"
 
 // EnvPath names an environment variable that may point at the prism
 // executable.
