@@ -12,6 +12,7 @@
 //	dualkey retire --resume SECRET
 //	dualkey rollback [--dry-run] [--force] [--restore-current] [--reason TEXT] [--reactivate-leaked-credential] SECRET
 //	dualkey audit SECRET
+//	dualkey schedule (SECRET | --all)
 //
 // Commands that talk to AWS take --endpoint URL (or DUALKEY_ENDPOINT) and
 // --region. Flags may come before or after SECRET. Exit codes: see
@@ -73,13 +74,21 @@ func commands() []command {
 		{"audit", "SECRET", "list credentials at the provider that no version of SECRET references",
 			"List the credentials at the provider for SECRET's identity (for IAM: the user's access keys) and flag\n" +
 				"those that no labelled version references. Exits 1 when it finds one, 5 when the provider cannot list.", runAudit},
+		{"schedule", "(SECRET | --all)", "check that SECRET is rotated at least as often as its dualkey:risk class",
+			"Compare the rotation rules (AutomaticallyAfterDays, rate() or cron()) and the last rotation of SECRET with\n" +
+				"its risk class, the tag dualkey:risk: 30d (payment processors, cloud root keys, production databases),\n" +
+				"60d (SaaS integrations, CI/CD tokens, monitoring keys) or 90d (internal service keys, staging, read-only\n" +
+				"analytics). A cron schedule counts by its longest gap between two rotations. Flags a schedule longer than\n" +
+				"the class (TOO-RARE), a last rotation older than it (OVERDUE), rotation switched off (NOT-ROTATING), a\n" +
+				"missing or unknown class (NO-CLASS, BAD-CLASS), each with its fix. --all checks every secret tagged\n" +
+				"dualkey:managed=true. Exits 1 when it flags a secret.", runSchedule},
 	}
 }
 
 // Exit codes; each means the same for every command.
 const (
 	exitOK          = 0
-	exitOrphans     = 1 // audit: orphaned credentials found
+	exitOrphans     = 1 // a check found a problem: audit's orphans, schedule's findings
 	exitUsage       = 2 // the command line is wrong
 	exitRefused     = 3 // dualkey stopped to protect a credential, or there was nothing to do
 	exitFailed      = 4 // a call to AWS or the provider failed, or a secret's settings are wrong
@@ -88,7 +97,8 @@ const (
 
 const exitCodes = `exit codes:
   0  done
-  1  audit found orphaned credentials (no other command exits 1)
+  1  a check found a problem: audit found orphaned credentials, schedule a secret rotated less often
+     than its risk class (no other command exits 1)
   2  usage error: the command line is wrong; the message says what
   3  refused: dualkey stopped to protect a credential, or there was nothing to do
      (a leaked credential, the rollback window closed, --yes needed, nothing to cancel, a rotation
@@ -153,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // exitCode maps an error to its exit code.
 func exitCode(err error) int {
 	switch {
-	case errors.Is(err, errOrphans):
+	case errors.Is(err, errOrphans), errors.Is(err, errScheduleFindings):
 		return exitOrphans
 	case errors.Is(err, lifecycle.ErrCannotAudit):
 		return exitCannotAudit
