@@ -148,10 +148,10 @@ func managedEntry(tags []types.Tag) bool {
 }
 
 type scheduleInput struct {
-	name             string
-	tags             []types.Tag
-	enabled          bool
-	rules            *types.RotationRulesType
+	name        string
+	tags        []types.Tag
+	enabled     bool
+	rules       *types.RotationRulesType
 	lastRotated *time.Time
 	created     *time.Time
 }
@@ -325,8 +325,8 @@ func (s *rotationSchedule) longestGap(now time.Time) (time.Duration, string) {
 // month) and n#k (k-th such weekday).
 type cronSchedule struct {
 	minutes, hours, months, years set // nil: any
-	dom                               func(time.Time) bool
-	dow                               func(time.Time) bool
+	dom                           func(time.Time) bool
+	dow                           func(time.Time) bool
 }
 
 type set map[int]bool
