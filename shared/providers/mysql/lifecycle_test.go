@@ -1,0 +1,326 @@
+package mysql_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/providers/mysql"
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// openSession opens a session as the user of s that stays open until the
+// test ends or close is called, reporting program name app.
+func (w *world) openSession(s *mysql.Secret, app string) (close func()) {
+	w.t.Helper()
+	cfg := s.ConnConfig()
+	cfg.RootCAs = w.u.srv.CA().Pool()
+	cfg.ProgramName = app
+	conn, err := mysql.Connect(context.Background(), cfg)
+	if err != nil {
+		w.t.Fatalf("open a session as %s: %v", s.Username, err)
+	}
+	var once sync.Once
+	closeFn := func() { once.Do(func() { conn.Close() }) }
+	w.t.Cleanup(closeFn)
+	return closeFn
+}
+
+// The whole lifecycle of alternating users against the real server, with
+// dualkey's lifecycle: the previous user stays valid through the drain; a
+// session still open as the previous user holds the switch-off and the
+// alert names its client address and program name; once it closes the
+// previous user is locked (its login fails, the current user's works);
+// rollback unlocks it; and the next rotation, which reuses that user, works
+// even while it is locked.
+func TestLifecycleAlternatingUsers(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mysql.StrategyAlternating)
+	v1, _ := w.version(rotation.StageCurrent)
+	v2 := w.mustRotate()
+	_, prev := w.version(rotation.StagePrevious)
+	_, cur := w.version(rotation.StageCurrent)
+	if prev.Username != w.u.app || cur.Username != w.u.app+"_clone" {
+		t.Fatalf("after the first rotation: current %q, previous %q; want %q and %q", cur.Username, prev.Username, w.u.app+"_clone", w.u.app)
+	}
+	for _, stage := range []string{rotation.StageCurrent, rotation.StagePrevious} {
+		if err := w.works(stage); err != nil {
+			t.Fatalf("%s after promotion (dual-key window): %v", stage, err)
+		}
+	}
+
+	closePool := w.openSession(prev, "orders-api")
+	rep := w.retire()
+	if !strings.Contains(reasons(rep), "drain window") {
+		t.Fatalf("retire during the drain:\n%s", reasons(rep))
+	}
+	w.clock.Advance(90 * time.Minute)
+	rep = w.retire()
+	got := reasons(rep)
+	if rep.State != lifecycle.StateInUse || !strings.Contains(got, "127.0.0.1") || !strings.Contains(got, `"orders-api"`) {
+		t.Fatalf("retire with a session open as the previous user: state %q, want %q with the client's address and program name:\n%s", rep.State, lifecycle.StateInUse, got)
+	}
+	if err := w.works(rotation.StagePrevious); err != nil {
+		t.Fatalf("the previous user was switched off while in use: %v", err)
+	}
+
+	closePool()
+	rep = w.retire()
+	if rep.State != lifecycle.StateDeactivated {
+		t.Fatalf("retire after the session closed: state %q, want %q:\n%s", rep.State, lifecycle.StateDeactivated, reasons(rep))
+	}
+	if err := w.login(prev); !errors.Is(err, mysql.ErrLocked) {
+		t.Fatalf("login as the deactivated previous user: %v, want ErrLocked", err)
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current user after the switch-off: %v", err)
+	}
+	if !slices.Contains(w.labels()[v1], rotation.StageDeactivated) {
+		t.Fatalf("version %s is not labelled %s: %v", v1, rotation.StageDeactivated, w.labels())
+	}
+	if got := reasons(w.retire()); !strings.Contains(got, "no delete stage") {
+		t.Fatalf("retire after the switch-off does not say there is no delete stage:\n%s", got)
+	}
+
+	if _, err := w.lc.Rollback(context.Background(), w.arn, lifecycle.RollbackOptions{Reason: "test"}); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if err := w.works(rotation.StagePrevious); err != nil {
+		t.Fatalf("previous user after rollback: %v", err)
+	}
+	if _, err := w.lc.Resume(context.Background(), w.arn); err != nil {
+		t.Fatal(err)
+	}
+	if rep := w.retire(); rep.State != lifecycle.StateDeactivated {
+		t.Fatalf("retire after resume: state %q:\n%s", rep.State, reasons(rep))
+	}
+
+	// The next rotation reuses the locked user: its setSecret unlocks it
+	// as it sets the new password.
+	v3 := w.mustRotate()
+	_, cur = w.version(rotation.StageCurrent)
+	if cur.Username != w.u.app {
+		t.Fatalf("third version's user %q, want %q", cur.Username, w.u.app)
+	}
+	for _, stage := range []string{rotation.StageCurrent, rotation.StagePrevious} {
+		if err := w.works(stage); err != nil {
+			t.Fatalf("%s after the rotation that reused the locked user: %v", stage, err)
+		}
+	}
+	if err := w.login(prev); !errors.Is(err, mysql.ErrAuth) {
+		t.Fatalf("the first version's password after the user was reused: %v, want ErrAuth", err)
+	}
+	// The lifecycle forgets the first version without touching the user,
+	// and the second version's user (now previous) goes through drain.
+	got = reasons(w.retire())
+	if !strings.Contains(got, "provider is not touched") || slices.Contains(w.labels()[v1], rotation.StageDeactivated) {
+		t.Fatalf("retire after the reuse:\n%s\nlabels %v", got, w.labels())
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current after the lifecycle forgot the reused version: %v", err)
+	}
+	_ = v2
+	_ = v3
+	w.noSecretsIn("the logs", w.logs.String())
+}
+
+// Without the PROCESS privilege the process list would hide the previous
+// user's sessions and look like "unused": the usage check fails instead,
+// naming the grant, and the retire run switches nothing off.
+func TestLastUsedWithoutProcessFails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, mysql.StrategyAlternating)
+	w.mustRotate()
+	prevID, prev := w.version(rotation.StagePrevious)
+	w.openSession(prev, "batch-job")
+	u, err := w.provider.LastUsed(context.Background(), w.request(prevID))
+	if err != nil || !u.Known || !u.LastUsed.Equal(w.clock.Now()) || !strings.Contains(u.Detail, `"batch-job"`) || !strings.Contains(u.Detail, "127.0.0.1") {
+		t.Fatalf("usage with PROCESS: %+v, %v", u, err)
+	}
+	w.u.srv.MustExec(t, "", "REVOKE PROCESS ON *.* FROM '"+w.u.master+"'@'%'")
+	_, err = w.provider.LastUsed(context.Background(), w.request(prevID))
+	if !errors.Is(err, mysql.ErrPrivilege) || !strings.Contains(err.Error(), "GRANT PROCESS") {
+		t.Fatalf("usage without PROCESS: %v, want ErrPrivilege naming GRANT PROCESS", err)
+	}
+	w.clock.Advance(90 * time.Minute)
+	if _, err := w.lc.Retire(context.Background(), w.arn, lifecycle.Options{}); err == nil {
+		t.Fatal("retire without usage evidence succeeded")
+	}
+	if err := w.works(rotation.StagePrevious); err != nil {
+		t.Fatalf("the previous user after the failed usage check: %v", err)
+	}
+}
+
+// The lifecycle operations refuse what would lock out a working
+// credential, and change nothing when they refuse.
+func TestSwitchOffRefusals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("current user", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, mysql.StrategyAlternating)
+		w.mustRotate()
+		curID, _ := w.version(rotation.StageCurrent)
+		err := w.provider.Deactivate(ctx, w.request(curID))
+		if err == nil || !strings.Contains(err.Error(), "AWSCURRENT") {
+			t.Fatalf("Deactivate(AWSCURRENT): %v, want a refusal naming AWSCURRENT", err)
+		}
+		if err := w.works(rotation.StageCurrent); err != nil {
+			t.Fatalf("current after the refusal: %v", err)
+		}
+	})
+	t.Run("pending rotation reuses the user", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, mysql.StrategyAlternating)
+		w.mustRotate()
+		prevID, _ := w.version(rotation.StagePrevious)
+		// A rotation that stopped after setSecret: AWSPENDING names the
+		// previous user, with its next password already set.
+		w.invoke = func(ctx context.Context, payload []byte) error {
+			if strings.Contains(string(payload), `"testSecret"`) {
+				return errors.New("stopped")
+			}
+			return w.engine.HandleJSON(ctx, payload)
+		}
+		if _, rec := w.rotate(""); rec.Succeeded || rec.FailedStep != rotation.StepTest {
+			t.Fatalf("the held rotation: %+v", rec)
+		}
+		w.invoke = nil
+		err := w.provider.Deactivate(ctx, w.request(prevID))
+		if err == nil || !strings.Contains(err.Error(), "AWSPENDING") {
+			t.Fatalf("Deactivate(previous) while AWSPENDING reuses its user: %v, want a refusal naming AWSPENDING", err)
+		}
+		if err := w.works(rotation.StagePending); err != nil {
+			t.Fatalf("pending after the refusal: %v", err)
+		}
+	})
+	t.Run("stale view", func(t *testing.T) {
+		t.Parallel()
+		// The lifecycle read the secret before a rotation reused the
+		// previous user; the switch-off comes after it. The password is
+		// proven before the lock, so the user now AWSCURRENT stays
+		// unlocked.
+		w := newWorld(t, mysql.StrategyAlternating)
+		w.mustRotate()
+		prevID, _ := w.version(rotation.StagePrevious)
+		stale := w.request(prevID)
+		w.mustRotate()
+		err := w.provider.Deactivate(ctx, stale)
+		if !errors.Is(err, mysql.ErrAuth) || !strings.Contains(err.Error(), "nothing was locked") {
+			t.Fatalf("Deactivate with a stale view: %v, want ErrAuth saying nothing was locked", err)
+		}
+		if err := w.works(rotation.StageCurrent); err != nil {
+			t.Fatalf("current after the refused switch-off: %v", err)
+		}
+		if err := w.provider.Reactivate(ctx, stale); !errors.Is(err, mysql.ErrAuth) || !strings.Contains(err.Error(), "rotate the secret instead") {
+			t.Fatalf("Reactivate of a reused user's old version: %v, want ErrAuth saying to rotate", err)
+		}
+	})
+	t.Run("already locked", func(t *testing.T) {
+		t.Parallel()
+		w := newWorld(t, mysql.StrategyAlternating)
+		w.mustRotate()
+		prevID, prev := w.version(rotation.StagePrevious)
+		for i := 0; i < 2; i++ {
+			if err := w.provider.Deactivate(ctx, w.request(prevID)); err != nil {
+				t.Fatalf("Deactivate #%d: %v", i+1, err)
+			}
+		}
+		if err := w.login(prev); !errors.Is(err, mysql.ErrLocked) {
+			t.Fatalf("login after Deactivate: %v", err)
+		}
+		for i := 0; i < 2; i++ {
+			if err := w.provider.Reactivate(ctx, w.request(prevID)); err != nil {
+				t.Fatalf("Reactivate #%d: %v", i+1, err)
+			}
+		}
+		if err := w.login(prev); err != nil {
+			t.Fatalf("login after Reactivate: %v", err)
+		}
+	})
+}
+
+// A retire run that switches the previous user off while a rotation gives
+// that user its next password (retire read the secret before the
+// rotation): whatever the interleaving, the rotation ends with a working
+// AWSCURRENT, and the switch-off either locked the old credential before
+// the rotation unlocked the user again, or refused.
+func TestSwitchOffRacesRotation(t *testing.T) {
+	t.Parallel()
+	trials := 8
+	if testing.Short() {
+		trials = 3
+	}
+	for i := 0; i < trials; i++ {
+		w := newWorld(t, mysql.StrategyAlternating)
+		w.mustRotate()
+		prevID, _ := w.version(rotation.StagePrevious)
+		stale := w.request(prevID)
+		var wg sync.WaitGroup
+		var deactErr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+			deactErr = w.provider.Deactivate(context.Background(), stale)
+		}()
+		_, rec := w.rotate("")
+		wg.Wait()
+		if !rec.Succeeded {
+			// testSecret saw the user locked between setSecret and it:
+			// Secrets Manager's retry sets it again.
+			if _, rec = w.rotate(rec.Token); !rec.Succeeded {
+				t.Fatalf("trial %d: the retried rotation failed at %s: %s", i, rec.FailedStep, rec.Error)
+			}
+		}
+		if err := w.works(rotation.StageCurrent); err != nil {
+			t.Fatalf("trial %d: AWSCURRENT after a switch-off raced the rotation (switch-off: %v): %v", i, deactErr, err)
+		}
+		outcome := "the switch-off locked the old credential first"
+		if deactErr != nil {
+			outcome = "the switch-off refused: " + deactErr.Error()
+		}
+		t.Logf("trial %d: %s", i, outcome)
+	}
+}
+
+// A single-user secret has no old credential left after setSecret: the
+// lifecycle gets no usage evidence, Deactivate changes nothing (and the
+// current password keeps working), and Reactivate refuses to bring the old
+// password back.
+func TestSingleUserLifecycle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, mysql.StrategySingle)
+	w.mustRotate()
+	prevID, prev := w.version(rotation.StagePrevious)
+	_, cur := w.version(rotation.StageCurrent)
+	if prev.Username != cur.Username || prev.Password == cur.Password {
+		t.Fatalf("single-user rotation: previous %q, current %q", prev.Username, cur.Username)
+	}
+	if err := w.login(prev); !errors.Is(err, mysql.ErrAuth) {
+		t.Fatalf("the replaced password: %v, want ErrAuth (no dual-key window)", err)
+	}
+	u, err := w.provider.LastUsed(ctx, w.request(prevID))
+	if err != nil || u.Known || !strings.Contains(u.Detail, "single-user") {
+		t.Fatalf("LastUsed: %+v, %v; want no evidence, saying single-user", u, err)
+	}
+	if err := w.provider.Deactivate(ctx, w.request(prevID)); err != nil {
+		t.Fatalf("Deactivate: %v", err)
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current after Deactivate: %v", err)
+	}
+	err = w.provider.Reactivate(ctx, w.request(prevID))
+	if err == nil || !strings.Contains(err.Error(), "rotate the secret instead") {
+		t.Fatalf("Reactivate: %v, want a refusal saying to rotate", err)
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current after the refused Reactivate: %v", err)
+	}
+}
