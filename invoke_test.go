@@ -54,6 +54,7 @@ func TestMakeInvokeEveryEvent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every function")
 	}
+	t.Parallel()
 	needTool(t, "curl", "Debian's curl package: apt-get install curl")
 	rie, err := lambdarie.FindRIE()
 	if err != nil {

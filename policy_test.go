@@ -147,6 +147,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every function")
 	}
+	t.Parallel()
 	ctx := context.Background()
 	granted := grantedActions(t)
 	for id := range granted {
