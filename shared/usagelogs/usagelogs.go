@@ -322,6 +322,9 @@ func (e *Evidence) Detail() string {
 		fmt.Fprintf(&b, "; new credential %s logged in every group: its consumers switched", e.New)
 	case len(silent) == 0:
 		fmt.Fprintf(&b, "; new credential %s logged in every group too", e.New)
+	case e.InUse():
+		// The old credential's use is the news; keep the line short.
+		fmt.Fprintf(&b, "; new credential %s not logged in %s", e.New, strings.Join(silent, ", "))
 	case len(silent) == len(e.Groups):
 		fmt.Fprintf(&b, "; new credential %s not logged in any group: no sign that consumers switched (idle, or not logging %s)", e.New, fingerprint.Key)
 	default:
