@@ -143,7 +143,7 @@ func classifyConnect(ctx context.Context, cfg *ConnConfig, err error) *Error {
 	switch {
 	case errors.As(err, &unknownCA):
 		return newError(op, ErrTLS, "the server's certificate is not signed by a CA the function trusts",
-			`give the function your database's CA bundle (for RDS, the global bundle from truststore.pki.rds.amazonaws.com); tls_mode "insecure-skip-verify" encrypts without checking who answers and is not recommended`, err, secrets...)
+			`package your database's CA bundle with the function and name it in DUALKEY_DB_CA_BUNDLE (for RDS, the global bundle from https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem); the secret's tls_mode "insecure-skip-verify" encrypts without checking who answers and is not recommended`, err, secrets...)
 	case errors.As(err, &hostErr):
 		return newError(op, ErrTLS, fmt.Sprintf("the server's certificate is not valid for host %q", cfg.serverName()),
 			`set "host" to a name the certificate holds (the RDS endpoint, not a CNAME or an IP address)`, err, secrets...)

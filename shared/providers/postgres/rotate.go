@@ -85,7 +85,7 @@ func (p *Provider) Set(ctx context.Context, req *rotation.SetRequest) error {
 		return err
 	}
 	if err := Login(ctx, p.conn(cur, "AWSCURRENT")); err != nil {
-		return fmt.Errorf("AWSCURRENT must log in before its alternate user is changed (a secret edited to name another user gets nothing): %w", err)
+		return fmt.Errorf("AWSCURRENT must log in before its alternate user is changed (the guard against a confused deputy: a secret edited to name another user gets nothing): %w", err)
 	}
 	m, err := p.master(ctx, req.Versions, cur)
 	if err != nil {
