@@ -1,0 +1,180 @@
+package twilio
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// Name is the provider's name: the dualkey:provider tag value.
+const Name = "twilio"
+
+// Defaults of the settings.
+const (
+	DefaultTimeout           = 20 * time.Second
+	DefaultPropagationBudget = 30 * time.Second
+	// MaxPropagationBudget is Lambda's longest timeout.
+	MaxPropagationBudget = 15 * time.Minute
+)
+
+// Retry schedule of testSecret while Twilio does not accept a new key yet.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 8 * time.Second
+)
+
+// Endpoints replace Twilio's hosts (tests and the local demo point them at
+// a fake). An empty field keeps Twilio's.
+type Endpoints struct {
+	API string // in place of https://api.twilio.com
+	IAM string // in place of https://iam.twilio.com
+}
+
+// Config configures a Provider. The zero value talks to Twilio.
+type Config struct {
+	// HTTPClient's Transport carries every request (default
+	// http.DefaultTransport); its other fields are not used.
+	HTTPClient *http.Client
+	// Endpoints replace Twilio's hosts.
+	Endpoints Endpoints
+	// Timeout bounds one request (default DefaultTimeout).
+	Timeout time.Duration
+	// PropagationBudget is how long testSecret retries while Twilio
+	// refuses the new key (default DefaultPropagationBudget).
+	PropagationBudget time.Duration
+	// Now is the clock that tells a crashed attempt's key from a
+	// concurrent delivery's (rotation.OrphanAge) and measures Retry-After
+	// against deadlines; time.Now when nil.
+	Now func() time.Time
+	// Sleep waits d or until ctx is done (rate limits, propagation);
+	// rotation.Sleep when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger receives the provider's own lines (key SIDs, never secrets).
+	Logger *slog.Logger
+}
+
+// Provider implements rotation.Provider for Twilio API keys.
+type Provider struct {
+	api    *api
+	budget time.Duration
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	log    *slog.Logger
+	err    error // a configuration error every call returns
+}
+
+var (
+	_ rotation.Provider  = (*Provider)(nil)
+	_ rotation.Deleter   = (*Provider)(nil)
+	_ rotation.Discarder = (*Provider)(nil)
+	_ rotation.Auditor   = (*Provider)(nil)
+)
+
+// New returns a Provider. A bad Endpoints value makes every call fail
+// with an error saying so.
+func New(cfg Config) *Provider {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.PropagationBudget <= 0 {
+		cfg.PropagationBudget = DefaultPropagationBudget
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = rotation.Sleep
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var base http.RoundTripper = http.DefaultTransport
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		base = cfg.HTTPClient.Transport
+	}
+	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
+	hosts := map[string]*url.URL{}
+	for _, e := range []struct{ host, name, v string }{
+		{"api.twilio.com", "DUALKEY_TWILIO_API_URL", cfg.Endpoints.API},
+		{"iam.twilio.com", "DUALKEY_TWILIO_IAM_URL", cfg.Endpoints.IAM},
+	} {
+		if e.v == "" {
+			continue
+		}
+		u, err := checkBaseURL(e.name, e.v)
+		if err != nil {
+			p.err = err
+			continue
+		}
+		if u.String() != "https://"+e.host {
+			hosts[e.host] = u
+		}
+	}
+	p.api = &api{base: base, hosts: hosts, timeout: cfg.Timeout, sleep: cfg.Sleep, now: cfg.Now}
+	return p
+}
+
+// FromEnv is the provider's rotation.Factory: DUALKEY_TWILIO_API_URL and
+// DUALKEY_TWILIO_IAM_URL (https, or http on loopback), DUALKEY_TWILIO_TIMEOUT
+// (1s to 5m, default 20s) and DUALKEY_TWILIO_PROPAGATION_BUDGET (default
+// 30s, at most 15m); requests go through env.HTTPClient when set.
+func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
+	cfg := Config{HTTPClient: env.HTTPClient, Logger: env.Log(),
+		Endpoints: Endpoints{API: env.Get("DUALKEY_TWILIO_API_URL"), IAM: env.Get("DUALKEY_TWILIO_IAM_URL")}}
+	var err error
+	if cfg.Timeout, err = durationSetting(env, "DUALKEY_TWILIO_TIMEOUT", time.Second, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	if cfg.PropagationBudget, err = durationSetting(env, "DUALKEY_TWILIO_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget); err != nil {
+		return nil, err
+	}
+	p := New(cfg)
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p, nil
+}
+
+var _ rotation.Factory = FromEnv
+
+// durationSetting reads a duration variable within [lo, hi]; 0 when unset.
+func durationSetting(env rotation.Env, name string, lo, hi time.Duration) (time.Duration, error) {
+	v := env.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("environment variable %s=%q: must be a duration from %s to %s, such as 30s", name, printable(v), lo, hi)
+	}
+	return d, nil
+}
+
+// Name implements rotation.Provider.
+func (p *Provider) Name() string { return Name }
+
+// Fingerprint implements rotation.Provider: the key SID (SK…), which is no
+// secret.
+func (p *Provider) Fingerprint(value string) string { return keySID(value) }
+
+// SwitchOff implements rotation.Provider: Twilio keys cannot be disabled,
+// only deleted.
+func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffDeleteOnly }
+
+// admin returns the admin credential for account, from the secret
+// master_secret_arn names.
+func (p *Provider) admin(ctx context.Context, versions rotation.VersionReader, account string) (*credential, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	a, err := versions.Admin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the admin credential that manages the account's keys: %w", err)
+	}
+	return adminCredential(a, account)
+}
