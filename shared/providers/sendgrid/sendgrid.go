@@ -1,0 +1,165 @@
+package sendgrid
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// Name is the provider's name: the dualkey:provider tag value.
+const Name = "sendgrid"
+
+// Defaults of the settings.
+const (
+	DefaultTimeout           = 20 * time.Second
+	DefaultPropagationBudget = 30 * time.Second
+	// MaxPropagationBudget is Lambda's longest timeout.
+	MaxPropagationBudget = 15 * time.Minute
+)
+
+// Retry schedule of testSecret while SendGrid does not accept a new key yet.
+const (
+	firstBackoff = time.Second
+	maxBackoff   = 8 * time.Second
+)
+
+// Config configures a Provider. The zero value talks to SendGrid.
+type Config struct {
+	// APIURL is SendGrid's API base URL (default DefaultAPIURL).
+	APIURL string
+	// HTTPClient's Transport carries every request (default
+	// http.DefaultTransport); its other fields are not used.
+	HTTPClient *http.Client
+	// Timeout bounds one request (default DefaultTimeout).
+	Timeout time.Duration
+	// PropagationBudget is how long testSecret retries while SendGrid
+	// refuses the new key (default DefaultPropagationBudget).
+	PropagationBudget time.Duration
+	// Now is the clock of the markers' creation times and of the orphan
+	// check (rotation.OrphanAge); time.Now when nil.
+	Now func() time.Time
+	// Sleep waits d or until ctx is done (rate limits, propagation);
+	// rotation.Sleep when nil.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Logger receives the provider's own lines (key ids, never keys).
+	Logger *slog.Logger
+}
+
+// Provider implements rotation.Provider for SendGrid API keys.
+type Provider struct {
+	api    *api
+	budget time.Duration
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	log    *slog.Logger
+	err    error // a configuration error every call returns
+}
+
+var (
+	_ rotation.Provider  = (*Provider)(nil)
+	_ rotation.Deleter   = (*Provider)(nil)
+	_ rotation.Discarder = (*Provider)(nil)
+	_ rotation.Auditor   = (*Provider)(nil)
+)
+
+// New returns a Provider. A bad APIURL makes every call fail with an error
+// saying so.
+func New(cfg Config) *Provider {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.PropagationBudget <= 0 {
+		cfg.PropagationBudget = DefaultPropagationBudget
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = rotation.Sleep
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var rt http.RoundTripper = http.DefaultTransport
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		rt = cfg.HTTPClient.Transport
+	}
+	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
+	base := DefaultAPIURL
+	if cfg.APIURL != "" {
+		b, err := checkBaseURL("DUALKEY_SENDGRID_API_URL", cfg.APIURL)
+		if err != nil {
+			p.err = err
+		}
+		base = b
+	}
+	p.api = &api{base: base, hc: &http.Client{Transport: rt, Timeout: cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		sleep: cfg.Sleep, now: cfg.Now}
+	return p
+}
+
+// FromEnv is the provider's rotation.Factory: DUALKEY_SENDGRID_API_URL
+// (https, or http on loopback), DUALKEY_SENDGRID_TIMEOUT (1s to 5m, default
+// 20s) and DUALKEY_SENDGRID_PROPAGATION_BUDGET (default 30s, at most 15m);
+// requests go through env.HTTPClient when set.
+func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
+	cfg := Config{APIURL: env.Get("DUALKEY_SENDGRID_API_URL"), HTTPClient: env.HTTPClient, Logger: env.Log()}
+	var err error
+	if cfg.Timeout, err = durationSetting(env, "DUALKEY_SENDGRID_TIMEOUT", time.Second, 5*time.Minute); err != nil {
+		return nil, err
+	}
+	if cfg.PropagationBudget, err = durationSetting(env, "DUALKEY_SENDGRID_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget); err != nil {
+		return nil, err
+	}
+	p := New(cfg)
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p, nil
+}
+
+var _ rotation.Factory = FromEnv
+
+// durationSetting reads a duration variable within [lo, hi]; 0 when unset.
+func durationSetting(env rotation.Env, name string, lo, hi time.Duration) (time.Duration, error) {
+	v := env.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("environment variable %s=%q: must be a duration from %s to %s, such as 30s", name, printable(v), lo, hi)
+	}
+	return d, nil
+}
+
+// Name implements rotation.Provider.
+func (p *Provider) Name() string { return Name }
+
+// Fingerprint implements rotation.Provider: the key id (api_key_id), which
+// SendGrid shows in its web app and is no secret.
+func (p *Provider) Fingerprint(value string) string { return keyID(value) }
+
+// SwitchOff implements rotation.Provider: SendGrid keys cannot be disabled,
+// only deleted.
+func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffDeleteOnly }
+
+// admin returns the admin key from the secret master_secret_arn names.
+func (p *Provider) admin(ctx context.Context, versions rotation.VersionReader) (*admin, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	a, err := versions.Admin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the SendGrid key that manages API keys: %w", err)
+	}
+	return adminKey(a)
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

@@ -1,0 +1,531 @@
+package sendgrid_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dualkey/dualkey/emulator/sendgridfake"
+	"github.com/dualkey/dualkey/shared/providers/sendgrid"
+	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+)
+
+// The conformance kit talks to the fake directly (Prism costs tens of
+// milliseconds a request and the kit's fault matrix makes thousands);
+// TestThroughPrism sends every kind of request through Prism.
+
+// TestConformance: a key of the admin key's own user.
+func TestConformance(t *testing.T) {
+	rotationtest.Run(t, subject(opts{}, nil))
+}
+
+// TestConformanceSubuser: a subuser's key, rotated by the parent's key on
+// behalf of the subuser.
+func TestConformanceSubuser(t *testing.T) {
+	rotationtest.Run(t, subject(opts{subuser: true}, nil))
+}
+
+type world struct {
+	*bed
+	arn string
+}
+
+func newWorld(t *testing.T, o opts) *world {
+	t.Helper()
+	var b *bed
+	env := rotationtest.NewEnv(t, subject(o, &b))
+	return &world{bed: b, arn: env.CreateSecret(context.Background())}
+}
+
+func (w *world) reader(ctx context.Context) rotation.VersionReader {
+	w.t.Helper()
+	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return rotation.NewReader(w.env.SM, w.arn, d.VersionIdsToStages, nil)
+}
+
+func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
+	w.t.Helper()
+	r := w.reader(ctx)
+	v, err := r.Stage(ctx, stage)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &rotation.CredentialRequest{SecretID: w.arn, Version: v, Versions: r}
+}
+
+func (w *world) failedRotation(ctx context.Context) (string, error) {
+	w.t.Helper()
+	token, err := w.env.Rotate(ctx, w.arn)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	rec := w.env.LastRotation()
+	if rec.Succeeded {
+		w.t.Fatal("the rotation succeeded, want it refused")
+	}
+	return token, errors.New(rec.Error)
+}
+
+func (w *world) unchanged(ctx context.Context, what string, keys map[string]string, current string) {
+	w.t.Helper()
+	if got := w.keys(); fmt.Sprint(got) != fmt.Sprint(keys) {
+		w.t.Fatalf("%s changed the user's keys from %v to %v", what, keys, got)
+	}
+	if w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
+		w.t.Fatalf("%s changed AWSCURRENT", what)
+	}
+}
+
+func wantIn(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+// TestThroughPrism sends every kind of request the provider makes through
+// Prism in proxy mode with SendGrid's OpenAPI documents: rotations of a
+// user's and a subuser's key (on-behalf-of), testSecret's calls, the
+// lifecycle's Delete and Credentials, Discard, an emergency rotation, a
+// crashed attempt's key deleted as an orphan, and the error answers (401
+// on the admin key, 404, 429 retried).
+func TestThroughPrism(t *testing.T) {
+	for _, sub := range []bool{false, true} {
+		t.Run(fmt.Sprintf("subuser=%v", sub), func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, opts{prism: true, subuser: sub})
+			w.env.MustRotate(ctx, w.arn)
+			cur := w.current(ctx, w.arn)
+			p := w.provider(nil)
+			creds, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fps []string
+			for _, c := range creds {
+				fps = append(fps, c.Fingerprint)
+			}
+			slices.Sort(fps)
+			want := []string{w.first.ID, cur.APIKeyID}
+			slices.Sort(want)
+			if !slices.Equal(fps, want) {
+				t.Fatalf("Credentials = %v, want %v", fps, want)
+			}
+
+			w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
+			w.env.MustRotate(ctx, w.arn)
+			if _, ok := w.keys()[w.first.ID]; ok {
+				t.Fatal("the emergency rotation left the older previous key")
+			}
+			w.env.Untag(ctx, w.arn, rotation.TagEmergency)
+
+			if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+				t.Fatalf("deleting a key that is gone (404): %v", err)
+			}
+			w.retirePrevious(ctx, w.arn)
+
+			token := w.env.Hold(ctx, w.arn)
+			orphan, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, token, w.env.Clock.Now()), keyScopes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.keys()[orphan.ID]; ok {
+				t.Fatal("the crashed attempt's key was not deleted")
+			}
+			stray, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "other", w.env.Clock.Now()), keyScopes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "other", Value: w.value(stray), Versions: w.reader(ctx), Destroy: true}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := w.keys()[stray.ID]; ok {
+				t.Fatal("Discard with Destroy left the key")
+			}
+
+			if err := w.fake.ThrottleNext(w.parent, 1, time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent)); err != nil {
+				t.Fatalf("a 429 was not retried: %v", err)
+			}
+			if err := w.fake.DeleteKey(w.parent, w.admin.ID); err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+			if !errors.Is(err, sendgrid.ErrAdminRefused) {
+				t.Fatalf("a deleted admin key: %v", err)
+			}
+			wantIn(t, err, w.adminARN, "master_secret_arn", "401")
+			w.noSecrets("the error", err.Error())
+		})
+	}
+}
+
+// TestScopesAreKeptExactly: the new key has exactly the old key's scopes
+// (SendGrid's auto scopes included), belongs to the same user, and is
+// named with dualkey's marker; the admin's extra scopes are not granted.
+func TestScopesAreKeptExactly(t *testing.T) {
+	for _, sub := range []bool{false, true} {
+		t.Run(fmt.Sprintf("subuser=%v", sub), func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, opts{subuser: sub})
+			w.env.MustRotate(ctx, w.arn)
+			cur := w.current(ctx, w.arn)
+			if cur.Subuser != w.subuser {
+				t.Fatalf("subuser %q, want %q", cur.Subuser, w.subuser)
+			}
+			keys, err := w.fake.Keys(w.owner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first, next *sendgridfake.Key
+			for i := range keys {
+				switch keys[i].ID {
+				case w.first.ID:
+					first = &keys[i]
+				case cur.APIKeyID:
+					next = &keys[i]
+				}
+			}
+			if next == nil {
+				t.Fatalf("the new key %s is not a key of %s", cur.APIKeyID, w.owner)
+			}
+			if !slices.Equal(next.Scopes, first.Scopes) || slices.Contains(next.Scopes, "templates.read") || slices.Contains(next.Scopes, "api_keys.create") {
+				t.Fatalf("new key scopes %v, want exactly %v", next.Scopes, first.Scopes)
+			}
+			if !strings.HasPrefix(next.Name, "dualkey ") {
+				t.Fatalf("name %q is not dualkey's marker", next.Name)
+			}
+		})
+	}
+}
+
+// TestScopeTheAdminLacks: a scope the admin key does not hold is an error
+// naming it and the admin secret; nothing is created. So is an admin key
+// that cannot manage keys.
+func TestScopeTheAdminLacks(t *testing.T) {
+	cases := []struct {
+		name   string
+		scopes []string
+		want   []string
+	}{
+		{"lacks stats.read", []string{"alerts.read", "api_keys.create", "api_keys.delete", "api_keys.read", "mail.send"}, []string{"stats.read", "does not hold", "nothing was created"}},
+		{"cannot delete keys", []string{"alerts.read", "api_keys.create", "api_keys.read", "mail.send", "stats.read"}, []string{"api_keys.delete", "managing API keys needs"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, opts{adminScopes: c.scopes})
+			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+			_, err := w.failedRotation(ctx)
+			wantIn(t, err, append(c.want, w.adminARN)...)
+			w.noSecrets("the error", err.Error())
+			w.unchanged(ctx, c.name, keys, current)
+		})
+	}
+}
+
+// TestAdminKeyRefused: a revoked admin key (401) is an error naming the
+// admin secret; nothing is created.
+func TestAdminKeyRefused(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	if err := w.fake.DeleteKey(w.parent, w.admin.ID); err != nil {
+		t.Fatal(err)
+	}
+	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	_, err := w.failedRotation(ctx)
+	wantIn(t, err, w.adminARN, "master_secret_arn", "401")
+	w.unchanged(ctx, "a revoked admin key", keys, current)
+}
+
+// TestSubuserKeyNeedsTheParent: naming a subuser the admin key's user is
+// not the parent of is refused (SendGrid's 403), nothing created.
+func TestSubuserKeyNeedsTheParent(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{subuser: true})
+	if err := w.fake.AddUser(sendgridfake.User{Username: w.parent + "-other"}); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal([]byte(w.value(w.first)), &m)
+	m["subuser"] = w.parent + "-other"
+	raw, _ := json.Marshal(m)
+	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(raw))}); err != nil {
+		t.Fatal(err)
+	}
+	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	_, err := w.failedRotation(ctx)
+	wantIn(t, err, "403", "parent user")
+	w.unchanged(ctx, "another parent's subuser", keys, current)
+}
+
+// TestPreviousKeyMustBeRetiredFirst: a rotation while AWSPREVIOUS's key
+// exists is refused and changes nothing; retired, it goes through.
+func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	w.env.MustRotate(ctx, w.arn)
+	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	token, err := w.failedRotation(ctx)
+	wantIn(t, err, w.first.ID, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
+	w.unchanged(ctx, "a rotation before the retirement", keys, current)
+	w.retirePrevious(ctx, w.arn)
+	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOrphansOfThisRotation: a young key of this rotation is left alone
+// (ErrConcurrentDelivery, nothing changed), an old one deleted; keys of
+// other rotations, other secrets or without the marker are never touched.
+func TestOrphansOfThisRotation(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	token := w.env.Hold(ctx, w.arn)
+	young, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, token, w.env.Clock.Now()), keyScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRotation, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", w.env.Clock.Now()), keyScopes)
+	otherSecret, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn+"x", token, w.env.Clock.Now()), keyScopes)
+	w.foreign = append(w.foreign, otherRotation.ID, otherSecret.ID)
+	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	err = w.env.Step(ctx, w.arn, token, rotation.StepCreate)
+	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
+		t.Fatalf("a young key of this rotation: %v", err)
+	}
+	wantIn(t, err, young.ID, "retry after")
+	w.unchanged(ctx, "a young orphan", keys, current)
+	w.env.Clock.Advance(rotation.OrphanAge + time.Second)
+	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	got := w.keys()
+	if _, ok := got[young.ID]; ok {
+		t.Fatal("the old orphan was not deleted")
+	}
+	for _, id := range w.foreign {
+		if _, ok := got[id]; !ok {
+			t.Fatalf("key %s, not this rotation's, was deleted", id)
+		}
+	}
+}
+
+// TestKeyLimit: at SendGrid's 100 keys the rotation is refused before it
+// changes anything, naming the user.
+func TestKeyLimit(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	for len(w.keys()) < sendgrid.MaxKeys {
+		k, err := w.fake.CreateKey(w.owner, "filler", []string{"mail.send"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.foreign = append(w.foreign, k.ID)
+	}
+	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	_, err := w.failedRotation(ctx)
+	wantIn(t, err, "100 API keys", "nothing was changed")
+	w.unchanged(ctx, "the key limit", keys, current)
+}
+
+// TestRateLimit: 429s are retried after X-RateLimit-Reset (the clock
+// moves, nothing sleeps); a wait beyond the deadline is a clear error.
+func TestRateLimit(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	before := w.env.Clock.Now()
+	if err := w.fake.ThrottleNext(w.parent, 2, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	w.env.MustRotate(ctx, w.arn)
+	if waited := w.env.Clock.Now().Sub(before); waited < 5*time.Second {
+		t.Fatalf("waited %s for two 429s resetting in 3s", waited)
+	}
+	w.retirePrevious(ctx, w.arn)
+	if err := w.fake.ThrottleNext(w.parent, 20, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithDeadline(ctx, w.env.Clock.Now().Add(10*time.Second))
+	defer cancel()
+	r := w.request(ctx, rotation.StageCurrent)
+	_, err := w.provider(nil).Create(dctx, &rotation.CreateRequest{SecretID: w.arn, Token: "4f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", Current: r.Version, Versions: r.Versions})
+	if !errors.Is(err, sendgrid.ErrRateLimited) {
+		t.Fatalf("a reset beyond the deadline: %v", err)
+	}
+	wantIn(t, err, "429", "retries the step later")
+}
+
+// TestDiscard: Destroy deletes (not a key a stored version names);
+// without Destroy the key stays (it may have been stored).
+func TestDiscard(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{subuser: true})
+	p := w.provider(nil)
+	k, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "t1", w.env.Clock.Now()), keyScopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name       string
+		value      string
+		destroy    bool
+		gone, kept string
+	}{
+		{"not destroy", w.value(k), false, "", k.ID},
+		{"stored version names it", w.value(w.first), true, "", w.first.ID},
+		{"destroy", w.value(k), true, k.ID, ""},
+		{"destroy again", w.value(k), true, k.ID, ""},
+	}
+	for _, c := range cases {
+		if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "t1", Value: c.value, Versions: w.reader(ctx), Destroy: c.destroy}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := w.keys()
+		if _, ok := got[c.gone]; c.gone != "" && ok {
+			t.Fatalf("%s: key %s is still there", c.name, c.gone)
+		}
+		if _, ok := got[c.kept]; c.kept != "" && !ok {
+			t.Fatalf("%s: key %s was deleted", c.name, c.kept)
+		}
+	}
+}
+
+// TestDeleteRefusesLiveVersions: never the key of AWSCURRENT.
+func TestDeleteRefusesLiveVersions(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	err := w.provider(nil).Delete(ctx, w.request(ctx, rotation.StageCurrent))
+	wantIn(t, err, "refusing to delete", w.first.ID, "AWSCURRENT")
+	if _, ok := w.keys()[w.first.ID]; !ok {
+		t.Fatal("the current key was deleted")
+	}
+}
+
+// TestBadSecretValues: a malformed value is refused with the field, and
+// nothing is created.
+func TestBadSecretValues(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(m map[string]any)
+		field string
+	}{
+		{"no key", func(m map[string]any) { delete(m, "api_key") }, "api_key"},
+		{"not a SendGrid key", func(m map[string]any) { m["api_key"] = "sk_live_abcdefghijklmnop" }, "api_key"},
+		{"bad key id", func(m map[string]any) { m["api_key_id"] = "a b" }, "api_key_id"},
+		{"header injection in subuser", func(m map[string]any) { m["subuser"] = "x\r\nAuthorization: Bearer y" }, "subuser"},
+		{"no admin", func(m map[string]any) { delete(m, "master_secret_arn") }, "master_secret_arn"},
+		{"scopes as number", func(m map[string]any) { m["subuser"] = 3 }, "subuser"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			w := newWorld(t, opts{})
+			var m map[string]any
+			_ = json.Unmarshal([]byte(w.value(w.first)), &m)
+			c.edit(m)
+			raw, _ := json.Marshal(m)
+			if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(raw))}); err != nil {
+				t.Fatal(err)
+			}
+			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+			_, err := w.failedRotation(ctx)
+			wantIn(t, err, `"`+c.field+`"`)
+			w.noSecrets("the error", err.Error())
+			w.unchanged(ctx, c.name, keys, current)
+		})
+	}
+}
+
+// TestFromEnv: settings are read and bad ones named.
+func TestFromEnv(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"DUALKEY_SENDGRID_API_URL": "https://api.eu.sendgrid.com"}, ""},
+		{map[string]string{"DUALKEY_SENDGRID_API_URL": "http://127.0.0.1:9"}, ""},
+		{map[string]string{"DUALKEY_SENDGRID_API_URL": "http://api.sendgrid.com"}, "loopback"},
+		{map[string]string{"DUALKEY_SENDGRID_API_URL": "https://u:secretpw@api.sendgrid.com/v3"}, "DUALKEY_SENDGRID_API_URL"},
+		{map[string]string{"DUALKEY_SENDGRID_TIMEOUT": "10m"}, "DUALKEY_SENDGRID_TIMEOUT"},
+		{map[string]string{"DUALKEY_SENDGRID_PROPAGATION_BUDGET": "x"}, "DUALKEY_SENDGRID_PROPAGATION_BUDGET"},
+	}
+	for _, c := range cases {
+		p, err := sendgrid.FromEnv(context.Background(), rotation.Env{Getenv: func(k string) string { return c.env[k] }})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.env, err)
+		case c.want == "" && p.Name() != "sendgrid":
+			t.Errorf("%v: name %q", c.env, p.Name())
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: got %v, want an error naming %s", c.env, err, c.want)
+		case c.want != "" && strings.Contains(err.Error(), "secretpw"):
+			t.Errorf("%v: the error shows the URL's password", c.env)
+		}
+	}
+}
+
+// TestRetryAfter: Retry-After first, X-RateLimit-Reset next, a second when
+// neither is usable.
+func TestRetryAfter(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	cases := []struct {
+		h    map[string]string
+		want time.Duration
+	}{
+		{nil, time.Second},
+		{map[string]string{"Retry-After": "4"}, 4 * time.Second},
+		{map[string]string{"X-RateLimit-Reset": strconv.FormatInt(now.Unix()+9, 10)}, 9 * time.Second},
+		{map[string]string{"X-RateLimit-Reset": strconv.FormatInt(now.Unix()-9, 10)}, 0},
+		{map[string]string{"Retry-After": "2", "X-RateLimit-Reset": strconv.FormatInt(now.Unix()+9, 10)}, 2 * time.Second},
+		{map[string]string{"X-RateLimit-Reset": "soon"}, time.Second},
+	}
+	for _, c := range cases {
+		h := http.Header{}
+		for k, v := range c.h {
+			h.Set(k, v)
+		}
+		if got := sendgrid.RetryAfter(h, now); got != c.want {
+			t.Errorf("%v: %s, want %s", c.h, got, c.want)
+		}
+	}
+}
+
+// TestMarker: names fit SendGrid's 100 characters and carry the time.
+func TestMarker(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0)
+	for _, token := range []string{"3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", strings.Repeat("t", 64)} {
+		m := sendgrid.Marker("arn:aws:secretsmanager:us-east-1:123456789012:secret:"+strings.Repeat("n", 500), token, at)
+		if len(m) > 100 || !strings.HasPrefix(m, "dualkey ") || !strings.HasSuffix(m, " 1700000000") {
+			t.Errorf("Marker = %q (%d chars)", m, len(m))
+		}
+	}
+}
