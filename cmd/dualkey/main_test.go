@@ -21,6 +21,7 @@ import (
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/internal/lambdarie"
+	"github.com/dualkey/dualkey/internal/testutil"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -32,14 +33,27 @@ const (
 )
 
 type cliWorld struct {
-	url  string
-	sm   *secretsmanager.Client
-	iam  *iam.Client
-	name string // the IAM key secret
-	old  string // its first access key id
+	url       string
+	emu       *awsemu.Full
+	sm        *secretsmanager.Client
+	iam       *iam.Client
+	name      string // the IAM key secret
+	old       string // its first access key id
+	oldSecret string // and that key's secret (to use it as a consumer would)
 	// failing makes every rotation step fail (a broken rotation function);
 	// failAfterCreate every step after createSecret.
 	failing, failAfterCreate atomic.Bool
+	// failStep names a step during which every Secrets Manager call of the
+	// rotation functions fails, so the engine itself fails that step.
+	failStep, step atomic.Value
+	// engineLogs holds the rotation functions' JSON log and EMF lines.
+	engineLogs *testutil.SyncBuffer
+}
+
+// emuOptions change the emulator newEmuWorldWith starts.
+type emuOptions struct {
+	now       func() time.Time // the emulator's clock (default: the real one)
+	stateFile string           // a state file to start from
 }
 
 // newCLIWorld starts the full emulator with the iamkey and servicekey
@@ -68,7 +82,7 @@ func (w *cliWorld) iamSecret(t *testing.T, tags map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.old = aws.ToString(k.AccessKey.AccessKeyId)
+	w.old, w.oldSecret = aws.ToString(k.AccessKey.AccessKeyId), aws.ToString(k.AccessKey.SecretAccessKey)
 	value, _ := json.Marshal(map[string]string{"user_name": "deployer", "access_key_id": w.old, "secret_access_key": aws.ToString(k.AccessKey.SecretAccessKey)})
 	w.createSecret(t, w.name, string(value), "iamkey", tags)
 }
@@ -77,19 +91,42 @@ func (w *cliWorld) iamSecret(t *testing.T, tags map[string]string) {
 // engines behind RotateSecret (by function name).
 func newEmuWorld(t *testing.T) *cliWorld {
 	t.Helper()
+	return newEmuWorldWith(t, emuOptions{})
+}
+
+// stepFaults fails every request while the world's current rotation step
+// is the one armed in failStep.
+type stepFaults struct{ w *cliWorld }
+
+func (f stepFaults) RoundTrip(r *http.Request) (*http.Response, error) {
+	if cur, _ := f.w.step.Load().(string); cur != "" && cur == f.w.failStep.Load() {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, errors.New("secrets manager unreachable (injected by the test)")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func newEmuWorldWith(t *testing.T, opt emuOptions) *cliWorld {
+	t.Helper()
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "DUALKEY_ENDPOINT"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	w := &cliWorld{name: "cli/deployer-key"}
+	w := &cliWorld{name: "cli/deployer-key", engineLogs: &testutil.SyncBuffer{}}
+	w.failStep.Store("")
+	w.step.Store("")
 	var iamEngine, svcEngine *rotation.Engine
-	emu, err := awsemu.NewFull(awsemu.Config{Invoker: awsemu.InvokerFunc(func(ctx context.Context, fn string, payload []byte) error {
+	emu, err := awsemu.NewFull(awsemu.Config{Now: opt.now, StateFile: opt.stateFile, Invoker: awsemu.InvokerFunc(func(ctx context.Context, fn string, payload []byte) error {
 		var ev struct{ Step string }
 		_ = json.Unmarshal(payload, &ev)
 		if w.failing.Load() || (w.failAfterCreate.Load() && ev.Step != rotation.StepCreate) {
 			return errors.New("the rotation function timed out")
 		}
+		w.step.Store(ev.Step)
+		defer w.step.Store("")
 		if strings.HasSuffix(fn, "dualkey-servicekey") {
 			return svcEngine.HandleJSON(ctx, payload)
 		}
@@ -101,15 +138,19 @@ func newEmuWorld(t *testing.T) *cliWorld {
 	if w.url, err = emu.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
+	w.emu = emu
 	t.Cleanup(func() { emu.Close() })
 	cfg := awsemu.ClientConfig(w.url)
 	w.sm, w.iam = secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
-	if iamEngine, err = rotation.New(rotation.Config{SecretsManager: w.sm, Provider: iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{}),
-		LogWriter: &bytes.Buffer{}, MetricsWriter: &bytes.Buffer{}}); err != nil {
+	engineCfg := cfg.Copy()
+	engineCfg.HTTPClient, engineCfg.RetryMaxAttempts = &http.Client{Transport: stepFaults{w}}, 1
+	engineSM := secretsmanager.NewFromConfig(engineCfg)
+	if iamEngine, err = rotation.New(rotation.Config{SecretsManager: engineSM, Provider: iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{}),
+		LogWriter: w.engineLogs, MetricsWriter: w.engineLogs}); err != nil {
 		t.Fatal(err)
 	}
-	if svcEngine, err = rotation.New(rotation.Config{SecretsManager: w.sm, Provider: servicekey.New(servicekey.DefaultSettings, nil),
-		LogWriter: &bytes.Buffer{}, MetricsWriter: &bytes.Buffer{}}); err != nil {
+	if svcEngine, err = rotation.New(rotation.Config{SecretsManager: engineSM, Provider: servicekey.New(servicekey.DefaultSettings, nil),
+		LogWriter: w.engineLogs, MetricsWriter: w.engineLogs}); err != nil {
 		t.Fatal(err)
 	}
 	return w
