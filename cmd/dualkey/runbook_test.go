@@ -615,7 +615,7 @@ func writeOverdueState(path, name string, now time.Time) error {
 		"arn": arn, "name": name, "created": at(-40 * day), "lastChanged": at(-40 * day), "lastRotated": at(-40 * day),
 		"nextRotation": at(-10 * day), "rotationEnabled": true, "rotationLambdaArn": svcLambda,
 		"rotationRules": map[string]any{"AutomaticallyAfterDays": 30},
-		"tags": []map[string]string{{"Key": rotation.TagManaged, "Value": "true"}, {"Key": rotation.TagProvider, "Value": "servicekey"}, {"Key": TagRisk, "Value": "30d"}},
+		"tags":          []map[string]string{{"Key": rotation.TagManaged, "Value": "true"}, {"Key": rotation.TagProvider, "Value": "servicekey"}, {"Key": TagRisk, "Value": "30d"}},
 		"versions": map[string]any{v: map[string]any{"id": v, "string": `{"api_key":"cli-initial-service-key-0123456789abcdef"}`,
 			"stages": []string{"AWSCURRENT"}, "created": at(-40 * day), "seq": 1}},
 		"seq": 2,
