@@ -226,6 +226,7 @@ func (r *rig) secret(b *testing.B, name string) (arn, current string) {
 	b.Helper()
 	out, err := r.sm.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
 		Name: aws.String(name), SecretString: aws.String(`{"api_key":"bench-initial-key-0123456789abcdefghijkl"}`),
+		Tags: []types.Tag{{Key: aws.String("dualkey:managed"), Value: aws.String("true")}, {Key: aws.String("dualkey:provider"), Value: aws.String("servicekey")}},
 	})
 	if err != nil {
 		b.Fatal(err)
