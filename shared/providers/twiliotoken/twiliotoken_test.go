@@ -1,0 +1,398 @@
+package twiliotoken_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dualkey/dualkey/emulator/twiliofake"
+	"github.com/dualkey/dualkey/shared/providers/twiliotoken"
+	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+)
+
+type world struct {
+	*bed
+	arn string
+}
+
+func newWorld(t *testing.T, o opts) *world {
+	t.Helper()
+	var b *bed
+	env := rotationtest.NewEnv(t, subject(o, &b))
+	return &world{bed: b, arn: env.CreateSecret(context.Background())}
+}
+
+func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
+	w.t.Helper()
+	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	r := rotation.NewReader(w.env.SM, w.arn, d.VersionIdsToStages, nil)
+	v, err := r.Stage(ctx, stage)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &rotation.CredentialRequest{SecretID: w.arn, Version: v, Versions: r}
+}
+
+func (w *world) failedRotation(ctx context.Context) (string, error) {
+	w.t.Helper()
+	token, err := w.env.Rotate(ctx, w.arn)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	rec := w.env.LastRotation()
+	if rec.Succeeded {
+		w.t.Fatal("the rotation succeeded, want it refused")
+	}
+	return token, errors.New(rec.Error)
+}
+
+func (w *world) token(ctx context.Context, stage string) string {
+	var s twiliotoken.Secret
+	_ = json.Unmarshal([]byte(w.env.Value(ctx, w.arn, stage)), &s)
+	return s.AuthToken
+}
+
+// restore moves AWSCURRENT back to the AWSPREVIOUS version, as a rollback
+// with --restore-current does.
+func (w *world) restore(ctx context.Context) {
+	w.t.Helper()
+	labels := w.env.Labels(ctx, w.arn)
+	cur, prev := holder(labels, rotation.StageCurrent), holder(labels, rotation.StagePrevious)
+	if _, err := w.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId: aws.String(w.arn), VersionStage: aws.String(rotation.StageCurrent), MoveToVersionId: aws.String(prev), RemoveFromVersionId: aws.String(cur),
+	}); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func wantIn(t *testing.T, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", parts)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Fatalf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+// TestLifecycleOfTheToken: after finishSecret Twilio accepts both tokens
+// and still signs with the old primary; Delete of AWSPREVIOUS promotes the
+// secondary (the old primary dies), and is idempotent.
+func TestLifecycleOfTheToken(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	old := w.acct.AuthToken
+	w.env.MustRotate(ctx, w.arn)
+	fresh := w.token(ctx, rotation.StageCurrent)
+	if p, s := w.tokens(); p != old || s != fresh {
+		t.Fatalf("after finishSecret: primary %s secondary %s, want the old primary and the new secondary", twiliotoken.TokenFingerprint(p), twiliotoken.TokenFingerprint(s))
+	}
+	p := w.provider(nil)
+	for i := 0; i < 2; i++ {
+		if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+			t.Fatalf("delete %d: %v", i+1, err)
+		}
+	}
+	if pr, s := w.tokens(); pr != fresh || s != "" {
+		t.Fatal("Delete did not promote the secondary")
+	}
+	if err := w.works(ctx, w.value(old)); err == nil {
+		t.Fatal("the old primary still works after the promotion")
+	}
+	if !strings.Contains(w.logs.String(), "Twilio signs webhooks with AWSCURRENT") {
+		t.Fatal("the promotion was not logged")
+	}
+	w.noSecrets("the provider's logs", w.logs.String())
+}
+
+// TestRotationWhileTheSecondaryIsNotPromoted: a second rotation before the
+// promotion would replace AWSCURRENT's token: refused, nothing changed. An
+// emergency rotation promotes it first and records the older primary's
+// version as deleted.
+func TestRotationWhileTheSecondaryIsNotPromoted(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	w.env.MustRotate(ctx, w.arn)
+	before, current := w.state(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
+	token, err := w.failedRotation(ctx)
+	wantIn(t, err, "still Twilio's secondary", "dualkey retire", "nothing was changed")
+	w.noSecrets("the error", err.Error())
+	if w.state() != before || w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
+		t.Fatalf("the refused rotation changed something: %s -> %s", before, w.state())
+	}
+	prevID := holder(w.env.Labels(ctx, w.arn), rotation.StagePrevious)
+	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
+	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.works(ctx, w.value(w.acct.AuthToken)); err == nil {
+		t.Fatal("the older primary still works after the emergency rotation")
+	}
+	if tags := w.env.Tags(ctx, w.arn); tags[rotation.TagState] != rotation.StateDeleted || tags[rotation.TagStateVersion] != prevID {
+		t.Fatalf("tags %v, want the older primary's version %s recorded as deleted", tags, prevID)
+	}
+}
+
+// TestRolledBackSecondaryInPrevious: after a rollback that restored
+// AWSCURRENT, AWSPREVIOUS holds the secondary; a rotation is refused until
+// its retirement deletes it (Delete of a secondary deletes it).
+func TestRolledBackSecondaryInPrevious(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	w.env.MustRotate(ctx, w.arn)
+	w.restore(ctx)
+	before := w.state()
+	token, err := w.failedRotation(ctx)
+	wantIn(t, err, "AWSPREVIOUS", "secondary", "dualkey retire --resume", "nothing was changed")
+	if w.state() != before {
+		t.Fatalf("the refused rotation changed %s to %s", before, w.state())
+	}
+	if err := w.provider(nil).Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+		t.Fatal(err)
+	}
+	if p, s := w.tokens(); p != w.acct.AuthToken || s != "" {
+		t.Fatal("Delete of the rolled-back secondary did not delete it (or touched the primary)")
+	}
+	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeleteRefusals: Delete never ends AWSCURRENT's token, and never
+// promotes when AWSCURRENT's token is not the secondary Twilio accepts
+// (AWSCURRENT would not work afterwards).
+func TestDeleteRefusals(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	p := w.provider(nil)
+	wantIn(t, p.Delete(ctx, w.request(ctx, rotation.StageCurrent)), "refusing", "AWSCURRENT")
+	w.env.MustRotate(ctx, w.arn)
+	// Someone requested another secondary in the Console: AWSCURRENT's
+	// token was replaced.
+	if _, err := w.fake.CreateSecondaryToken(w.acct.Sid); err != nil {
+		t.Fatal(err)
+	}
+	before := w.state()
+	err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious))
+	wantIn(t, err, "refusing to promote", "AWSCURRENT would not work", "nothing was changed")
+	w.noSecrets("the error", err.Error())
+	if w.state() != before {
+		t.Fatalf("Delete changed %s to %s", before, w.state())
+	}
+}
+
+// TestForeignSecondary: when Twilio refuses a second secondary and no
+// dualkey lock proves it is an orphan, the rotation is refused, naming
+// the Console; the secondary is not touched.
+func TestForeignSecondary(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{reject: true})
+	theirs, err := w.fake.CreateSecondaryToken(w.acct.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.failedRotation(ctx)
+	wantIn(t, err, "refused a new secondary", "dualkey did not create", "Console", "nothing was changed")
+	if _, s := w.tokens(); s != theirs {
+		t.Fatal("the foreign secondary was changed")
+	}
+	keys, _ := w.fake.Keys(w.acct.Sid)
+	if len(keys) != 0 {
+		t.Fatalf("the refused rotation left %d keys (its lock)", len(keys))
+	}
+}
+
+// TestLocks: a young lock (a concurrent delivery's) stops createSecret
+// with ErrConcurrentDelivery and changes nothing; once stale it is
+// deleted; a lock of another secret is refused.
+func TestLocks(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{})
+	token := w.env.Hold(ctx, w.arn)
+	young, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.arn, token), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := w.state()
+	err = w.env.Step(ctx, w.arn, token, rotation.StepCreate)
+	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
+		t.Fatalf("a young lock: %v", err)
+	}
+	wantIn(t, err, young.Sid, "retry after")
+	if w.state() != before {
+		t.Fatalf("a young lock: state changed from %s to %s", before, w.state())
+	}
+	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := w.fake.Keys(w.acct.Sid); len(keys) != 0 {
+		t.Fatalf("%d lock keys left after the rotation", len(keys))
+	}
+
+	w.retirePrevious(ctx, w.arn)
+	other, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.arn+"-other", "x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.failedRotation(ctx)
+	wantIn(t, err, other.Sid, "another dualkey secret", "nothing was changed")
+}
+
+// TestThroughPrism sends every kind of request the provider makes through
+// Prism with Twilio's OpenAPI documents: the rotation (account fetches,
+// lock keys, the secondary), the lifecycle's Delete (promotion, and
+// deletion of a rolled-back secondary), Credentials, Discard, an emergency
+// promotion, and error answers (401, 429 retried).
+func TestThroughPrism(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{prism: true, mainKey: true})
+	p := w.provider(nil)
+	w.env.MustRotate(ctx, w.arn)
+	creds, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(creds) != 2 || creds[0].Status != "primary auth token" || creds[1].Status != "secondary auth token" {
+		t.Fatalf("Credentials = %v", creds)
+	}
+	// Emergency rotation before the promotion: promotes, then a new secondary.
+	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
+	w.env.MustRotate(ctx, w.arn)
+	w.env.Untag(ctx, w.arn, rotation.TagEmergency)
+	// Rollback-restored secondary: Delete deletes it.
+	w.restore(ctx)
+	if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+		t.Fatal(err)
+	}
+	if _, s := w.tokens(); s != "" {
+		t.Fatal("the rolled-back secondary was not deleted")
+	}
+	// A rotation, then the lifecycle's promotion.
+	w.retirePrevious(ctx, w.arn)
+	if err := w.fake.ThrottleNext(w.acct.Sid, 1, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	w.env.MustRotate(ctx, w.arn)
+	if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+		t.Fatal(err)
+	}
+	// Discard of a secondary that can never be stored.
+	sec, err := w.fake.CreateSecondaryToken(w.acct.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "t1", Value: w.value(sec), Versions: w.request(ctx, rotation.StageCurrent).Versions, Destroy: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, s := w.tokens(); s != "" {
+		t.Fatal("Discard left the secondary")
+	}
+	// 401 on the Main key names the admin secret.
+	if err := w.fake.DeleteKey(w.acct.Sid, w.main.Sid); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+	if !errors.Is(err, twiliotoken.ErrAdminRefused) {
+		t.Fatalf("a deleted Main key: %v", err)
+	}
+	wantIn(t, err, w.adminARN, "master_secret_arn")
+	w.noSecrets("the error", err.Error())
+}
+
+// TestAdminSecretHoldingAToken: an admin secret with an auth token of the
+// same account is refused (it would die at the promotion).
+func TestAdminSecretHoldingAToken(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, opts{mainKey: true})
+	raw, _ := json.Marshal(map[string]string{"account_sid": w.acct.Sid, "auth_token": w.acct.AuthToken})
+	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.adminARN), SecretString: aws.String(string(raw))}); err != nil {
+		t.Fatal(err)
+	}
+	before := w.state()
+	_, err := w.failedRotation(ctx)
+	wantIn(t, err, "master_secret_arn", "stop working at the promotion")
+	w.noSecrets("the error", err.Error())
+	if w.state() != before {
+		t.Fatal("the refused rotation changed something")
+	}
+}
+
+// TestBadSecretValues: malformed values are refused with the field.
+func TestBadSecretValues(t *testing.T) {
+	cases := []struct {
+		name, value, field string
+	}{
+		{"no account", `{"auth_token":"0123456789abcdef0123456789abcdef"}`, "account_sid"},
+		{"bad account", `{"account_sid":"AC1","auth_token":"0123456789abcdef0123456789abcdef"}`, "account_sid"},
+		{"no token", `{"account_sid":"AC0123456789abcdef0123456789abcdef"}`, "auth_token"},
+		{"token with symbols", `{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":"0123456789abcdef/0123456789abcde"}`, "auth_token"},
+		{"not json", `auth_token`, "SecretString"},
+	}
+	for _, c := range cases {
+		_, err := twiliotoken.Parse(c.value)
+		wantIn(t, err, `"`+c.field+`"`)
+		if strings.Contains(err.Error(), "0123456789abcdef") {
+			t.Errorf("%s: the error shows the token", c.name)
+		}
+	}
+}
+
+// TestFingerprint: short, stable, never the token.
+func TestFingerprint(t *testing.T) {
+	fp := twiliotoken.TokenFingerprint("0123456789abcdef0123456789abcdef")
+	if !strings.HasPrefix(fp, "sha256:") || len(fp) != len("sha256:")+12 || strings.Contains(fp, "0123456789ab") {
+		t.Fatalf("fingerprint %q", fp)
+	}
+	if twiliotoken.TokenFingerprint("") != "" || fp != twiliotoken.TokenFingerprint("0123456789abcdef0123456789abcdef") {
+		t.Fatal("fingerprint not a function of the token")
+	}
+	if p := twiliotoken.New(twiliotoken.Config{}); p.Fingerprint(`{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":"0123456789abcdef0123456789abcdef"}`) != fp {
+		t.Fatal("Provider.Fingerprint differs from TokenFingerprint")
+	}
+}
+
+// TestFromEnv: settings are read and bad ones named.
+func TestFromEnv(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://127.0.0.1:1", "DUALKEY_TWILIO_API_URL": "http://127.0.0.1:1"}, ""},
+		{map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://accounts.example.com"}, "loopback"},
+		{map[string]string{"DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET": "20m"}, "DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET"},
+		{map[string]string{"DUALKEY_TWILIO_TIMEOUT": "0"}, "DUALKEY_TWILIO_TIMEOUT"},
+	}
+	for _, c := range cases {
+		p, err := twiliotoken.FromEnv(context.Background(), rotation.Env{Getenv: func(k string) string { return c.env[k] }})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.env, err)
+		case c.want == "" && p.Name() != "twiliotoken":
+			t.Errorf("%v: name %q", c.env, p.Name())
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: got %v, want an error naming %s", c.env, err, c.want)
+		}
+	}
+}
+
+// TestLockName fits Twilio's 64 characters.
+func TestLockName(t *testing.T) {
+	for _, tok := range []string{"3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", strings.Repeat("x", 64)} {
+		if n := twiliotoken.LockName("arn:aws:secretsmanager:us-east-1:1:secret:"+strings.Repeat("s", 300), tok); len(n) > 64 || !strings.HasPrefix(n, "dualkey-lock ") {
+			t.Errorf("LockName = %q (%d)", n, len(n))
+		}
+	}
+}
