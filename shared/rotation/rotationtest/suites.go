@@ -227,15 +227,18 @@ func calls(total int) []int {
 	return out
 }
 
-// testSecondCrash crashes the rotation at call n, crashes Secrets Manager's
-// retry at call m, and checks a second, clean retry still ends right.
+// testSecondCrash crashes the rotation at call n (every n), crashes
+// Secrets Manager's retry at call m (m = 1, 2, 3, 5, 8, 13, ... up to the
+// retry's last call: the product of every n and every m costs providers
+// that talk to a database minutes) and checks a second, clean retry still
+// ends right.
 func testSecondCrash(t *testing.T, s Subject) {
 	ctx := context.Background()
 	total := cleanCalls(t, s, nil)
 	for _, n := range calls(total) {
 		t.Run(fmt.Sprintf("at_call_%d", n), func(t *testing.T) {
 			t.Parallel()
-			for m := 1; ; m++ {
+			for m, next := 1, 2; ; m, next = next, m+next {
 				env, arn, before := newPrepared(t, s, nil)
 				old := currentID(before)
 				env.crash.Arm(Crash, n)
