@@ -1,7 +1,30 @@
-// Package postgres is the SQL layer of dualkey's PostgreSQL rotation: the
-// secret format, connections that verify the server, and the operations a
-// rotation and dualkey's lifecycle run with the master user's session. The
-// rotation.Provider glue calls these; nothing here calls Secrets Manager.
+// Package postgres rotates PostgreSQL credentials (RDS PostgreSQL, Aurora
+// PostgreSQL) stored in AWS's secret format: Provider implements
+// rotation.Provider, Deactivator and UsageReporter (provider.go, rotate.go,
+// lifecycle.go) on top of the SQL layer (secret.go, conn.go, users.go,
+// lock.go, password.go, errors.go): the secret format, connections that
+// verify the server, and the operations a rotation and dualkey's lifecycle
+// run with the master user's session. Nothing here calls Secrets Manager.
+//
+// # Strategies
+//
+// A secret that names a master secret (masterarn, or master_secret_arn)
+// rotates with alternating users; any other with a single user, as AWS's
+// two function families do (see StrategyOf). Alternating users keep the
+// previous user valid (the dual-key window) until dualkey's lifecycle has
+// seen no session of it (LastUsed, pg_stat_activity) and locks it
+// (Deactivate: NOLOGIN, after proving its password under the pair's
+// advisory lock); rollback unlocks it (Reactivate); the next rotation reuses
+// it, so there is no delete stage. A single-user secret changes the user's
+// own password at setSecret (no dual-key window): the lifecycle has nothing
+// left to switch off, and a rollback is refused.
+//
+// # Settings
+//
+// DUALKEY_DB_CA_BUNDLE (EnvCABundle) names a PEM file of CA certificates the
+// functions trust besides the system's roots (for RDS, the global bundle,
+// packaged with the function). Servers are verified unless a secret relaxes
+// it with tls_mode.
 //
 // # Secret value (AWS's format for RDS PostgreSQL)
 //
