@@ -248,8 +248,9 @@ func (p *Provider) unreferenced(ctx context.Context, req *rotation.CreateRequest
 }
 
 // Discard implements rotation.Discarder. With req.Destroy (no version can
-// ever reference the key) the key is deleted, unless a stored version names
-// it. Without it the key is left: SendGrid cannot disable a key, and
+// ever reference the key: a concurrent delivery stored another value, or
+// dualkey cancel ends the rotation, whose version req.Token is) the key is
+// deleted, unless another stored version names it. Without it the key is left: SendGrid cannot disable a key, and
 // deleting one that may have been stored after all (a lost reply to
 // PutSecretValue) would lose the credential the secret holds. If it was not
 // stored, it carries this rotation's marker: the next createSecret of the
@@ -266,7 +267,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
-		if v, err := req.Versions.Stage(ctx, st); err == nil && keyID(v.Value) == s.APIKeyID {
+		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keyID(v.Value) == s.APIKeyID {
 			p.log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_id", s.APIKeyID, "stage", st)
 			return nil
 		}

@@ -261,8 +261,9 @@ func (p *Provider) deleteKey(s *services, sid string) error {
 }
 
 // Discard implements rotation.Discarder. With req.Destroy (no version can
-// ever reference the key) the key is deleted, unless a stored version names
-// it. Without it the key is left as it is: Twilio cannot disable a key,
+// ever reference the key: a concurrent delivery stored another value, or
+// dualkey cancel ends the rotation, whose version req.Token is) the key is
+// deleted, unless another stored version names it. Without it the key is left as it is: Twilio cannot disable a key,
 // and deleting one whose value may have been stored after all (a lost
 // reply to PutSecretValue) would lose the credential the secret holds. If
 // it was not stored, it is an orphan that carries this rotation's marker:
@@ -279,7 +280,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
-		if v, err := req.Versions.Stage(ctx, st); err == nil && keySID(v.Value) == s.APIKeySID {
+		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keySID(v.Value) == s.APIKeySID {
 			p.log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_sid", s.APIKeySID, "stage", st)
 			return nil
 		}

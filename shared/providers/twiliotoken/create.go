@@ -232,7 +232,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent, rotation.StagePrevious} {
-		if v, err := req.Versions.Stage(ctx, st); err == nil && same(tokenOf(v.Value), d.AuthToken) {
+		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && same(tokenOf(v.Value), d.AuthToken) {
 			p.log.Info("not deleting the token: a stored version holds it", "secret", req.SecretID, "stage", st, "pending", TokenFingerprint(d.AuthToken))
 			return nil
 		}
