@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -43,6 +45,80 @@ func createManaged(t *testing.T, sm *secretsmanager.Client, name, provider strin
 		t.Fatal(err)
 	}
 	return aws.ToString(out.ARN)
+}
+
+// sweepClient is an SDK client for the emulator or a proxy at url that
+// retries only connection errors (the Go transport's "use of closed network
+// connection" on a busy loopback, aws-sdk-go-v2#2737), never throttling,
+// which the lifecycle's own backoff must handle.
+func sweepClient(url string) *secretsmanager.Client {
+	cfg := awsemu.ClientConfig(url)
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 3
+			o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+		})
+	}
+	return secretsmanager.NewFromConfig(cfg)
+}
+
+// counted counts the Secrets Manager calls the lifecycle makes (each once,
+// whatever the SDK's retries).
+type counted struct {
+	lifecycle.SecretsAPI
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func newCounted(api lifecycle.SecretsAPI) *counted { return &counted{SecretsAPI: api, n: map[string]int{}} }
+
+func (c *counted) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n[op]++
+}
+
+func (c *counted) reset() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = map[string]int{}
+	return n
+}
+
+func (c *counted) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, o ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	c.add("DescribeSecret")
+	return c.SecretsAPI.DescribeSecret(ctx, in, o...)
+}
+
+func (c *counted) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, o ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	c.add("ListSecrets")
+	return c.SecretsAPI.ListSecrets(ctx, in, o...)
+}
+
+func (c *counted) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, o ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	c.add("GetSecretValue")
+	return c.SecretsAPI.GetSecretValue(ctx, in, o...)
+}
+
+func (c *counted) ListSecretVersionIds(ctx context.Context, in *secretsmanager.ListSecretVersionIdsInput, o ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretVersionIdsOutput, error) {
+	c.add("ListSecretVersionIds")
+	return c.SecretsAPI.ListSecretVersionIds(ctx, in, o...)
+}
+
+func (c *counted) TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, o ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error) {
+	c.add("TagResource")
+	return c.SecretsAPI.TagResource(ctx, in, o...)
+}
+
+func (c *counted) UntagResource(ctx context.Context, in *secretsmanager.UntagResourceInput, o ...func(*secretsmanager.Options)) (*secretsmanager.UntagResourceOutput, error) {
+	c.add("UntagResource")
+	return c.SecretsAPI.UntagResource(ctx, in, o...)
+}
+
+func (c *counted) UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, o ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error) {
+	c.add("UpdateSecretVersionStage")
+	return c.SecretsAPI.UpdateSecretVersionStage(ctx, in, o...)
 }
 
 // sweepLifecycle is a lifecycle over sm with the servicekey provider, the
@@ -82,7 +158,8 @@ func TestSweepDecidesIdleSecretsFromTheList(t *testing.T) {
 	// Matched by ListSecrets' prefix filters, but not managed.
 	createManaged(t, e.SM, "not-managed", "servicekey", map[string]string{lifecycle.TagManaged: "truex"})
 	createManaged(t, e.SM, "bad/provider", "nosuch", nil)
-	lc, _ := sweepLifecycle(t, e, e.SM, lifecycle.SweepConfig{}, nil)
+	calls := newCounted(sweepClient(e.URL))
+	lc, _ := sweepLifecycle(t, e, calls, lifecycle.SweepConfig{}, nil)
 
 	cases := []struct {
 		name                    string
@@ -101,13 +178,13 @@ func TestSweepDecidesIdleSecretsFromTheList(t *testing.T) {
 	}
 	for _, c := range cases {
 		e.clock.Advance(c.advance)
-		e.Emu.ResetStats()
+		calls.reset()
 		var reps []*lifecycle.Report
 		res, err := lc.Sweep(ctx, lifecycle.Options{}, collect(&reps))
 		if err == nil || !strings.Contains(err.Error(), "bad/provider") || !strings.Contains(err.Error(), lifecycle.TagProvider) {
 			t.Fatalf("%s: the secret with an unknown provider is not reported: %v", c.name, err)
 		}
-		stats := e.Emu.Stats()
+		stats := calls.reset()
 		if res.Listed != 232 || res.Idle != c.idle || res.Worked != c.worked || res.Failed != 1 || res.ListCalls != 3 || res.Left != 0 || len(reps) != 232 {
 			t.Fatalf("%s: %+v, %d reports", c.name, res, len(reps))
 		}
@@ -136,19 +213,20 @@ func TestSweepAlertsFromTheList(t *testing.T) {
 	if _, err := e.SM.PutSecretValue(ctx, putPending(pending, "0a6c3c40-3f4e-4bd3-9e0b-5d7c8a3c0001", `{"api_key":"pending-key-0123456789abcdefghijklmnop"}`)); err != nil {
 		t.Fatal(err)
 	}
-	lc, logs := sweepLifecycle(t, e, e.SM, lifecycle.SweepConfig{}, nil)
+	calls := newCounted(sweepClient(e.URL))
+	lc, logs := sweepLifecycle(t, e, calls, lifecycle.SweepConfig{}, nil)
 	if _, err := lc.Sweep(ctx, lifecycle.Options{}, nil); err != nil { // records draining
 		t.Fatal(err)
 	}
 	e.clock.Advance(32 * 24 * time.Hour) // rotation every 30 days: overdue by more than a day
 	logs.Reset()
-	e.Emu.ResetStats()
+	calls.reset()
 	var reps []*lifecycle.Report
 	res, err := lc.Sweep(ctx, lifecycle.Options{}, collect(&reps))
 	if err != nil || res.Idle != 2 || res.Worked != 0 {
 		t.Fatalf("sweep: %v %+v", err, res)
 	}
-	if st := e.Emu.Stats(); st["DescribeSecret"] != 0 || st["ListSecrets"] != 1 {
+	if st := calls.reset(); st["DescribeSecret"] != 0 || st["ListSecrets"] != 1 {
 		t.Fatalf("calls %v", st)
 	}
 	m := bySecret(reps)
@@ -203,7 +281,7 @@ func TestSweepResumesAtTheCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := rotatedSecrets(t, e, 5, map[string]string{lifecycle.TagDrain: "0s"})
-	lc, _ := sweepLifecycle(t, e, e.SM, lifecycle.SweepConfig{MaxWork: 2, CursorSecret: "dualkey/retire-cursor"}, nil)
+	lc, _ := sweepLifecycle(t, e, sweepClient(e.URL), lifecycle.SweepConfig{MaxWork: 2, CursorSecret: "dualkey/retire-cursor"}, nil)
 	cursorTag := func() string { return tagsOf(t, e.SM, "dualkey/retire-cursor")[lifecycle.TagSweepCursor] }
 	steps := []struct {
 		retired []string
@@ -231,7 +309,7 @@ func TestSweepResumesAtTheCursor(t *testing.T) {
 func TestSweepStopsBeforeTheDeadline(t *testing.T) {
 	e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "0s"})
 	names := rotatedSecrets(t, e, 3, map[string]string{lifecycle.TagDrain: "0s"})
-	lc, logs := sweepLifecycle(t, e, e.SM, lifecycle.SweepConfig{Margin: time.Hour}, nil)
+	lc, logs := sweepLifecycle(t, e, sweepClient(e.URL), lifecycle.SweepConfig{Margin: time.Hour}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := lc.Sweep(ctx, lifecycle.Options{}, nil)
@@ -343,7 +421,7 @@ func TestSweepBoundsConcurrency(t *testing.T) {
 	rotatedSecrets(t, e, 11, map[string]string{lifecycle.TagDrain: "0s"})
 	p := newProxy(t, e.URL)
 	p.gather = 4 // one more than the bound: a pool that kept to it never gets there
-	lc, _ := sweepLifecycle(t, e, rotationtest.NewSecretsManagerClient(p.url, nil), lifecycle.SweepConfig{Concurrency: 3}, nil)
+	lc, _ := sweepLifecycle(t, e, sweepClient(p.url), lifecycle.SweepConfig{Concurrency: 3}, nil)
 	res, err := lc.Sweep(context.Background(), lifecycle.Options{}, nil)
 	if err != nil || res.Worked != 12 {
 		t.Fatalf("sweep: %v %+v", err, res)
@@ -362,7 +440,7 @@ func TestSweepBacksOffWhenThrottled(t *testing.T) {
 	p.perSecond = 20
 	pace := lifecycle.Unpaced
 	pace.Backoff = 20 * time.Millisecond
-	lc, logs := sweepLifecycle(t, e, rotationtest.NewSecretsManagerClient(p.url, nil), lifecycle.SweepConfig{Concurrency: 8}, &pace)
+	lc, logs := sweepLifecycle(t, e, sweepClient(p.url), lifecycle.SweepConfig{Concurrency: 8}, &pace)
 	res, err := lc.Sweep(context.Background(), lifecycle.Options{}, nil)
 	if err != nil || res.Worked != 8 || res.Failed != 0 {
 		t.Fatalf("sweep: %v %+v\n%s", err, res, logs)
@@ -416,7 +494,7 @@ func TestSweepCursorSecretErrors(t *testing.T) {
 		{"no/such/cursor", "aws secretsmanager create-secret --name no/such/cursor"},
 		{"managed-cursor", "aws secretsmanager untag-resource --secret-id managed-cursor --tag-keys dualkey:managed"},
 	} {
-		lc, _ := sweepLifecycle(t, e, e.SM, lifecycle.SweepConfig{CursorSecret: c.secret}, nil)
+		lc, _ := sweepLifecycle(t, e, sweepClient(e.URL), lifecycle.SweepConfig{CursorSecret: c.secret}, nil)
 		res, err := lc.Sweep(ctx, lifecycle.Options{DryRun: false}, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "DUALKEY_SWEEP_CURSOR_SECRET") || res.Listed != 2 {
 			t.Fatalf("%s: %v %+v", c.secret, err, res)
