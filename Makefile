@@ -89,9 +89,11 @@ fuzz:
 ## invoke: one event through a function's real bootstrap under the Lambda RIE, against a running
 ## emulator (no Docker): make invoke FN=iamkey EVENT=events/iamkey-createSecret.json
 ##   [SECRET=arn-or-name] replaces the event's SecretId; [EMULATOR=http://127.0.0.1:4566];
-##   [VARS='DUALKEY_DRAIN=0s ...'] adds to the function's environment; [INVOKE_PORT=9301]
+##   [VARS='DUALKEY_DRAIN=0s ...'] adds to the function's environment;
+##   [INVOKE_PORT=9301] the RIE's port, [INVOKE_API_PORT=INVOKE_PORT+1] its runtime API's
 EMULATOR    ?= http://127.0.0.1:4566
 INVOKE_PORT ?= 9301
+INVOKE_API_PORT ?= $(shell echo $$(($(INVOKE_PORT) + 1)))
 EMULATOR_KEY_ID     ?= AKIADUALKEYBOOTSTRAP
 EMULATOR_KEY_SECRET ?= dualkey-bootstrap-secret-key
 EMULATOR_REGION     ?= us-east-1
@@ -108,7 +110,7 @@ invoke: $(RIE)
 	if [ -n "$(SECRET)" ]; then sed -E 's#("SecretId"[[:space:]]*:[[:space:]]*)"[^"]*"#\1"$(SECRET)"#' "$(EVENT)" >$$event; else cp "$(EVENT)" $$event; fi; \
 	env -u AWS_PROFILE -u AWS_SESSION_TOKEN $(INVOKE_ENV) $(RIE) \
 		--runtime-interface-emulator-address 127.0.0.1:$(INVOKE_PORT) \
-		--runtime-api-address 127.0.0.1:$$(($(INVOKE_PORT) + 1)) $$dir/bootstrap >$$log 2>&1 & rie=$$!; \
+		--runtime-api-address 127.0.0.1:$(INVOKE_API_PORT) $$dir/bootstrap >$$log 2>&1 & rie=$$!; \
 	trap 'kill $$rie 2>/dev/null; wait $$rie 2>/dev/null' EXIT; \
 	for i in $$(seq 100); do curl -s -o /dev/null http://127.0.0.1:$(INVOKE_PORT)/ && break; \
 		kill -0 $$rie 2>/dev/null || { cat $$log; echo "make invoke: the RIE exited" >&2; exit 1; }; sleep 0.1; done; \
@@ -123,7 +125,7 @@ serve: $(RIE)
 	@CGO_ENABLED=0 GOOS=linux $(GO) build -tags lambda.norpc -trimpath -o $(BUILD)/invoke/$(FN)/bootstrap ./functions/$(FN)
 	env -u AWS_PROFILE -u AWS_SESSION_TOKEN $(INVOKE_ENV) $(RIE) \
 		--runtime-interface-emulator-address 127.0.0.1:$(INVOKE_PORT) \
-		--runtime-api-address 127.0.0.1:$$(($(INVOKE_PORT) + 1)) $(BUILD)/invoke/$(FN)/bootstrap
+		--runtime-api-address 127.0.0.1:$(INVOKE_API_PORT) $(BUILD)/invoke/$(FN)/bootstrap
 
 ## demo: a real rotation end to end on local emulators, no AWS account
 demo: $(RIE)

@@ -3,7 +3,6 @@ package dualkey_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,24 +21,6 @@ import (
 	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
-
-// invokePorts returns a loopback port p such that p and p+1 (the RIE's
-// runtime API) were both free a moment ago.
-func invokePorts(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		p, err := lambdarie.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1)); err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no two adjacent free ports on loopback")
-	return 0
-}
 
 // TestMakeInvokeEveryEvent runs `make invoke` for every sample event in
 // events/ against a running emulator, as docs/deploy.md tells a user to:
@@ -79,16 +60,33 @@ func TestMakeInvokeEveryEvent(t *testing.T) {
 	build := t.TempDir()
 
 	makeInvoke := func(fn, event, secret string) (string, error) {
-		args := []string{"-s", "invoke", "FN=" + fn, "EVENT=" + event, "EMULATOR=" + url,
-			"INVOKE_PORT=" + strconv.Itoa(invokePorts(t)), "BUILD=" + build, "RIE=" + rie}
-		if secret != "" {
-			args = append(args, "SECRET="+secret)
+		var s string
+		var err error
+		// A free port can be taken by another process before the RIE
+		// binds it (this machine runs many tests at once): try new ports.
+		for range 3 {
+			port, err1 := lambdarie.FreePort()
+			apiPort, err2 := lambdarie.FreePort()
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			args := []string{"-s", "invoke", "FN=" + fn, "EVENT=" + event, "EMULATOR=" + url,
+				"INVOKE_PORT=" + strconv.Itoa(port), "INVOKE_API_PORT=" + strconv.Itoa(apiPort), "BUILD=" + build, "RIE=" + rie}
+			if secret != "" {
+				args = append(args, "SECRET="+secret)
+			}
+			var out []byte
+			out, err = exec.Command("make", args...).CombinedOutput()
+			s = string(out)
+			if strings.Contains(s, "address already in use") {
+				continue
+			}
+			if !strings.Contains(s, "--- log of functions/"+fn+" ---") || !strings.Contains(s, "--- result ---") {
+				t.Fatalf("make %s did not print the function's log and result (%v):\n%s", strings.Join(args, " "), err, s)
+			}
+			return s, err
 		}
-		out, err := exec.Command("make", args...).CombinedOutput()
-		s := string(out)
-		if !strings.Contains(s, "--- log of functions/"+fn+" ---") || !strings.Contains(s, "--- result ---") {
-			t.Fatalf("make %s did not print the function's log and result (%v):\n%s", strings.Join(args, " "), err, s)
-		}
+		t.Fatalf("make invoke FN=%s: the RIE found its ports taken three times:\n%s", fn, s)
 		return s, err
 	}
 	token := func(event string) string {
