@@ -143,7 +143,7 @@ func newEmuWorldWith(t *testing.T, opt emuOptions) *cliWorld {
 	cfg := awsemu.ClientConfig(w.url)
 	w.sm, w.iam = secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	engineCfg := cfg.Copy()
-	engineCfg.HTTPClient, engineCfg.RetryMaxAttempts = &http.Client{Transport: stepFaults{w}}, 1
+	engineCfg.HTTPClient = &http.Client{Transport: stepFaults{w}}
 	engineSM := secretsmanager.NewFromConfig(engineCfg)
 	if iamEngine, err = rotation.New(rotation.Config{SecretsManager: engineSM, Provider: iamkey.NewFromAWSConfig(cfg, nil, iamkey.Config{}),
 		LogWriter: w.engineLogs, MetricsWriter: w.engineLogs}); err != nil {
