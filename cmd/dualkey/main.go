@@ -7,6 +7,7 @@
 //	dualkey demo [--rie PATH]
 //	dualkey rotate [--emergency] [--yes] [--lambda-arn ARN] SECRET
 //	dualkey cancel [--dry-run] SECRET
+//	dualkey stage [--field NAME] [--old-key-expires-in DUR | --old-key-expires-at TIME] [--dry-run] SECRET < new-key
 //	dualkey status SECRET
 //	dualkey retire [--dry-run] (SECRET | --all)
 //	dualkey retire --resume SECRET
@@ -45,7 +46,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"emulator", "", "serve the local AWS emulator (Secrets Manager, IAM, STS)",
+		{"emulator", "", "serve the local AWS emulator (Secrets Manager, IAM, STS, CloudWatch Logs, EventBridge, ECS)",
 			"Serve the local AWS emulator on loopback until interrupted. See docs/emulator.md.", runEmulator},
 		{"demo", "", "rotate keys end to end on local emulators while a service is under load",
 			"Run the end-to-end demo: the real rotation functions under the Lambda RIE against the local emulator.", runDemo},
@@ -59,6 +60,7 @@ func commands() []command {
 			"Cancel a rotation that did not finish, so a new one can start: the pending credential is destroyed at\n" +
 				"the provider (no orphan is left) and AWSPENDING is removed from its version. --dry-run prints both\n" +
 				"steps. Make sure no rotation is running: 'dualkey status SECRET' shows when the pending version was made.", runCancel},
+		{"stage", "SECRET", "stage a credential rolled in a vendor's dashboard (Stripe, Braintree) for the next rotation", stageHelp, runStage},
 		{"status", "SECRET", "show SECRET's versions, labels, lifecycle path and state, and what the next retire run does",
 			"Show SECRET's rotation settings, versions and labels, its provider's lifecycle path, the lifecycle state\n" +
 				"recorded in its dualkey:state* tags, and what the next retire run would do (a dry run).", runStatus},
@@ -168,7 +170,8 @@ func exitCode(err error) int {
 	case errors.Is(err, lifecycle.ErrCannotAudit):
 		return exitCannotAudit
 	case errors.Is(err, errNeedsYes), errors.Is(err, lifecycle.ErrLeakedCredential), errors.Is(err, lifecycle.ErrOutsideRollbackWindow),
-		errors.Is(err, lifecycle.ErrNothingToRollBack), errors.Is(err, lifecycle.ErrNothingToCancel), errors.Is(err, lifecycle.ErrRotationIncomplete):
+		errors.Is(err, lifecycle.ErrNothingToRollBack), errors.Is(err, lifecycle.ErrNothingToCancel), errors.Is(err, lifecycle.ErrRotationIncomplete),
+		errors.Is(err, errStageRefused):
 		return exitRefused
 	}
 	return exitFailed

@@ -43,6 +43,9 @@ type Config struct {
 	Out io.Writer
 	// SkipIAM leaves out the IAM access key part.
 	SkipIAM bool
+	// SkipVendors leaves out the vendor parts (Stripe, Twilio and
+	// SendGrid, PostgreSQL).
+	SkipVendors bool
 }
 
 // Result is what the demo measured.
@@ -51,6 +54,7 @@ type Result struct {
 	Rotations   int      // rotations that completed
 	FailedSteps []string // errors of failed rotations
 	IAM         *IAMResult
+	Stripe      *StripeResult
 }
 
 // LambdaName is the function name the emulator invokes.
@@ -128,6 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	sm := Client(emuURL)
 	svcKR := &lazyKeyring{api: sm}
+	defer svcKR.close()
 	svc := &http.Server{Handler: svcKR, ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -255,11 +260,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, errors.New("the load client sent no request")
 	}
 	fmt.Fprintln(out, "zero downtime: every request during every rotation succeeded")
-	if cfg.SkipIAM {
+	if !cfg.SkipIAM {
+		if res.IAM, err = runIAM(ctx, out, emuURL, clock); err != nil {
+			return res, err
+		}
+	}
+	if cfg.SkipVendors {
 		return res, nil
 	}
-	res.IAM, err = runIAM(ctx, out, emuURL, clock)
-	return res, err
+	if res.Stripe, err = RunStripe(ctx, out, cfg.RIE); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
 // Client returns a Secrets Manager client for the emulator at url, signed
@@ -293,6 +305,16 @@ type lazyKeyring struct {
 	kr  *keyring.Keyring
 }
 
+// close stops the keyring's background checks.
+func (l *lazyKeyring) close() {
+	l.mu.Lock()
+	kr := l.kr
+	l.mu.Unlock()
+	if kr != nil {
+		kr.Close()
+	}
+}
+
 func (l *lazyKeyring) printUsage(ctx context.Context, w io.Writer) {
 	l.mu.Lock()
 	kr := l.kr
@@ -315,7 +337,7 @@ func (l *lazyKeyring) printUsage(ctx context.Context, w io.Writer) {
 }
 
 func (l *lazyKeyring) init(ctx context.Context, arn string) error {
-	kr, err := keyring.New(ctx, l.api, keyring.Config{SecretID: arn, MinRefreshInterval: 50 * time.Millisecond, TTL: 30 * time.Second,
+	kr, err := keyring.New(ctx, l.api, keyring.Config{SecretID: arn, MinRefreshInterval: 50 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return fmt.Errorf("demo service keyring: %w", err)

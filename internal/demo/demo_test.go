@@ -14,13 +14,14 @@ import (
 // TestDemoZeroDowntime runs the whole demo: the real bootstrap under the
 // Lambda Runtime Interface Emulator, rotated three times through the
 // emulator's RotateSecret while a keyring-protected service is under load.
+// The vendor parts have tests of their own (TestDemoStripe, ...).
 func TestDemoZeroDowntime(t *testing.T) {
 	rie, err := lambdarie.FindRIE()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	res, err := demo.Run(context.Background(), demo.Config{RIE: rie, Rotations: 3, Gap: 300 * time.Millisecond, Out: &out})
+	res, err := demo.Run(context.Background(), demo.Config{RIE: rie, Rotations: 3, Gap: 300 * time.Millisecond, Out: &out, SkipVendors: true})
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out.String())
 	}

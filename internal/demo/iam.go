@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -65,7 +66,9 @@ func runIAM(ctx context.Context, out io.Writer, url string, clock *offsetClock) 
 	cfg := awsemu.ClientConfig(url)
 	sm, iamc := secretsmanager.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 	const user = "ci-deployer"
-	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+	// dualkey rotates only the keys of users tagged dualkey:managed=true.
+	if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user),
+		Tags: []iamtypes.Tag{{Key: aws.String("dualkey:managed"), Value: aws.String("true")}}}); err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	k, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})

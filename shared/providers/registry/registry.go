@@ -13,6 +13,9 @@ import (
 
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
+	"github.com/dualkey/dualkey/shared/providers/staged"
+	"github.com/dualkey/dualkey/shared/providers/stripe"
+	"github.com/dualkey/dualkey/shared/providers/stripewebhook"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -20,8 +23,11 @@ import (
 // (and its function, template resources, Makefile target, events and docs:
 // the repository's tests check each).
 var factories = map[string]rotation.Factory{
-	"servicekey": servicekey.FromEnv,
-	"iamkey":     iamkey.FromEnv,
+	"servicekey":    servicekey.FromEnv,
+	"iamkey":        iamkey.FromEnv,
+	"stripe":        stripe.FromEnv,
+	"stripewebhook": stripewebhook.FromEnv,
+	"staged":        staged.FromEnv,
 }
 
 // Names returns the provider names, sorted.
