@@ -19,7 +19,7 @@ func TestProviders(t *testing.T) {
 	if len(ps) != len(registry.Names()) {
 		t.Fatalf("built %d providers for %d names", len(ps), len(registry.Names()))
 	}
-	for _, name := range []string{"servicekey", "iamkey"} {
+	for _, name := range []string{"servicekey", "iamkey", "stripe", "stripewebhook", "staged"} {
 		if p, ok := ps[name]; !ok || p.Name() != name {
 			t.Errorf("provider %q missing", name)
 		}
@@ -33,6 +33,10 @@ func TestProviders(t *testing.T) {
 		case rotation.SwitchOffDeleteOnly:
 			if _, ok := p.(rotation.Deleter); !ok {
 				t.Errorf("%s declares a delete-only switch-off but is not a rotation.Deleter", name)
+			}
+		case rotation.SwitchOffExternal:
+			if _, ok := p.(rotation.ExpiryChecker); !ok {
+				t.Errorf("%s declares an external switch-off but is not a rotation.ExpiryChecker", name)
 			}
 		case rotation.SwitchOffLabelGated:
 		default:
