@@ -240,9 +240,8 @@ func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	if id == "" {
 		return
 	}
-	var s sendgrid.Secret
-	_ = json.Unmarshal([]byte(b.env.VersionValue(ctx, arn, id)), &s)
-	if err := b.fake.DeleteKey(b.owner, s.APIKeyID); err != nil && !errors.Is(err, sendgridfake.ErrNoKey) {
+	keyID := b.provider(nil).Fingerprint(b.env.VersionValue(ctx, arn, id)) // the key id, from api_key when the value has no api_key_id
+	if err := b.fake.DeleteKey(b.owner, keyID); err != nil && !errors.Is(err, sendgridfake.ErrNoKey) {
 		b.t.Fatal(err)
 	}
 	if _, err := b.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
