@@ -205,7 +205,8 @@ func (l *Lifecycle) Sweep(ctx context.Context, opt Options, each func(*Report)) 
 		}
 	}
 	if !opt.DryRun {
-		l.metrics.Emit(map[string]string{}, nil, rotation.MetricDatum{Name: "SweepBacklog", Unit: "Count", Value: float64(res.Left)})
+		// Dimension sets {Action} and {Service}: never an empty set.
+		l.metrics.Emit(map[string]string{"Action": "sweep"}, nil, rotation.MetricDatum{Name: "SweepBacklog", Unit: "Count", Value: float64(res.Left)})
 	}
 	attrs := []any{"listed", res.Listed, "idle", res.Idle, "worked", res.Worked, "failed", res.Failed, "left", res.Left,
 		"list_calls", res.ListCalls, "cursor", res.Cursor, "dry_run", opt.DryRun}

@@ -70,7 +70,9 @@ type counted struct {
 	n  map[string]int
 }
 
-func newCounted(api lifecycle.SecretsAPI) *counted { return &counted{SecretsAPI: api, n: map[string]int{}} }
+func newCounted(api lifecycle.SecretsAPI) *counted {
+	return &counted{SecretsAPI: api, n: map[string]int{}}
+}
 
 func (c *counted) add(op string) {
 	c.mu.Lock()
