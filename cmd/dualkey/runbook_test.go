@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -542,6 +543,35 @@ func rbScenarios() map[string][]func(t *testing.T) *rbEnv {
 			}
 			return e
 		}},
+		"A leaked IAM key while the previous key still drains": {func(t *testing.T) *rbEnv {
+			w := newCLIWorld(t, map[string]string{"dualkey:drain": "24h"})
+			w.rotateSDK(t, w.name, iamLambda)
+			labels := w.labels(t, w.name)
+			previous, leakedVersion := rotation.Holder(labels, rotation.StagePrevious), rotation.Holder(labels, rotation.StageCurrent)
+			keys, err := w.iam.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("deployer")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaked := ""
+			for _, k := range keys.AccessKeyMetadata {
+				if id := aws.ToString(k.AccessKeyId); id != w.old {
+					leaked = id
+				}
+			}
+			e := newRBEnv(w, w.name, "iamkey")
+			e.vars["IAM_USER"] = "deployer"
+			e.vars["PREVIOUS_KEY_ID"] = w.old
+			e.vars["PREVIOUS_VERSION"] = previous
+			e.expect[0] = w.old
+			e.verify = func(t *testing.T) {
+				labels := w.labels(t, w.name)
+				if w.status(t, leaked) != "Inactive" || w.status(t, w.old) != "deleted" || w.keyCount(t) != 2 ||
+					rotation.Holder(labels, rotation.StagePrevious) != leakedVersion || w.pending(t, w.name) != "" {
+					t.Fatalf("leaked key %s, previous key %s, %d keys, labels %v", w.status(t, leaked), w.status(t, w.old), w.keyCount(t), labels)
+				}
+			}
+			return e
+		}},
 		"The functions erroring or not running": {func(t *testing.T) *rbEnv {
 			rie, err := lambdarie.FindRIE()
 			if err != nil {
@@ -684,6 +714,7 @@ func TestRunbook(t *testing.T) {
 	scenarios := rbScenarios()
 	var queries []string
 	seen := map[string]bool{}
+	planned, ran := 0, 0
 	for _, s := range sections {
 		queries = append(queries, s.queries...)
 		if s.title == "Before you start" {
@@ -700,7 +731,9 @@ func TestRunbook(t *testing.T) {
 		}
 		seen[s.title] = true
 		for i, setup := range setups {
+			planned++
 			t.Run(fmt.Sprintf("%s/%d", s.title, i+1), func(t *testing.T) {
+				ran++
 				e := setup(t)
 				t.Setenv("DUALKEY_ENDPOINT", e.w.url)
 				dir := t.TempDir()
@@ -733,6 +766,10 @@ func TestRunbook(t *testing.T) {
 	}
 	if len(queries) == 0 {
 		t.Fatal("the runbook has no Logs Insights query")
+	}
+	if ran < planned {
+		t.Logf("Logs Insights queries not checked: %d of %d scenarios ran (-run selects some)", ran, planned)
+		return
 	}
 	rbLogs.mu.Lock()
 	lines := slices.Clone(rbLogs.lines)
