@@ -55,6 +55,7 @@ type Result struct {
 	FailedSteps []string // errors of failed rotations
 	IAM         *IAMResult
 	Stripe      *StripeResult
+	Postgres    *PostgresResult
 }
 
 // LambdaName is the function name the emulator invokes.
@@ -269,6 +270,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 	if res.Stripe, err = RunStripe(ctx, out, cfg.RIE); err != nil {
+		return res, err
+	}
+	if res.Postgres, err = RunPostgres(ctx, out, cfg.RIE); err != nil {
 		return res, err
 	}
 	return res, nil

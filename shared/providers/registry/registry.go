@@ -12,6 +12,8 @@ import (
 	"slices"
 
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
+	"github.com/dualkey/dualkey/shared/providers/mysql"
+	"github.com/dualkey/dualkey/shared/providers/postgres"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/providers/staged"
 	"github.com/dualkey/dualkey/shared/providers/stripe"
@@ -28,6 +30,8 @@ var factories = map[string]rotation.Factory{
 	"stripe":        stripe.FromEnv,
 	"stripewebhook": stripewebhook.FromEnv,
 	"staged":        staged.FromEnv,
+	"postgres":      postgres.FromEnv,
+	"mysql":         mysql.FromEnv,
 }
 
 // Names returns the provider names, sorted.
