@@ -91,8 +91,10 @@ type work struct{ name, arn string }
 // secrets: ListSecrets already returns each secret's tags, labels and
 // rotation dates, so a secret whose next step lies in the future (nothing
 // to retire, deleted or expired, held, draining, or deactivated within its
-// grace period) is decided from its list entry alone, with its overdue and
-// incomplete alerts, and costs no further call. The others are retired, in
+// grace period) is decided from its list entry alone, with its overdue
+// alert, and costs no further call; a secret whose entry shows AWSPENDING
+// is looked at again with DescribeSecret, since ListSecrets may lag behind
+// a rotation that just finished. The others are retired, in
 // name order starting at the cursor, by at most SweepConfig.Concurrency at
 // once, at the lifecycle's Pace. When the context's deadline comes near
 // (less than the margin left) or MaxWork secrets were retired, no further
@@ -313,6 +315,13 @@ func (l *Lifecycle) overdue(s *secret, now time.Time) []alert {
 // and the last rotation date, as ListSecrets returns them.
 func (l *Lifecycle) quick(s *secret, now time.Time, opt Options) ([]alert, []Action, bool) {
 	if opt.Emergency || s.tags[TagEmergency] != "" {
+		return nil, nil, false
+	}
+	// ListSecrets may lag by minutes (AWS: "might not reflect changes from
+	// the last five minutes"): AWSPENDING seen there may belong to a
+	// rotation that has finished since. Retire looks again with
+	// DescribeSecret before it raises RotationIncomplete.
+	if pend := rotation.Holder(s.stages, rotation.StagePending); pend != "" && !slices.Contains(s.stages[pend], rotation.StageCurrent) {
 		return nil, nil, false
 	}
 	alerts := l.overdue(s, now)
