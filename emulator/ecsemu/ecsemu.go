@@ -32,6 +32,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Identity of the service on the wire.
@@ -47,8 +49,8 @@ const (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultRegion          = "us-east-1"
-	DefaultAccountID       = "123456789012"
+	DefaultRegion          = awsjson.DefaultRegion
+	DefaultAccountID       = awsjson.DefaultAccountID
 	DefaultRolloutDuration = time.Minute
 )
 
@@ -100,8 +102,9 @@ type Service struct {
 
 	mu       sync.Mutex
 	clusters map[string]*cluster
-	calls    map[string]int
-	failures map[string]*apiError // cluster + "/" + service → UpdateService error
+	failures map[string]*awsjson.Error // cluster + "/" + service → UpdateService error
+
+	calls awsjson.Calls
 }
 
 type cluster struct {
@@ -154,64 +157,34 @@ var _ http.Handler = (*Service)(nil)
 
 // New returns a Service without clusters.
 func New(cfg Config) *Service {
-	s := &Service{
-		region:   cfg.Region,
-		account:  cfg.AccountID,
-		now:      cfg.Now,
-		rollout:  cfg.RolloutDuration,
-		clusters: map[string]*cluster{},
-		calls:    map[string]int{},
-		failures: map[string]*apiError{},
-	}
-	if s.region == "" {
-		s.region = DefaultRegion
-	}
-	if s.account == "" {
-		s.account = DefaultAccountID
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Service{rollout: cfg.RolloutDuration, clusters: map[string]*cluster{}, failures: map[string]*awsjson.Error{}}
+	s.region, s.account, s.now = awsjson.Defaults(cfg.Region, cfg.AccountID, cfg.Now)
 	if s.rollout == 0 {
 		s.rollout = DefaultRolloutDuration
 	}
 	return s
 }
 
-var operations = map[string]opFunc{
-	"CreateCluster":    op((*Service).createCluster),
-	"DescribeClusters": op((*Service).describeClusters),
-	"ListClusters":     op((*Service).listClusters),
-	"DeleteCluster":    op((*Service).deleteCluster),
-	"CreateService":    op((*Service).createService),
-	"DescribeServices": op((*Service).describeServices),
-	"ListServices":     op((*Service).listServices),
-	"UpdateService":    op((*Service).updateService),
-	"DeleteService":    op((*Service).deleteService),
+var operations = map[string]awsjson.Handler[*Service]{
+	"CreateCluster":    awsjson.Op((*Service).createCluster),
+	"DescribeClusters": awsjson.Op((*Service).describeClusters),
+	"ListClusters":     awsjson.Op((*Service).listClusters),
+	"DeleteCluster":    awsjson.Op((*Service).deleteCluster),
+	"CreateService":    awsjson.Op((*Service).createService),
+	"DescribeServices": awsjson.Op((*Service).describeServices),
+	"ListServices":     awsjson.Op((*Service).listServices),
+	"UpdateService":    awsjson.Op((*Service).updateService),
+	"DeleteService":    awsjson.Op((*Service).deleteService),
 }
 
 // ServeHTTP implements http.Handler for verified Amazon ECS requests.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serveJSON(w, r, TargetPrefix, operations, s, s.count)
-}
-
-func (s *Service) count(op string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[op]++
+	awsjson.Serve(protocol, w, r, operations, s, &s.calls)
 }
 
 // Calls returns how many times each operation was called (successfully or
 // not) since New.
-func (s *Service) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Service) Calls() map[string]int { return s.calls.Snapshot() }
 
 // AddService creates the ACTIVE cluster clusterName when needed and an
 // ACTIVE service in it with one completed deployment of taskDefinition (a
@@ -276,7 +249,7 @@ func (s *Service) FailUpdates(clusterName, serviceName, code, message string) {
 		delete(s.failures, k)
 		return
 	}
-	s.failures[k] = &apiError{Code: code, Message: message, Status: http.StatusBadRequest}
+	s.failures[k] = &awsjson.Error{Code: code, Message: message, Status: http.StatusBadRequest}
 }
 
 func (s *Service) serviceLocked(clusterName, serviceName string) *service {
@@ -311,7 +284,7 @@ func (s *Service) settleLocked(sv *service) {
 const maxEvents = 100
 
 func (sv *service) addEvent(at time.Time, msg string) {
-	sv.events = append([]serviceEvent{{id: newUUID(), created: at, message: msg}}, sv.events...)
+	sv.events = append([]serviceEvent{{id: awsjson.UUID(), created: at, message: msg}}, sv.events...)
 	if len(sv.events) > maxEvents {
 		sv.events = sv.events[:maxEvents]
 	}
@@ -329,8 +302,6 @@ func newDeploymentID() string {
 	}
 	return "ecs-svc/" + d
 }
-
-func newUUID() string { return newRequestID() }
 
 func (s *Service) clusterARN(name string) string {
 	return "arn:aws:ecs:" + s.region + ":" + s.account + ":cluster/" + name

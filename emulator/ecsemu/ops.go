@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 const (
@@ -42,10 +44,10 @@ func (s *Service) clusterName(ref *string) string {
 }
 
 // activeClusterLocked resolves ref to an ACTIVE cluster.
-func (s *Service) activeClusterLocked(ref *string) (*cluster, *apiError) {
+func (s *Service) activeClusterLocked(ref *string) (*cluster, *awsjson.Error) {
 	c := s.clusters[s.clusterName(ref)]
 	if c == nil || c.status != StatusActive {
-		return nil, newError(codeClusterNotFound, msgClusterNotFound)
+		return nil, awsjson.Errorf(codeClusterNotFound, msgClusterNotFound)
 	}
 	return c, nil
 }
@@ -80,38 +82,38 @@ func (s *Service) taskDefARN(td string) string {
 	return "arn:aws:ecs:" + s.region + ":" + s.account + ":task-definition/" + td
 }
 
-func checkTaskDef(td string) *apiError {
+func checkTaskDef(td string) *awsjson.Error {
 	if strings.HasPrefix(td, "arn:") {
 		if !strings.Contains(td, ":task-definition/") {
-			return newError(codeInvalidParameter, "Invalid task definition ARN %q.", td)
+			return awsjson.Errorf(codeInvalidParameter, "Invalid task definition ARN %q.", td)
 		}
 		return nil
 	}
 	family, rev, hasRev := strings.Cut(td, ":")
 	if !familyRE.MatchString(family) {
-		return newError(codeClient, "Task definition family %q must be up to 255 letters, numbers, hyphens and underscores.", family)
+		return awsjson.Errorf(codeClient, "Task definition family %q must be up to 255 letters, numbers, hyphens and underscores.", family)
 	}
 	if hasRev {
 		if n, err := strconv.Atoi(rev); err != nil || n < 1 {
-			return newError(codeClient, "Invalid revision number. Number: %s", rev)
+			return awsjson.Errorf(codeClient, "Invalid revision number. Number: %s", rev)
 		}
 	}
 	return nil
 }
 
-func checkTags(tags []tag) *apiError {
+func checkTags(tags []tag) *awsjson.Error {
 	if len(tags) > 50 {
-		return errConstraint("[...]", "tags", "Member must have length less than or equal to 50")
+		return protocol.Constraint("[...]", "tags", "Member must have length less than or equal to 50")
 	}
 	for i, t := range tags {
 		member := fmt.Sprintf("tags.%d.member", i+1)
 		if t.Key == nil {
-			return errNull(member + ".key")
+			return protocol.Null(member + ".key")
 		}
-		if aerr := checkLen(member+".key", t.Key, 1, 128); aerr != nil {
+		if aerr := protocol.CheckLen(member+".key", t.Key, 1, 128); aerr != nil {
 			return aerr
 		}
-		if aerr := checkLen(member+".value", t.Value, 0, 256); aerr != nil {
+		if aerr := protocol.CheckLen(member+".value", t.Value, 0, 256); aerr != nil {
 			return aerr
 		}
 	}
@@ -158,12 +160,12 @@ func (s *Service) clusterOutLocked(c *cluster) clusterOut {
 	return o
 }
 
-func (s *Service) createCluster(in *createClusterInput) (any, *apiError) {
+func (s *Service) createCluster(in *createClusterInput) (any, *awsjson.Error) {
 	name := DefaultCluster
 	if in.ClusterName != nil {
 		name = *in.ClusterName
 		if !nameRE.MatchString(name) {
-			return nil, newError(codeInvalidParameter, "Cluster name can have up to 255 characters: letters (uppercase and lowercase), numbers, hyphens and underscores.")
+			return nil, awsjson.Errorf(codeInvalidParameter, "Cluster name can have up to 255 characters: letters (uppercase and lowercase), numbers, hyphens and underscores.")
 		}
 	}
 	if aerr := checkTags(in.Tags); aerr != nil {
@@ -189,13 +191,13 @@ type failure struct {
 	Reason string `json:"reason"`
 }
 
-func (s *Service) describeClusters(in *describeClustersInput) (any, *apiError) {
+func (s *Service) describeClusters(in *describeClustersInput) (any, *awsjson.Error) {
 	refs := in.Clusters
 	if len(refs) == 0 {
 		refs = []string{DefaultCluster}
 	}
 	if len(refs) > 100 {
-		return nil, newError(codeInvalidParameter, "clusters can have at most 100 items.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "clusters can have at most 100 items.")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -230,11 +232,11 @@ type listInput struct {
 }
 
 // page returns up to max ARNs after the token's position and the next token.
-func page(arns []string, token *string, maxResults *int32, def int32) ([]string, *string, *apiError) {
+func page(arns []string, token *string, maxResults *int32, def int32) ([]string, *string, *awsjson.Error) {
 	limit := def
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > 100 {
-			return nil, nil, newError(codeInvalidParameter, "maxResults must be between 1 and 100.")
+			return nil, nil, awsjson.Errorf(codeInvalidParameter, "maxResults must be between 1 and 100.")
 		}
 		limit = *maxResults
 	}
@@ -242,7 +244,7 @@ func page(arns []string, token *string, maxResults *int32, def int32) ([]string,
 	if token != nil {
 		b, err := base64.RawURLEncoding.DecodeString(*token)
 		if err != nil || len(b) == 0 {
-			return nil, nil, newError(codeInvalidParameter, "Invalid token %s", *token)
+			return nil, nil, awsjson.Errorf(codeInvalidParameter, "Invalid token %s", *token)
 		}
 		for start < len(arns) && arns[start] <= string(b) {
 			start++
@@ -257,7 +259,7 @@ func page(arns []string, token *string, maxResults *int32, def int32) ([]string,
 	return out, nil, nil
 }
 
-func (s *Service) listClusters(in *listInput) (any, *apiError) {
+func (s *Service) listClusters(in *listInput) (any, *awsjson.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var arns []string
@@ -280,9 +282,9 @@ type clusterRefInput struct {
 	Cluster *string `json:"cluster"`
 }
 
-func (s *Service) deleteCluster(in *clusterRefInput) (any, *apiError) {
+func (s *Service) deleteCluster(in *clusterRefInput) (any, *awsjson.Error) {
 	if in.Cluster == nil {
-		return nil, errNull("cluster")
+		return nil, protocol.Null("cluster")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -293,7 +295,7 @@ func (s *Service) deleteCluster(in *clusterRefInput) (any, *apiError) {
 	for _, sv := range c.services {
 		s.settleLocked(sv)
 		if sv.status == StatusActive || sv.status == StatusDraining {
-			return nil, newError(codeClusterHasService, "The Cluster cannot be deleted while Services are active.")
+			return nil, awsjson.Errorf(codeClusterHasService, "The Cluster cannot be deleted while Services are active.")
 		}
 	}
 	c.status = StatusInactive
@@ -432,18 +434,18 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-func (s *Service) createService(in *createServiceInput) (any, *apiError) {
+func (s *Service) createService(in *createServiceInput) (any, *awsjson.Error) {
 	if in.ServiceName == nil {
-		return nil, errNull("serviceName")
+		return nil, protocol.Null("serviceName")
 	}
 	if !nameRE.MatchString(*in.ServiceName) {
-		return nil, newError(codeInvalidParameter, "Service name can have up to 255 characters: letters (uppercase and lowercase), numbers, hyphens and underscores.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Service name can have up to 255 characters: letters (uppercase and lowercase), numbers, hyphens and underscores.")
 	}
 	if in.DeploymentController != nil && in.DeploymentController.Type != "ECS" {
-		return nil, newError(codeInvalidParameter, "The dualkey emulator supports only the ECS deployment controller, not %q.", in.DeploymentController.Type)
+		return nil, awsjson.Errorf(codeInvalidParameter, "The dualkey emulator supports only the ECS deployment controller, not %q.", in.DeploymentController.Type)
 	}
 	if in.TaskDefinition == nil {
-		return nil, newError(codeInvalidParameter, "TaskDefinition is required for a service that uses the ECS deployment controller.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "TaskDefinition is required for a service that uses the ECS deployment controller.")
 	}
 	if aerr := checkTaskDef(*in.TaskDefinition); aerr != nil {
 		return nil, aerr
@@ -452,31 +454,31 @@ func (s *Service) createService(in *createServiceInput) (any, *apiError) {
 	if in.SchedulingStrategy != nil {
 		strategy = *in.SchedulingStrategy
 		if strategy != "REPLICA" && strategy != "DAEMON" {
-			return nil, errConstraint(strategy, "schedulingStrategy", "Member must satisfy enum value set: [REPLICA, DAEMON]")
+			return nil, protocol.Constraint(strategy, "schedulingStrategy", "Member must satisfy enum value set: [REPLICA, DAEMON]")
 		}
 	}
 	var desired int32
 	switch {
 	case in.DesiredCount != nil && *in.DesiredCount < 0:
-		return nil, newError(codeInvalidParameter, "desiredCount must be greater than or equal to 0.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "desiredCount must be greater than or equal to 0.")
 	case in.DesiredCount != nil:
 		desired = *in.DesiredCount
 	case strategy == "REPLICA":
-		return nil, newError(codeInvalidParameter, "desiredCount is required for a service that uses the REPLICA scheduling strategy.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "desiredCount is required for a service that uses the REPLICA scheduling strategy.")
 	}
 	launchType := ""
 	switch {
 	case in.LaunchType != nil && len(in.CapacityProviderStrategy) > 0:
-		return nil, newError(codeInvalidParameter, "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Specifying both a launch type and capacity provider strategy is not supported. Remove one and try again.")
 	case in.LaunchType != nil:
 		launchType = *in.LaunchType
 		if !contains(launchTypes, launchType) {
-			return nil, errConstraint(launchType, "launchType", "Member must satisfy enum value set: ["+strings.Join(launchTypes, ", ")+"]")
+			return nil, protocol.Constraint(launchType, "launchType", "Member must satisfy enum value set: ["+strings.Join(launchTypes, ", ")+"]")
 		}
 	case len(in.CapacityProviderStrategy) == 0:
 		launchType = "EC2"
 	}
-	if aerr := checkLen("clientToken", in.ClientToken, 1, 36); aerr != nil {
+	if aerr := protocol.CheckLen("clientToken", in.ClientToken, 1, 36); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkTags(in.Tags); aerr != nil {
@@ -495,7 +497,7 @@ func (s *Service) createService(in *createServiceInput) (any, *apiError) {
 			if in.ClientToken != nil && *in.ClientToken == old.clientToken && old.taskDefinition == td && old.desiredCount == desired {
 				return map[string]any{"service": s.serviceOutLocked(old, false)}, nil
 			}
-			return nil, newError(codeInvalidParameter, "Creation of service was not idempotent.")
+			return nil, awsjson.Errorf(codeInvalidParameter, "Creation of service was not idempotent.")
 		}
 	}
 	now := s.now()
@@ -516,16 +518,16 @@ type describeServicesInput struct {
 	Include  []string `json:"include"`
 }
 
-func (s *Service) describeServices(in *describeServicesInput) (any, *apiError) {
+func (s *Service) describeServices(in *describeServicesInput) (any, *awsjson.Error) {
 	if in.Services == nil {
-		return nil, errNull("services")
+		return nil, protocol.Null("services")
 	}
 	if len(in.Services) < 1 || len(in.Services) > 10 {
-		return nil, newError(codeInvalidParameter, "services must hold between 1 and 10 service names or ARNs; it holds %d.", len(in.Services))
+		return nil, awsjson.Errorf(codeInvalidParameter, "services must hold between 1 and 10 service names or ARNs; it holds %d.", len(in.Services))
 	}
 	for _, inc := range in.Include {
 		if inc != "TAGS" {
-			return nil, errConstraint(inc, "include.member", "Member must satisfy enum value set: [TAGS]")
+			return nil, protocol.Constraint(inc, "include.member", "Member must satisfy enum value set: [TAGS]")
 		}
 	}
 	s.mu.Lock()
@@ -562,7 +564,7 @@ type listServicesInput struct {
 	SchedulingStrategy *string `json:"schedulingStrategy"`
 }
 
-func (s *Service) listServices(in *listServicesInput) (any, *apiError) {
+func (s *Service) listServices(in *listServicesInput) (any, *awsjson.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, aerr := s.activeClusterLocked(in.Cluster)
@@ -600,9 +602,9 @@ type updateServiceInput struct {
 
 // resolveServiceLocked finds the service ref names in the cluster cref
 // names (the cluster of an ARN when cref is empty).
-func (s *Service) resolveServiceLocked(cref, ref *string) (*service, *apiError) {
+func (s *Service) resolveServiceLocked(cref, ref *string) (*service, *awsjson.Error) {
 	if ref == nil {
-		return nil, errNull("service")
+		return nil, protocol.Null("service")
 	}
 	refCluster, name := serviceRef(*ref)
 	if (cref == nil || *cref == "") && refCluster != "" {
@@ -614,15 +616,15 @@ func (s *Service) resolveServiceLocked(cref, ref *string) (*service, *apiError) 
 	}
 	sv := c.services[name]
 	if sv == nil || (refCluster != "" && refCluster != c.name) {
-		return nil, newError(codeServiceNotFound, msgServiceNotFound)
+		return nil, awsjson.Errorf(codeServiceNotFound, msgServiceNotFound)
 	}
 	s.settleLocked(sv)
 	return sv, nil
 }
 
-func (s *Service) updateService(in *updateServiceInput) (any, *apiError) {
+func (s *Service) updateService(in *updateServiceInput) (any, *awsjson.Error) {
 	if in.DesiredCount != nil && *in.DesiredCount < 0 {
-		return nil, newError(codeInvalidParameter, "desiredCount must be greater than or equal to 0.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "desiredCount must be greater than or equal to 0.")
 	}
 	if in.TaskDefinition != nil {
 		if aerr := checkTaskDef(*in.TaskDefinition); aerr != nil {
@@ -639,7 +641,7 @@ func (s *Service) updateService(in *updateServiceInput) (any, *apiError) {
 		return nil, f
 	}
 	if sv.status != StatusActive {
-		return nil, newError(codeServiceNotActive, msgNotActive)
+		return nil, awsjson.Errorf(codeServiceNotActive, msgNotActive)
 	}
 	now := s.now()
 	if in.DesiredCount != nil {
@@ -672,7 +674,7 @@ type deleteServiceInput struct {
 	Force   bool    `json:"force"`
 }
 
-func (s *Service) deleteService(in *deleteServiceInput) (any, *apiError) {
+func (s *Service) deleteService(in *deleteServiceInput) (any, *awsjson.Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sv, aerr := s.resolveServiceLocked(in.Cluster, in.Service)
@@ -680,10 +682,10 @@ func (s *Service) deleteService(in *deleteServiceInput) (any, *apiError) {
 		return nil, aerr
 	}
 	if sv.status != StatusActive {
-		return nil, newError(codeServiceNotActive, msgNotActive)
+		return nil, awsjson.Errorf(codeServiceNotActive, msgNotActive)
 	}
 	if sv.desiredCount > 0 && !in.Force {
-		return nil, newError(codeInvalidParameter, "The service cannot be stopped while it is scaled above 0.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "The service cannot be stopped while it is scaled above 0.")
 	}
 	sv.status, sv.deleted = StatusDraining, s.now()
 	sv.desiredCount = 0

@@ -26,6 +26,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Identity of the service on the wire.
@@ -41,8 +43,8 @@ const (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "123456789012"
+	DefaultRegion    = awsjson.DefaultRegion
+	DefaultAccountID = awsjson.DefaultAccountID
 )
 
 // EventBridge quotas the emulator enforces.
@@ -117,7 +119,8 @@ type Service struct {
 	mu     sync.Mutex
 	buses  map[string]*bus
 	events []Event
-	calls  map[string]int
+
+	calls awsjson.Calls
 }
 
 type bus struct {
@@ -135,51 +138,29 @@ var _ http.Handler = (*Service)(nil)
 
 // New returns a Service holding only the default event bus.
 func New(cfg Config) *Service {
-	s := &Service{region: cfg.Region, account: cfg.AccountID, now: cfg.Now, buses: map[string]*bus{}, calls: map[string]int{}}
-	if s.region == "" {
-		s.region = DefaultRegion
-	}
-	if s.account == "" {
-		s.account = DefaultAccountID
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Service{buses: map[string]*bus{}}
+	s.region, s.account, s.now = awsjson.Defaults(cfg.Region, cfg.AccountID, cfg.Now)
 	now := s.now()
 	s.buses[DefaultBus] = &bus{name: DefaultBus, created: now, modified: now}
 	return s
 }
 
-var operations = map[string]opFunc{
-	"PutEvents":        op((*Service).putEvents),
-	"CreateEventBus":   op((*Service).createEventBus),
-	"DescribeEventBus": op((*Service).describeEventBus),
-	"DeleteEventBus":   op((*Service).deleteEventBus),
-	"ListEventBuses":   op((*Service).listEventBuses),
+var operations = map[string]awsjson.Handler[*Service]{
+	"PutEvents":        awsjson.Op((*Service).putEvents),
+	"CreateEventBus":   awsjson.Op((*Service).createEventBus),
+	"DescribeEventBus": awsjson.Op((*Service).describeEventBus),
+	"DeleteEventBus":   awsjson.Op((*Service).deleteEventBus),
+	"ListEventBuses":   awsjson.Op((*Service).listEventBuses),
 }
 
 // ServeHTTP implements http.Handler for verified EventBridge requests.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serveJSON(w, r, TargetPrefix, operations, s, s.count)
-}
-
-func (s *Service) count(op string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[op]++
+	awsjson.Serve(protocol, w, r, operations, s, &s.calls)
 }
 
 // Calls returns how many times each operation was called (successfully or
 // not) since New or the last Reset.
-func (s *Service) Calls() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Service) Calls() map[string]int { return s.calls.Snapshot() }
 
 // Events returns every event PutEvents accepted, in the order accepted.
 func (s *Service) Events() []Event {
@@ -198,7 +179,7 @@ func (s *Service) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.events = nil
-	s.calls = map[string]int{}
+	s.calls.Reset()
 }
 
 func (s *Service) busARN(name string) string {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 var (
@@ -18,8 +20,8 @@ var (
 	busNameRE = regexp.MustCompile(`^[/\.\-_A-Za-z0-9]+$`)
 )
 
-func errBusNotFound(name string) *apiError {
-	return newError(codeResourceNotFound, "Event bus %s does not exist.", name)
+func errBusNotFound(name string) *awsjson.Error {
+	return awsjson.Errorf(codeResourceNotFound, "Event bus %s does not exist.", name)
 }
 
 // busName reduces a bus name or an ARN of this account and region to a name.
@@ -131,38 +133,38 @@ func entryFailure(e *putEventsEntry) *putEventsResultEntry {
 	return nil
 }
 
-func (s *Service) putEvents(in *putEventsInput) (any, *apiError) {
+func (s *Service) putEvents(in *putEventsInput) (any, *awsjson.Error) {
 	if in.Entries == nil {
-		return nil, errNull("entries")
+		return nil, protocol.Null("entries")
 	}
 	if len(in.Entries) < 1 {
-		return nil, errConstraint("[]", "entries", "Member must have length greater than or equal to 1")
+		return nil, protocol.Constraint("[]", "entries", "Member must have length greater than or equal to 1")
 	}
 	if len(in.Entries) > MaxEntries {
-		return nil, errConstraint("[...]", "entries", fmt.Sprintf("Member must have length less than or equal to %d", MaxEntries))
+		return nil, protocol.Constraint("[...]", "entries", fmt.Sprintf("Member must have length less than or equal to %d", MaxEntries))
 	}
 	if in.EndpointID != nil {
-		return nil, newError(codeValidation, "EndpointId (global endpoints) is not supported by the dualkey emulator; send events to the regional endpoint.")
+		return nil, awsjson.Errorf(codeValidation, "EndpointId (global endpoints) is not supported by the dualkey emulator; send events to the regional endpoint.")
 	}
 	total := 0
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		member := fmt.Sprintf("entries.%d.member", i+1)
 		if e.EventBusName != nil {
-			if aerr := checkLen(member+".eventBusName", e.EventBusName, 1, 1600); aerr != nil {
+			if aerr := protocol.CheckLen(member+".eventBusName", e.EventBusName, 1, 1600); aerr != nil {
 				return nil, aerr
 			}
 			if !busRefRE.MatchString(*e.EventBusName) {
-				return nil, errConstraint(*e.EventBusName, member+".eventBusName", `Member must satisfy regular expression pattern: (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[\.\-_A-Za-z0-9]+`)
+				return nil, protocol.Constraint(*e.EventBusName, member+".eventBusName", `Member must satisfy regular expression pattern: (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[\.\-_A-Za-z0-9]+`)
 			}
 		}
-		if aerr := checkLen(member+".traceHeader", e.TraceHeader, 1, 500); aerr != nil {
+		if aerr := protocol.CheckLen(member+".traceHeader", e.TraceHeader, 1, 500); aerr != nil {
 			return nil, aerr
 		}
 		total += entrySize(e)
 	}
 	if total > MaxRequestBytes {
-		return nil, newError(codeValidation, "Total size of the entries in the request is over the limit.")
+		return nil, awsjson.Errorf(codeValidation, "Total size of the entries in the request is over the limit.")
 	}
 
 	s.mu.Lock()
@@ -177,7 +179,7 @@ func (s *Service) putEvents(in *putEventsInput) (any, *apiError) {
 			continue
 		}
 		ev := Event{
-			ID:           newRequestID(),
+			ID:           awsjson.UUID(),
 			EventBusName: DefaultBus,
 			Source:       *e.Source,
 			DetailType:   *e.DetailType,
@@ -220,49 +222,49 @@ type createEventBusOutput struct {
 	Description *string `json:"Description,omitempty"`
 }
 
-func (s *Service) createEventBus(in *createEventBusInput) (any, *apiError) {
+func (s *Service) createEventBus(in *createEventBusInput) (any, *awsjson.Error) {
 	if in.Name == nil {
-		return nil, errNull("name")
+		return nil, protocol.Null("name")
 	}
-	if aerr := checkLen("name", in.Name, 1, 256); aerr != nil {
+	if aerr := protocol.CheckLen("name", in.Name, 1, 256); aerr != nil {
 		return nil, aerr
 	}
 	if !busNameRE.MatchString(*in.Name) {
-		return nil, errConstraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
+		return nil, protocol.Constraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
-	if aerr := checkLen("description", in.Description, 0, 512); aerr != nil {
+	if aerr := protocol.CheckLen("description", in.Description, 0, 512); aerr != nil {
 		return nil, aerr
 	}
 	if in.EventSourceName != nil {
-		return nil, newError(codeResourceNotFound, "Event source %s does not exist.", *in.EventSourceName)
+		return nil, awsjson.Errorf(codeResourceNotFound, "Event source %s does not exist.", *in.EventSourceName)
 	}
 	if strings.Contains(*in.Name, "/") {
-		return nil, newError(codeValidation, "Event bus name must not contain '/'.")
+		return nil, awsjson.Errorf(codeValidation, "Event bus name must not contain '/'.")
 	}
 	seen := map[string]bool{}
 	for i, t := range in.Tags {
 		member := fmt.Sprintf("tags.%d.member", i+1)
 		if t.Key == nil {
-			return nil, errNull(member + ".key")
+			return nil, protocol.Null(member + ".key")
 		}
 		if t.Value == nil {
-			return nil, errNull(member + ".value")
+			return nil, protocol.Null(member + ".value")
 		}
-		if aerr := checkLen(member+".key", t.Key, 1, 128); aerr != nil {
+		if aerr := protocol.CheckLen(member+".key", t.Key, 1, 128); aerr != nil {
 			return nil, aerr
 		}
-		if aerr := checkLen(member+".value", t.Value, 0, 256); aerr != nil {
+		if aerr := protocol.CheckLen(member+".value", t.Value, 0, 256); aerr != nil {
 			return nil, aerr
 		}
 		if seen[*t.Key] {
-			return nil, newError(codeValidation, "Invalid parameter: Duplicated keys are not allowed.")
+			return nil, awsjson.Errorf(codeValidation, "Invalid parameter: Duplicated keys are not allowed.")
 		}
 		seen[*t.Key] = true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.buses[*in.Name] != nil {
-		return nil, newError(codeAlreadyExists, "Event bus %s already exists.", *in.Name)
+		return nil, awsjson.Errorf(codeAlreadyExists, "Event bus %s already exists.", *in.Name)
 	}
 	now := s.now()
 	b := &bus{name: *in.Name, created: now, modified: now, tags: in.Tags}
@@ -289,17 +291,17 @@ func (s *Service) busOut(b *bus) eventBusOut {
 	return eventBusOut{Name: b.name, Arn: s.busARN(b.name), Description: b.description, CreationTime: epochOut(b.created), LastModifiedTime: epochOut(b.modified)}
 }
 
-func checkBusRef(member string, v *string) *apiError {
-	if aerr := checkLen(member, v, 1, 1600); aerr != nil {
+func checkBusRef(member string, v *string) *awsjson.Error {
+	if aerr := protocol.CheckLen(member, v, 1, 1600); aerr != nil {
 		return aerr
 	}
 	if v != nil && !busRefRE.MatchString(*v) {
-		return errConstraint(*v, member, `Member must satisfy regular expression pattern: (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+`)
+		return protocol.Constraint(*v, member, `Member must satisfy regular expression pattern: (arn:aws[\w-]*:events:[a-z]+-[a-z]+-[\w-]+:[0-9]{12}:event-bus\/)?[/\.\-_A-Za-z0-9]+`)
 	}
 	return nil
 }
 
-func (s *Service) describeEventBus(in *busRefInput) (any, *apiError) {
+func (s *Service) describeEventBus(in *busRefInput) (any, *awsjson.Error) {
 	if aerr := checkBusRef("name", in.Name); aerr != nil {
 		return nil, aerr
 	}
@@ -316,18 +318,18 @@ func (s *Service) describeEventBus(in *busRefInput) (any, *apiError) {
 	return s.busOut(b), nil
 }
 
-func (s *Service) deleteEventBus(in *busRefInput) (any, *apiError) {
+func (s *Service) deleteEventBus(in *busRefInput) (any, *awsjson.Error) {
 	if in.Name == nil {
-		return nil, errNull("name")
+		return nil, protocol.Null("name")
 	}
-	if aerr := checkLen("name", in.Name, 1, 256); aerr != nil {
+	if aerr := protocol.CheckLen("name", in.Name, 1, 256); aerr != nil {
 		return nil, aerr
 	}
 	if !busNameRE.MatchString(*in.Name) {
-		return nil, errConstraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
+		return nil, protocol.Constraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
 	if *in.Name == DefaultBus {
-		return nil, newError(codeValidation, "Cannot delete event bus default.")
+		return nil, awsjson.Errorf(codeValidation, "Cannot delete event bus default.")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -349,21 +351,21 @@ type listEventBusesOutput struct {
 	NextToken  *string       `json:"NextToken,omitempty"`
 }
 
-func (s *Service) listEventBuses(in *listEventBusesInput) (any, *apiError) {
-	if aerr := checkLen("namePrefix", in.NamePrefix, 1, 256); aerr != nil {
+func (s *Service) listEventBuses(in *listEventBusesInput) (any, *awsjson.Error) {
+	if aerr := protocol.CheckLen("namePrefix", in.NamePrefix, 1, 256); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkLen("nextToken", in.NextToken, 1, 2048); aerr != nil {
+	if aerr := protocol.CheckLen("nextToken", in.NextToken, 1, 2048); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkRange("limit", in.Limit, 1, 100); aerr != nil {
+	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, 100); aerr != nil {
 		return nil, aerr
 	}
 	after := ""
 	if in.NextToken != nil {
 		b, err := base64.RawURLEncoding.DecodeString(*in.NextToken)
 		if err != nil || len(b) == 0 {
-			return nil, newError(codeValidation, "The NextToken provided is invalid.")
+			return nil, awsjson.Errorf(codeValidation, "The NextToken provided is invalid.")
 		}
 		after = string(b)
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // ---- PutLogEvents ----
@@ -36,7 +38,7 @@ type putLogEventsOutput struct {
 	RejectedLogEventsInfo *rejectedLogEventsInfo `json:"rejectedLogEventsInfo,omitempty"`
 }
 
-func (s *Service) putLogEvents(in *putLogEventsInput) (any, *apiError) {
+func (s *Service) putLogEvents(in *putLogEventsInput) (any, *awsjson.Error) {
 	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
@@ -44,41 +46,41 @@ func (s *Service) putLogEvents(in *putLogEventsInput) (any, *apiError) {
 		return nil, aerr
 	}
 	if in.LogEvents == nil {
-		return nil, errNull("logEvents")
+		return nil, protocol.Null("logEvents")
 	}
 	if len(in.LogEvents) < 1 {
-		return nil, errConstraint("[]", "logEvents", "Member must have length greater than or equal to 1")
+		return nil, protocol.Constraint("[]", "logEvents", "Member must have length greater than or equal to 1")
 	}
 	if len(in.LogEvents) > MaxBatchEvents {
-		return nil, errConstraint("[...]", "logEvents", fmt.Sprintf("Member must have length less than or equal to %d", MaxBatchEvents))
+		return nil, protocol.Constraint("[...]", "logEvents", fmt.Sprintf("Member must have length less than or equal to %d", MaxBatchEvents))
 	}
 	total := 0
 	for i, e := range in.LogEvents {
 		member := fmt.Sprintf("logEvents.%d.member", i+1)
 		if e.Timestamp == nil {
-			return nil, errNull(member + ".timestamp")
+			return nil, protocol.Null(member + ".timestamp")
 		}
 		if *e.Timestamp < 0 {
-			return nil, errConstraint(*e.Timestamp, member+".timestamp", "Member must have value greater than or equal to 0")
+			return nil, protocol.Constraint(*e.Timestamp, member+".timestamp", "Member must have value greater than or equal to 0")
 		}
 		if e.Message == nil {
-			return nil, errNull(member + ".message")
+			return nil, protocol.Null(member + ".message")
 		}
 		if len(*e.Message) < 1 {
-			return nil, errConstraint("", member+".message", "Member must have length greater than or equal to 1")
+			return nil, protocol.Constraint("", member+".message", "Member must have length greater than or equal to 1")
 		}
 		size := len(*e.Message) + EventOverheadBytes
 		if size > MaxEventBytes {
-			return nil, newError(codeInvalidParameter, "Log event too large: %d bytes exceeds limit of %d", size, MaxEventBytes)
+			return nil, awsjson.Errorf(codeInvalidParameter, "Log event too large: %d bytes exceeds limit of %d", size, MaxEventBytes)
 		}
 		total += size
 	}
 	if total > MaxBatchBytes {
-		return nil, newError(codeInvalidParameter, "Upload too large: %d bytes exceeds limit of %d", total, MaxBatchBytes)
+		return nil, awsjson.Errorf(codeInvalidParameter, "Upload too large: %d bytes exceeds limit of %d", total, MaxBatchBytes)
 	}
 	for i := 1; i < len(in.LogEvents); i++ {
 		if *in.LogEvents[i].Timestamp < *in.LogEvents[i-1].Timestamp {
-			return nil, newError(codeInvalidParameter, "Log events in a single PutLogEvents request must be in chronological order.")
+			return nil, awsjson.Errorf(codeInvalidParameter, "Log events in a single PutLogEvents request must be in chronological order.")
 		}
 	}
 
@@ -118,7 +120,7 @@ func (s *Service) putLogEvents(in *putLogEventsInput) (any, *apiError) {
 	}
 	accepted := in.LogEvents[lo:hi]
 	if len(accepted) > 1 && *accepted[len(accepted)-1].Timestamp-*accepted[0].Timestamp > MaxBatchSpan.Milliseconds() {
-		return nil, newError(codeInvalidParameter, "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
 	}
 	ingest := now.UnixMilli()
 	batch := make([]event, 0, len(accepted))
@@ -217,22 +219,22 @@ func newMerger(streams []*stream, start, end int64, forward bool, cursor *key) *
 	return m
 }
 
-func checkTimeRange(start, end *int64) (int64, int64, *apiError) {
+func checkTimeRange(start, end *int64) (int64, int64, *awsjson.Error) {
 	lo, hi := int64(0), int64(math.MaxInt64)
 	if start != nil {
 		if *start < 0 {
-			return 0, 0, errConstraint(*start, "startTime", "Member must have value greater than or equal to 0")
+			return 0, 0, protocol.Constraint(*start, "startTime", "Member must have value greater than or equal to 0")
 		}
 		lo = *start
 	}
 	if end != nil {
 		if *end < 0 {
-			return 0, 0, errConstraint(*end, "endTime", "Member must have value greater than or equal to 0")
+			return 0, 0, protocol.Constraint(*end, "endTime", "Member must have value greater than or equal to 0")
 		}
 		hi = *end
 	}
 	if lo > hi {
-		return 0, 0, newError(codeInvalidParameter, "startTime (%d) must not be later than endTime (%d).", lo, hi)
+		return 0, 0, awsjson.Errorf(codeInvalidParameter, "startTime (%d) must not be later than endTime (%d).", lo, hi)
 	}
 	return lo, hi, nil
 }
@@ -263,11 +265,11 @@ type getLogEventsOutput struct {
 	NextBackwardToken string           `json:"nextBackwardToken"`
 }
 
-func (s *Service) getLogEvents(in *getLogEventsInput) (any, *apiError) {
+func (s *Service) getLogEvents(in *getLogEventsInput) (any, *awsjson.Error) {
 	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkRange("limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
+	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkNextToken(in.NextToken); aerr != nil {
@@ -290,7 +292,7 @@ func (s *Service) getLogEvents(in *getLogEventsInput) (any, *apiError) {
 	if in.NextToken != nil {
 		dir, k, ok := parseToken(*in.NextToken)
 		if !ok {
-			return nil, newError(codeInvalidParameter, msgBadToken)
+			return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
 		}
 		forward, cursor = dir == 'f', &k
 	}
@@ -390,12 +392,12 @@ type filterLogEventsOutput struct {
 // startFromHead=false: 2024-01-01T00:00:00Z.
 var startFromHeadFalseEarliest = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 
-func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *apiError) {
+func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *awsjson.Error) {
 	if in.LogStreamNames != nil && in.LogStreamNamePrefix != nil {
-		return nil, newError(codeInvalidParameter, "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
 	}
 	if in.LogStreamNames != nil && (len(in.LogStreamNames) < 1 || len(in.LogStreamNames) > 100) {
-		return nil, errConstraint("[...]", "logStreamNames", "Member must have length between 1 and 100")
+		return nil, protocol.Constraint("[...]", "logStreamNames", "Member must have length between 1 and 100")
 	}
 	for i := range in.LogStreamNames {
 		if aerr := checkStreamName(fmt.Sprintf("logStreamNames.%d.member", i+1), &in.LogStreamNames[i], true); aerr != nil {
@@ -405,14 +407,14 @@ func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *apiError) {
 	if aerr := checkStreamName("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkRange("limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
+	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkNextToken(in.NextToken); aerr != nil {
 		return nil, aerr
 	}
 	if in.FilterPattern != nil && len(*in.FilterPattern) > MaxFilterPatternLength {
-		return nil, errConstraint(abbrev(*in.FilterPattern), "filterPattern", fmt.Sprintf("Member must have length less than or equal to %d", MaxFilterPatternLength))
+		return nil, protocol.Constraint(awsjson.Abbrev(*in.FilterPattern), "filterPattern", fmt.Sprintf("Member must have length less than or equal to %d", MaxFilterPatternLength))
 	}
 	start, end, aerr := checkTimeRange(in.StartTime, in.EndTime)
 	if aerr != nil {
@@ -424,21 +426,21 @@ func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *apiError) {
 		if err != nil {
 			var pe *PatternError
 			if errors.As(err, &pe) {
-				return nil, newError(codeInvalidParameter, "%s", pe.apiMessage())
+				return nil, awsjson.Errorf(codeInvalidParameter, "%s", pe.apiMessage())
 			}
-			return nil, newError(codeInvalidParameter, "Invalid filter pattern: %v", err)
+			return nil, awsjson.Errorf(codeInvalidParameter, "Invalid filter pattern: %v", err)
 		}
 		pat = p
 	}
 	forward := in.StartFromHead == nil || *in.StartFromHead
 	if !forward && start < startFromHeadFalseEarliest {
-		return nil, newError(codeInvalidParameter, "startFromHead=false requires a startTime on or after 2024-01-01T00:00:00Z (%d).", startFromHeadFalseEarliest)
+		return nil, awsjson.Errorf(codeInvalidParameter, "startFromHead=false requires a startTime on or after 2024-01-01T00:00:00Z (%d).", startFromHeadFalseEarliest)
 	}
 	var cursor *key
 	if in.NextToken != nil {
 		dir, k, ok := parseToken(*in.NextToken)
 		if !ok {
-			return nil, newError(codeInvalidParameter, msgBadToken)
+			return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
 		}
 		forward, cursor = dir == 'f', &k
 	}

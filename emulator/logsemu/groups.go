@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 const (
@@ -25,57 +27,59 @@ var (
 	identifierRE = regexp.MustCompile(`^[\w#+=/:,.@-]*$`)
 )
 
-func errGroupNotFound() *apiError  { return newError(codeResourceNotFound, msgGroupNotFound) }
-func errStreamNotFound() *apiError { return newError(codeResourceNotFound, msgStreamNotFound) }
+func errGroupNotFound() *awsjson.Error { return awsjson.Errorf(codeResourceNotFound, msgGroupNotFound) }
+func errStreamNotFound() *awsjson.Error {
+	return awsjson.Errorf(codeResourceNotFound, msgStreamNotFound)
+}
 
-func checkGroupName(member string, v *string, required bool) *apiError {
+func checkGroupName(member string, v *string, required bool) *awsjson.Error {
 	if v == nil {
 		if required {
-			return errNull(member)
+			return protocol.Null(member)
 		}
 		return nil
 	}
 	if len(*v) > 512 {
-		return newError(codeInvalidParameter, msgNameTooLong)
+		return awsjson.Errorf(codeInvalidParameter, msgNameTooLong)
 	}
-	if aerr := checkLen(member, v, 1, 512); aerr != nil {
+	if aerr := protocol.CheckLen(member, v, 1, 512); aerr != nil {
 		return aerr
 	}
 	if !groupNameRE.MatchString(*v) {
-		return errConstraint(*v, member, `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+`)
+		return protocol.Constraint(*v, member, `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+`)
 	}
 	return nil
 }
 
-func checkStreamName(member string, v *string, required bool) *apiError {
+func checkStreamName(member string, v *string, required bool) *awsjson.Error {
 	if v == nil {
 		if required {
-			return errNull(member)
+			return protocol.Null(member)
 		}
 		return nil
 	}
 	if len(*v) > 512 {
-		return newError(codeInvalidParameter, msgNameTooLong)
+		return awsjson.Errorf(codeInvalidParameter, msgNameTooLong)
 	}
-	if aerr := checkLen(member, v, 1, 512); aerr != nil {
+	if aerr := protocol.CheckLen(member, v, 1, 512); aerr != nil {
 		return aerr
 	}
 	if strings.ContainsAny(*v, ":*") {
-		return errConstraint(*v, member, "Member must satisfy regular expression pattern: [^:*]*")
+		return protocol.Constraint(*v, member, "Member must satisfy regular expression pattern: [^:*]*")
 	}
 	return nil
 }
 
-func checkNextToken(v *string) *apiError { return checkLen("nextToken", v, 1, 1<<20) }
+func checkNextToken(v *string) *awsjson.Error { return protocol.CheckLen("nextToken", v, 1, 1<<20) }
 
 // groupRefLocked resolves logGroupName / logGroupIdentifier (a name or a log
 // group ARN, with or without the trailing ":*"). Callers hold s.mu.
-func (s *Service) groupRefLocked(name, identifier *string) (*group, *apiError) {
+func (s *Service) groupRefLocked(name, identifier *string) (*group, *awsjson.Error) {
 	if name != nil && identifier != nil {
-		return nil, newError(codeValidation, msgNameAndARN)
+		return nil, awsjson.Errorf(codeValidation, msgNameAndARN)
 	}
 	if name == nil && identifier == nil {
-		return nil, newError(codeInvalidParameter, "Either logGroupName or logGroupIdentifier must be specified.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Either logGroupName or logGroupIdentifier must be specified.")
 	}
 	if name != nil {
 		if aerr := checkGroupName("logGroupName", name, true); aerr != nil {
@@ -88,11 +92,11 @@ func (s *Service) groupRefLocked(name, identifier *string) (*group, *apiError) {
 		return g, nil
 	}
 	id := *identifier
-	if aerr := checkLen("logGroupIdentifier", identifier, 1, 2048); aerr != nil {
+	if aerr := protocol.CheckLen("logGroupIdentifier", identifier, 1, 2048); aerr != nil {
 		return nil, aerr
 	}
 	if !identifierRE.MatchString(strings.TrimSuffix(id, ":*")) {
-		return nil, errConstraint(id, "logGroupIdentifier", `Member must satisfy regular expression pattern: [\w#+=/:,.@-]*`)
+		return nil, protocol.Constraint(id, "logGroupIdentifier", `Member must satisfy regular expression pattern: [\w#+=/:,.@-]*`)
 	}
 	groupName := id
 	if strings.HasPrefix(id, "arn:") {
@@ -116,14 +120,14 @@ func pageToken(parts ...string) *string {
 	return &t
 }
 
-func parsePageToken(t *string, n int) ([]string, *apiError) {
+func parsePageToken(t *string, n int) ([]string, *awsjson.Error) {
 	if t == nil {
 		return nil, nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(*t)
 	parts := strings.Split(string(b), "\x00")
 	if err != nil || len(parts) != n {
-		return nil, newError(codeInvalidParameter, msgBadToken)
+		return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
 	}
 	return parts, nil
 }
@@ -140,32 +144,32 @@ type createLogGroupInput struct {
 
 var logGroupClasses = []string{"STANDARD", "INFREQUENT_ACCESS", "DELIVERY", "ESSENTIALS"}
 
-func checkTags(tags map[string]string) *apiError {
+func checkTags(tags map[string]string) *awsjson.Error {
 	if tags == nil {
 		return nil
 	}
 	if len(tags) < 1 || len(tags) > 50 {
-		return errConstraint("{...}", "tags", "Member must have length between 1 and 50")
+		return protocol.Constraint("{...}", "tags", "Member must have length between 1 and 50")
 	}
 	for k, v := range tags {
 		if len(k) < 1 || len(k) > 128 {
-			return errConstraint(k, "tags.key", "Member must have length between 1 and 128")
+			return protocol.Constraint(k, "tags.key", "Member must have length between 1 and 128")
 		}
 		if len(v) > 256 {
-			return errConstraint(abbrev(v), "tags.value", "Member must have length less than or equal to 256")
+			return protocol.Constraint(awsjson.Abbrev(v), "tags.value", "Member must have length less than or equal to 256")
 		}
 	}
 	return nil
 }
 
-func (s *Service) createLogGroup(in *createLogGroupInput) (any, *apiError) {
+func (s *Service) createLogGroup(in *createLogGroupInput) (any, *awsjson.Error) {
 	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
 	if strings.HasPrefix(strings.ToLower(*in.LogGroupName), "aws/") {
-		return nil, newError(codeInvalidParameter, "Log groups starting with AWS/ are reserved for AWS.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Log groups starting with AWS/ are reserved for AWS.")
 	}
-	if aerr := checkLen("kmsKeyId", in.KmsKeyID, 0, 256); aerr != nil {
+	if aerr := protocol.CheckLen("kmsKeyId", in.KmsKeyID, 0, 256); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkTags(in.Tags); aerr != nil {
@@ -175,13 +179,13 @@ func (s *Service) createLogGroup(in *createLogGroupInput) (any, *apiError) {
 	if in.LogGroupClass != nil {
 		class = *in.LogGroupClass
 		if !contains(logGroupClasses, class) {
-			return nil, errConstraint(class, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
+			return nil, protocol.Constraint(class, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.groups[*in.LogGroupName] != nil {
-		return nil, newError(codeAlreadyExists, msgGroupExists)
+		return nil, awsjson.Errorf(codeAlreadyExists, msgGroupExists)
 	}
 	g := &group{
 		name:              *in.LogGroupName,
@@ -213,7 +217,7 @@ type deleteLogGroupInput struct {
 	LogGroupName *string `json:"logGroupName"`
 }
 
-func (s *Service) deleteLogGroup(in *deleteLogGroupInput) (any, *apiError) {
+func (s *Service) deleteLogGroup(in *deleteLogGroupInput) (any, *awsjson.Error) {
 	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
@@ -224,7 +228,7 @@ func (s *Service) deleteLogGroup(in *deleteLogGroupInput) (any, *apiError) {
 		return nil, errGroupNotFound()
 	}
 	if g.deletionProtected {
-		return nil, newError(codeValidation, "Log group %s has deletion protection enabled; disable it before deleting the log group.", g.name)
+		return nil, awsjson.Errorf(codeValidation, "Log group %s has deletion protection enabled; disable it before deleting the log group.", g.name)
 	}
 	delete(s.groups, g.name)
 	return struct{}{}, nil
@@ -260,31 +264,31 @@ type describeLogGroupsOutput struct {
 	NextToken *string       `json:"nextToken,omitempty"`
 }
 
-func (s *Service) describeLogGroups(in *describeLogGroupsInput) (any, *apiError) {
+func (s *Service) describeLogGroups(in *describeLogGroupsInput) (any, *awsjson.Error) {
 	if in.LogGroupNamePrefix != nil && in.LogGroupNamePattern != nil {
-		return nil, newError(codeInvalidParameter, "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters.")
 	}
 	if in.LogGroupIdentifiers != nil && (in.LogGroupNamePrefix != nil || in.LogGroupNamePattern != nil) {
-		return nil, newError(codeInvalidParameter, "logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
 	}
 	if aerr := checkGroupName("logGroupNamePrefix", in.LogGroupNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
 	if in.LogGroupNamePattern != nil {
-		if aerr := checkLen("logGroupNamePattern", in.LogGroupNamePattern, 0, 512); aerr != nil {
+		if aerr := protocol.CheckLen("logGroupNamePattern", in.LogGroupNamePattern, 0, 512); aerr != nil {
 			return nil, aerr
 		}
 		if !groupPatRE.MatchString(*in.LogGroupNamePattern) {
-			return nil, errConstraint(*in.LogGroupNamePattern, "logGroupNamePattern", `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]*`)
+			return nil, protocol.Constraint(*in.LogGroupNamePattern, "logGroupNamePattern", `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]*`)
 		}
 	}
 	if in.LogGroupIdentifiers != nil && (len(in.LogGroupIdentifiers) < 1 || len(in.LogGroupIdentifiers) > 50) {
-		return nil, errConstraint("[...]", "logGroupIdentifiers", "Member must have length between 1 and 50")
+		return nil, protocol.Constraint("[...]", "logGroupIdentifiers", "Member must have length between 1 and 50")
 	}
 	if in.LogGroupClass != nil && !contains(logGroupClasses, *in.LogGroupClass) {
-		return nil, errConstraint(*in.LogGroupClass, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
+		return nil, protocol.Constraint(*in.LogGroupClass, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
 	}
-	if aerr := checkRange("limit", in.Limit, 1, 50); aerr != nil {
+	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, 50); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkNextToken(in.NextToken); aerr != nil {
@@ -363,7 +367,7 @@ type streamRefInput struct {
 	LogStreamName *string `json:"logStreamName"`
 }
 
-func (s *Service) createLogStream(in *streamRefInput) (any, *apiError) {
+func (s *Service) createLogStream(in *streamRefInput) (any, *awsjson.Error) {
 	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
@@ -377,13 +381,13 @@ func (s *Service) createLogStream(in *streamRefInput) (any, *apiError) {
 		return nil, errGroupNotFound()
 	}
 	if g.streams[*in.LogStreamName] != nil {
-		return nil, newError(codeAlreadyExists, msgStreamExists)
+		return nil, awsjson.Errorf(codeAlreadyExists, msgStreamExists)
 	}
 	g.streams[*in.LogStreamName] = &stream{name: *in.LogStreamName, created: s.now().UnixMilli()}
 	return struct{}{}, nil
 }
 
-func (s *Service) deleteLogStream(in *streamRefInput) (any, *apiError) {
+func (s *Service) deleteLogStream(in *streamRefInput) (any, *awsjson.Error) {
 	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
@@ -457,7 +461,7 @@ func (st *stream) lastEventTS() int64 {
 	return 0
 }
 
-func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *apiError) {
+func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *awsjson.Error) {
 	if aerr := checkStreamName("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
@@ -465,13 +469,13 @@ func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *apiErro
 	if in.OrderBy != nil {
 		orderBy = *in.OrderBy
 		if orderBy != "LogStreamName" && orderBy != "LastEventTime" {
-			return nil, errConstraint(orderBy, "orderBy", "Member must satisfy enum value set: [LogStreamName, LastEventTime]")
+			return nil, protocol.Constraint(orderBy, "orderBy", "Member must satisfy enum value set: [LogStreamName, LastEventTime]")
 		}
 	}
 	if orderBy == "LastEventTime" && in.LogStreamNamePrefix != nil {
-		return nil, newError(codeInvalidParameter, "Cannot order by LastEventTime with a logStreamNamePrefix.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Cannot order by LastEventTime with a logStreamNamePrefix.")
 	}
-	if aerr := checkRange("limit", in.Limit, 1, 50); aerr != nil {
+	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, 50); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := checkNextToken(in.NextToken); aerr != nil {
@@ -485,7 +489,7 @@ func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *apiErro
 	if after != nil {
 		v, err := strconv.ParseInt(after[0], 10, 64)
 		if err != nil {
-			return nil, newError(codeInvalidParameter, msgBadToken)
+			return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
 		}
 		afterTS = v
 	}

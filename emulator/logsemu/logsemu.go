@@ -28,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Identity of the service on the wire.
@@ -41,8 +43,8 @@ const (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultRegion    = "us-east-1"
-	DefaultAccountID = "123456789012"
+	DefaultRegion    = awsjson.DefaultRegion
+	DefaultAccountID = awsjson.DefaultAccountID
 )
 
 // CloudWatch Logs quotas and rules the emulator enforces.
@@ -88,8 +90,7 @@ type Service struct {
 	groups map[string]*group
 	seq    uint64 // arrival order of every stored event
 
-	callsMu sync.Mutex
-	calls   map[string]int
+	calls awsjson.Calls
 
 	scanned atomic.Int64 // events examined by reads (white-box tests)
 }
@@ -98,66 +99,34 @@ var _ http.Handler = (*Service)(nil)
 
 // New returns an empty Service.
 func New(cfg Config) *Service {
-	s := &Service{
-		region:  cfg.Region,
-		account: cfg.AccountID,
-		now:     cfg.Now,
-		groups:  map[string]*group{},
-		calls:   map[string]int{},
-	}
-	if s.region == "" {
-		s.region = DefaultRegion
-	}
-	if s.account == "" {
-		s.account = DefaultAccountID
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
+	s := &Service{groups: map[string]*group{}}
+	s.region, s.account, s.now = awsjson.Defaults(cfg.Region, cfg.AccountID, cfg.Now)
 	return s
 }
 
-var operations = map[string]opFunc{
-	"CreateLogGroup":     op((*Service).createLogGroup),
-	"DeleteLogGroup":     op((*Service).deleteLogGroup),
-	"DescribeLogGroups":  op((*Service).describeLogGroups),
-	"CreateLogStream":    op((*Service).createLogStream),
-	"DeleteLogStream":    op((*Service).deleteLogStream),
-	"DescribeLogStreams": op((*Service).describeLogStreams),
-	"PutLogEvents":       op((*Service).putLogEvents),
-	"GetLogEvents":       op((*Service).getLogEvents),
-	"FilterLogEvents":    op((*Service).filterLogEvents),
+var operations = map[string]awsjson.Handler[*Service]{
+	"CreateLogGroup":     awsjson.Op((*Service).createLogGroup),
+	"DeleteLogGroup":     awsjson.Op((*Service).deleteLogGroup),
+	"DescribeLogGroups":  awsjson.Op((*Service).describeLogGroups),
+	"CreateLogStream":    awsjson.Op((*Service).createLogStream),
+	"DeleteLogStream":    awsjson.Op((*Service).deleteLogStream),
+	"DescribeLogStreams": awsjson.Op((*Service).describeLogStreams),
+	"PutLogEvents":       awsjson.Op((*Service).putLogEvents),
+	"GetLogEvents":       awsjson.Op((*Service).getLogEvents),
+	"FilterLogEvents":    awsjson.Op((*Service).filterLogEvents),
 }
 
 // ServeHTTP implements http.Handler for verified CloudWatch Logs requests.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	serveJSON(w, r, TargetPrefix, operations, s, s.count)
-}
-
-func (s *Service) count(op string) {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	s.calls[op]++
+	awsjson.Serve(protocol, w, r, operations, s, &s.calls)
 }
 
 // Calls returns how many times each operation was called (successfully or
 // not) since New or the last ResetCalls.
-func (s *Service) Calls() map[string]int {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
-}
+func (s *Service) Calls() map[string]int { return s.calls.Snapshot() }
 
 // ResetCalls zeroes the operation counters.
-func (s *Service) ResetCalls() {
-	s.callsMu.Lock()
-	defer s.callsMu.Unlock()
-	s.calls = map[string]int{}
-}
+func (s *Service) ResetCalls() { s.calls.Reset() }
 
 // Event is a stored log event.
 type Event struct {
