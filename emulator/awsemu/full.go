@@ -15,6 +15,7 @@ import (
 	"github.com/dualkey/dualkey/emulator/ecsemu"
 	"github.com/dualkey/dualkey/emulator/eventsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 	"github.com/dualkey/dualkey/emulator/logsemu"
 )
 
@@ -95,14 +96,7 @@ func NewFullWith(cfg Config, iamCfg iamemu.Config, ecsCfg ecsemu.Config) (*Full,
 	})
 	services[iamemu.ServiceIAM] = iamHandler
 	services[iamemu.ServiceSTS] = iamHandler
-	region := cfg.Region
-	if region == "" {
-		region = DefaultRegion
-	}
-	account := cfg.AccountID
-	if account == "" {
-		account = DefaultAccountID
-	}
+	region, account, _ := awsjson.Defaults(cfg.Region, cfg.AccountID, nil)
 	if ecsCfg.Region == "" {
 		ecsCfg.Region = region
 	}

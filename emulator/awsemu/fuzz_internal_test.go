@@ -15,6 +15,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // The fuzz targets feed the emulator's request handling with arbitrary input
@@ -46,24 +48,24 @@ func fuzzServer(t *testing.T) *Server {
 	tok := func(n byte) *string {
 		return ptr("00000000-0000-4000-8000-0000000000" + string([]byte{'0' + n/10, '0' + n%10}))
 	}
-	steps := []func() *apiError{
-		func() *apiError {
+	steps := []func() *awsjson.Error{
+		func() *awsjson.Error {
 			_, a := s.createSecret(ctx, &createSecretInput{Name: &name, SecretString: ptr(fuzzSecretValue + "-1"), ClientRequestToken: tok(1), Tags: []tag{{Key: "dualkey:managed", Value: "true"}}})
 			return a
 		},
-		func() *apiError {
+		func() *awsjson.Error {
 			_, a := s.putSecretValue(ctx, &putSecretValueInput{SecretId: &name, SecretString: ptr(fuzzSecretValue + "-2"), ClientRequestToken: tok(2)})
 			return a
 		},
-		func() *apiError {
+		func() *awsjson.Error {
 			_, a := s.putSecretValue(ctx, &putSecretValueInput{SecretId: &name, SecretString: ptr(fuzzSecretValue + "-3"), ClientRequestToken: tok(3), VersionStages: []string{stagePending}})
 			return a
 		},
-		func() *apiError {
+		func() *awsjson.Error {
 			_, a := s.createSecret(ctx, &createSecretInput{Name: &gone, SecretBinary: []byte(fuzzSecretValue)})
 			return a
 		},
-		func() *apiError {
+		func() *awsjson.Error {
 			_, a := s.deleteSecret(ctx, &deleteSecretInput{SecretId: &gone})
 			return a
 		},

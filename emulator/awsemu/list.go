@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Pagination tokens are opaque to clients; here they encode an offset.
@@ -17,7 +19,7 @@ func encodeToken(offset int) *string {
 	return &t
 }
 
-func decodeToken(tok *string) (int, *apiError) {
+func decodeToken(tok *string) (int, *awsjson.Error) {
 	if tok == nil {
 		return 0, nil
 	}
@@ -25,17 +27,17 @@ func decodeToken(tok *string) (int, *apiError) {
 	rest, ok := strings.CutPrefix(string(b), "dualkey:")
 	n, err2 := strconv.Atoi(rest)
 	if err != nil || !ok || err2 != nil || n < 0 {
-		return 0, newAPIError(codeInvalidNextToken, "The NextToken value is invalid.")
+		return 0, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
 	}
 	return n, nil
 }
 
-func pageSize(max *int32) (int, *apiError) {
+func pageSize(max *int32) (int, *awsjson.Error) {
 	if max == nil {
 		return 100, nil
 	}
-	if *max < 1 || *max > 100 {
-		return 0, errRange("maxResults", int64(*max), 1, 100)
+	if aerr := awsjson.CheckRange(protocol, "maxResults", max, 1, 100); aerr != nil {
+		return 0, aerr
 	}
 	return int(*max), nil
 }
@@ -63,7 +65,7 @@ type listSecretVersionIDsOutput struct {
 	NextToken *string        `json:"NextToken,omitempty"`
 }
 
-func (s *Server) listSecretVersionIDs(_ context.Context, in *listSecretVersionIDsInput) (any, *apiError) {
+func (s *Server) listSecretVersionIDs(_ context.Context, in *listSecretVersionIDsInput) (any, *awsjson.Error) {
 	size, aerr := pageSize(in.MaxResults)
 	if aerr != nil {
 		return nil, aerr
@@ -93,7 +95,7 @@ func (s *Server) listSecretVersionIDs(_ context.Context, in *listSecretVersionID
 	}
 	out := listSecretVersionIDsOutput{ARN: sec.ARN, Name: sec.Name, Versions: []versionEntry{}}
 	if offset > len(entries) {
-		return nil, newAPIError(codeInvalidNextToken, "The NextToken value is invalid.")
+		return nil, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
 	}
 	end := min(offset+size, len(entries))
 	out.Versions = append(out.Versions, entries[offset:end]...)
@@ -131,27 +133,27 @@ type listSecretsOutput struct {
 
 var filterKeys = []string{"description", "name", "tag-key", "tag-value", "primary-region", "owning-service", "all"}
 
-func validateFilters(fs []filter) *apiError {
+func validateFilters(fs []filter) *awsjson.Error {
 	if len(fs) > 10 {
-		return newAPIError(codeValidation, "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 10")
+		return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 10")
 	}
 	for _, f := range fs {
 		if !slices.Contains(filterKeys, f.Key) {
-			return newAPIError(codeValidation, "1 validation error detected: Value '%s' at 'filters.member.key' failed to satisfy constraint: Member must satisfy enum value set: [%s]", f.Key, strings.Join(filterKeys, ", "))
+			return awsjson.Errorf(codeValidation, "1 validation error detected: Value '%s' at 'filters.member.key' failed to satisfy constraint: Member must satisfy enum value set: [%s]", f.Key, strings.Join(filterKeys, ", "))
 		}
 		if len(f.Values) < 1 || len(f.Values) > 10 {
-			return newAPIError(codeValidation, "1 validation error detected: Value at 'filters.member.values' failed to satisfy constraint: Member must have length between 1 and 10")
+			return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'filters.member.values' failed to satisfy constraint: Member must have length between 1 and 10")
 		}
 		for _, v := range f.Values {
-			if len(v) > 512 {
-				return errLength("filters.member.values.member", v, 0, 512)
+			if aerr := protocol.CheckLen("filters.member.values.member", &v, 0, 512); aerr != nil {
+				return aerr
 			}
 		}
 	}
 	return nil
 }
 
-func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *apiError) {
+func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *awsjson.Error) {
 	if aerr := validateFilters(in.Filters); aerr != nil {
 		return nil, aerr
 	}
@@ -166,12 +168,12 @@ func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *api
 	switch in.SortOrder {
 	case "", "asc", "desc":
 	default:
-		return nil, newAPIError(codeValidation, "1 validation error detected: Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [asc, desc]", in.SortOrder)
+		return nil, awsjson.Errorf(codeValidation, "1 validation error detected: Value '%s' at 'sortOrder' failed to satisfy constraint: Member must satisfy enum value set: [asc, desc]", in.SortOrder)
 	}
 	switch in.SortBy {
 	case "", "created-date", "last-accessed-date", "last-changed-date", "name":
 	default:
-		return nil, newAPIError(codeValidation, "1 validation error detected: Value '%s' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [created-date, last-accessed-date, last-changed-date, name]", in.SortBy)
+		return nil, awsjson.Errorf(codeValidation, "1 validation error detected: Value '%s' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [created-date, last-accessed-date, last-changed-date, name]", in.SortBy)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -187,7 +189,7 @@ func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *api
 	}
 	sortSecrets(matched, in.SortBy, in.SortOrder == "desc")
 	if offset > len(matched) {
-		return nil, newAPIError(codeInvalidNextToken, "The NextToken value is invalid.")
+		return nil, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
 	}
 	end := min(offset+size, len(matched))
 	out := listSecretsOutput{SecretList: []secretListEntry{}}

@@ -3,6 +3,8 @@ package awsemu
 import (
 	"context"
 	"strings"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Character classes of GetRandomPassword, as AWS defines them.
@@ -30,15 +32,15 @@ type getRandomPasswordOutput struct {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func (s *Server) getRandomPassword(_ context.Context, in *getRandomPasswordInput) (any, *apiError) {
+func (s *Server) getRandomPassword(_ context.Context, in *getRandomPasswordInput) (any, *awsjson.Error) {
 	length := int64(32)
 	if in.PasswordLength != nil {
 		length = *in.PasswordLength
-		if length < 1 || length > 4096 {
-			return nil, errRange("passwordLength", length, 1, 4096)
+		if aerr := awsjson.CheckRange(protocol, "passwordLength", &length, 1, 4096); aerr != nil {
+			return nil, aerr
 		}
 	}
-	if aerr := checkLen("excludeCharacters", in.ExcludeCharacters, 0, 4096); aerr != nil {
+	if aerr := protocol.CheckLen("excludeCharacters", in.ExcludeCharacters, 0, 4096); aerr != nil {
 		return nil, aerr
 	}
 	exclude := ""
@@ -69,11 +71,11 @@ func (s *Server) getRandomPassword(_ context.Context, in *getRandomPasswordInput
 	add(isTrue(in.ExcludePunctuation), pwPunctuation)
 	add(!isTrue(in.IncludeSpace), " ")
 	if len(classes) == 0 {
-		return nil, newAPIError(codeInvalidParameter, "The password can't be generated because all character types are excluded.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "The password can't be generated because all character types are excluded.")
 	}
 	requireEach := in.RequireEachIncludedType == nil || *in.RequireEachIncludedType
 	if requireEach && length < int64(len(classes)) {
-		return nil, newAPIError(codeInvalidParameter, "Password length is too short based on the required types.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Password length is too short based on the required types.")
 	}
 	var pool []rune
 	for _, c := range classes {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -59,10 +60,10 @@ type rotateSecretInput struct {
 	ExternalSecretRotationRoleArn  *string
 }
 
-func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, *apiError) {
-	for _, a := range []*apiError{
+func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, *awsjson.Error) {
+	for _, a := range []*awsjson.Error{
 		validateToken(in.ClientRequestToken),
-		checkLen("rotationLambdaARN", in.RotationLambdaARN, 0, 2048),
+		protocol.CheckLen("rotationLambdaARN", in.RotationLambdaARN, 0, 2048),
 	} {
 		if a != nil {
 			return nil, a
@@ -70,13 +71,13 @@ func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, 
 	}
 	var sched *schedule
 	if in.RotationRules != nil {
-		var aerr *apiError
+		var aerr *awsjson.Error
 		if sched, aerr = parseRules(in.RotationRules); aerr != nil {
 			return nil, aerr
 		}
 	}
 	immediate := in.RotateImmediately == nil || *in.RotateImmediately
-	token := newUUID()
+	token := awsjson.UUID()
 	if in.ClientRequestToken != nil {
 		token = *in.ClientRequestToken
 	}
@@ -96,11 +97,11 @@ func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, 
 		fn = s.lambdaARN(*in.RotationLambdaARN)
 	}
 	if fn == "" {
-		return nil, newAPIError(codeInvalidRequest, "No Lambda rotation function ARN is associated with this secret.")
+		return nil, awsjson.Errorf(codeInvalidRequest, "No Lambda rotation function ARN is associated with this secret.")
 	}
 	if s.cfg.Invoker == nil {
 		if _, ok := s.lambdaURL(fn); !ok {
-			return nil, newAPIError(codeAccessDenied, "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
+			return nil, awsjson.Errorf(codeAccessDenied, "Secrets Manager cannot invoke the specified Lambda function. Ensure that the function policy grants access to the principal secretsmanager.amazonaws.com.")
 		}
 	}
 	rules := sec.RotationRules
@@ -112,7 +113,7 @@ func (s *Server) rotateSecret(ctx context.Context, in *rotateSecretInput) (any, 
 	out := arnNameVersion{ARN: sec.ARN, Name: sec.Name}
 	pending := sec.pendingInProgress()
 	if pending != nil && pending.ID != token {
-		return nil, newAPIError(codeInvalidRequest, msgRotationIncomplete)
+		return nil, awsjson.Errorf(codeInvalidRequest, msgRotationIncomplete)
 	}
 	now := s.now()
 	runSteps := false
@@ -163,7 +164,7 @@ func (s *Server) runRotation(ctx context.Context, arn, fn, token string) {
 	ctx, cancel := context.WithTimeout(ctx, lambdaTimeout)
 	defer cancel()
 	rec := RotationRecord{SecretARN: arn, Function: fn, Token: token, Started: s.now()}
-	rotationToken := newUUID()
+	rotationToken := awsjson.UUID()
 	for _, step := range rotationSteps {
 		payload, _ := json.Marshal(map[string]string{
 			"Step":               step,
@@ -319,7 +320,7 @@ func lambdaResult(status int, fnErr string, body []byte) error {
 
 // ---- CancelRotateSecret ----
 
-func (s *Server) cancelRotateSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) cancelRotateSecret(ctx context.Context, in *secretIDInput) (any, *awsjson.Error) {
 	sec, aerr := s.lockedSecret(in.SecretId, false)
 	if aerr != nil {
 		return nil, aerr

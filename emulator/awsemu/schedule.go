@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // schedule is a parsed RotationRules: either a fixed interval
@@ -20,33 +22,33 @@ var (
 	durationRE = regexp.MustCompile(`^(\d{1,2})h$`)
 )
 
-func errSchedule(expr string) *apiError {
-	return newAPIError(codeInvalidParameter, "The ScheduleExpression %q is not valid. Use rate(N days), rate(N hours) or cron(minutes hours day-of-month month day-of-week year).", expr)
+func errSchedule(expr string) *awsjson.Error {
+	return awsjson.Errorf(codeInvalidParameter, "The ScheduleExpression %q is not valid. Use rate(N days), rate(N hours) or cron(minutes hours day-of-month month day-of-week year).", expr)
 }
 
 // parseRules validates RotationRules like AWS and returns its schedule. A nil
 // rules value yields a nil schedule (no automatic rotation).
-func parseRules(r *rotationRules) (*schedule, *apiError) {
+func parseRules(r *rotationRules) (*schedule, *awsjson.Error) {
 	if r == nil {
 		return nil, nil
 	}
 	if r.AutomaticallyAfterDays != nil && r.ScheduleExpression != nil {
-		return nil, newAPIError(codeInvalidParameter, "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.")
 	}
 	if r.Duration != nil {
 		m := durationRE.FindStringSubmatch(*r.Duration)
 		if m == nil {
-			return nil, newAPIError(codeInvalidParameter, "The Duration %q is not valid. Use a number of hours such as 3h, between 1h and 24h.", *r.Duration)
+			return nil, awsjson.Errorf(codeInvalidParameter, "The Duration %q is not valid. Use a number of hours such as 3h, between 1h and 24h.", *r.Duration)
 		}
 		if h, _ := strconv.Atoi(m[1]); h < 1 || h > 24 {
-			return nil, newAPIError(codeInvalidParameter, "The Duration %q is not valid. Use a number of hours such as 3h, between 1h and 24h.", *r.Duration)
+			return nil, awsjson.Errorf(codeInvalidParameter, "The Duration %q is not valid. Use a number of hours such as 3h, between 1h and 24h.", *r.Duration)
 		}
 	}
 	switch {
 	case r.AutomaticallyAfterDays != nil:
 		d := *r.AutomaticallyAfterDays
-		if d < 1 || d > 1000 {
-			return nil, errRange("rotationRules.automaticallyAfterDays", d, 1, 1000)
+		if aerr := awsjson.CheckRange(protocol, "rotationRules.automaticallyAfterDays", &d, 1, 1000); aerr != nil {
+			return nil, aerr
 		}
 		return &schedule{every: time.Duration(d) * 24 * time.Hour}, nil
 	case r.ScheduleExpression != nil:

@@ -1,31 +1,28 @@
 package awsemu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // opFunc runs one Secrets Manager operation on a raw JSON request body.
-type opFunc func(s *Server, ctx context.Context, body []byte) (any, *apiError)
+type opFunc func(s *Server, ctx context.Context, body []byte) (any, *awsjson.Error)
 
 // op adapts a typed handler to opFunc, decoding the JSON input.
-func op[I any](fn func(*Server, context.Context, *I) (any, *apiError)) opFunc {
-	return func(s *Server, ctx context.Context, body []byte) (any, *apiError) {
-		var in I
-		if len(bytes.TrimSpace(body)) > 0 {
-			if err := json.Unmarshal(body, &in); err != nil {
-				return nil, newAPIError(codeSerialization, "Could not parse the request body: %s", err.Error())
-			}
+func op[I any](fn func(*Server, context.Context, *I) (any, *awsjson.Error)) opFunc {
+	return func(s *Server, ctx context.Context, body []byte) (any, *awsjson.Error) {
+		in, aerr := awsjson.Decode[I](body)
+		if aerr != nil {
+			return nil, aerr
 		}
-		return fn(s, ctx, &in)
+		return fn(s, ctx, in)
 	}
 }
 
@@ -48,20 +45,12 @@ var operations = map[string]opFunc{
 }
 
 func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, body []byte, p awsauth.Principal) {
-	if r.Method != http.MethodPost {
-		writeJSONError(w, newAPIError(codeUnknownOperation, "Secrets Manager accepts only POST requests."))
+	name, fn, aerr := awsjson.Lookup(protocol, r, operations)
+	if aerr != nil {
+		awsjson.WriteError(w, aerr)
 		return
 	}
-	target := r.Header.Get("X-Amz-Target")
-	name, ok := strings.CutPrefix(target, serviceName+".")
-	fn := operations[name]
-	if !ok || fn == nil {
-		writeJSONError(w, newAPIError(codeUnknownOperation, "Unknown operation %q.", target))
-		return
-	}
-	s.mu.Lock()
-	s.stats[name]++
-	s.mu.Unlock()
+	s.stats.Count(name)
 	s.recordCall(p, name)
 	mark := &commitMark{}
 	out, aerr := fn(s, context.WithValue(r.Context(), commitKey{}, mark), body)
@@ -73,10 +62,10 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, bod
 		}
 	}
 	if aerr != nil {
-		writeJSONError(w, aerr)
+		awsjson.WriteError(w, aerr)
 		return
 	}
-	writeJSON(w, out)
+	protocol.WriteJSON(w, out)
 }
 
 // ---- shared helpers (callers hold s.mu) ----
@@ -84,11 +73,11 @@ func (s *Server) serveSecretsManager(w http.ResponseWriter, r *http.Request, bod
 // lockedSecret locks the server, purges expired deletions and resolves id.
 // On success the caller must unlock. allowDeleted lets a secret that is
 // scheduled for deletion through.
-func (s *Server) lockedSecret(id *string, allowDeleted bool) (*secret, *apiError) {
+func (s *Server) lockedSecret(id *string, allowDeleted bool) (*secret, *awsjson.Error) {
 	if id == nil {
-		return nil, errNull("secretId")
+		return nil, protocol.Null("secretId")
 	}
-	if aerr := checkLen("secretId", id, 1, 2048); aerr != nil {
+	if aerr := protocol.CheckLen("secretId", id, 1, 2048); aerr != nil {
 		return nil, aerr
 	}
 	s.mu.Lock()
@@ -129,58 +118,60 @@ func (s *Server) purgeExpiredLocked() {
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9/_+=.@-]+$`)
 
 // validateValue checks SecretString/SecretBinary: at most one, within quota.
-func validateValue(str *string, bin []byte) *apiError {
+func validateValue(str *string, bin []byte) *awsjson.Error {
 	if str != nil && bin != nil {
-		return newAPIError(codeInvalidParameter, msgBothValues)
+		return awsjson.Errorf(codeInvalidParameter, msgBothValues)
 	}
 	if str != nil && len(*str) > 65536 {
-		return newAPIError(codeValidation, "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
+		return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536")
 	}
 	if len(bin) > 65536 {
-		return newAPIError(codeValidation, "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
+		return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to 65536")
 	}
 	return nil
 }
 
-func validateTags(tags []tag) *apiError {
+func validateTags(tags []tag) *awsjson.Error {
 	if len(tags) > 50 {
-		return newAPIError(codeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
+		return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50")
 	}
 	seen := map[string]bool{}
 	for _, t := range tags {
-		if len(t.Key) < 1 || len(t.Key) > 128 {
-			return errLength("tags.member.key", t.Key, 1, 128)
+		if aerr := protocol.CheckLen("tags.member.key", &t.Key, 1, 128); aerr != nil {
+			return aerr
 		}
-		if len(t.Value) > 256 {
-			return errLength("tags.member.value", t.Value, 0, 256)
+		if aerr := protocol.CheckLen("tags.member.value", &t.Value, 0, 256); aerr != nil {
+			return aerr
 		}
 		if seen[t.Key] {
-			return newAPIError(codeInvalidParameter, "You can't add duplicate tag keys: %s.", t.Key)
+			return awsjson.Errorf(codeInvalidParameter, "You can't add duplicate tag keys: %s.", t.Key)
 		}
 		seen[t.Key] = true
 	}
 	return nil
 }
 
-func validateToken(tok *string) *apiError { return checkLen("clientRequestToken", tok, 32, 64) }
+func validateToken(tok *string) *awsjson.Error {
+	return protocol.CheckLen("clientRequestToken", tok, 32, 64)
+}
 
-func validateStages(stages []string) *apiError {
+func validateStages(stages []string) *awsjson.Error {
 	if stages == nil {
 		return nil
 	}
 	if len(stages) < 1 || len(stages) > 20 {
-		return newAPIError(codeValidation, "1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 20")
+		return awsjson.Errorf(codeValidation, "1 validation error detected: Value at 'versionStages' failed to satisfy constraint: Member must have length between 1 and 20")
 	}
 	for _, st := range stages {
-		if len(st) < 1 || len(st) > 256 {
-			return errLength("versionStages.member", st, 1, 256)
+		if aerr := protocol.CheckLen("versionStages.member", &st, 1, 256); aerr != nil {
+			return aerr
 		}
 	}
 	return nil
 }
 
-func errLimit() *apiError {
-	return newAPIError(codeLimitExceeded, "The request failed because it would exceed one of the Secrets Manager quotas.")
+func errLimit() *awsjson.Error {
+	return awsjson.Errorf(codeLimitExceeded, "The request failed because it would exceed one of the Secrets Manager quotas.")
 }
 
 // newVersionLocked adds a version with a value to sec.
@@ -211,20 +202,20 @@ type arnNameVersion struct {
 	VersionId *string `json:"VersionId,omitempty"`
 }
 
-func (s *Server) createSecret(ctx context.Context, in *createSecretInput) (any, *apiError) {
+func (s *Server) createSecret(ctx context.Context, in *createSecretInput) (any, *awsjson.Error) {
 	if in.Name == nil {
-		return nil, errNull("name")
+		return nil, protocol.Null("name")
 	}
-	if aerr := checkLen("name", in.Name, 1, 512); aerr != nil {
+	if aerr := protocol.CheckLen("name", in.Name, 1, 512); aerr != nil {
 		return nil, aerr
 	}
 	if !nameRE.MatchString(*in.Name) {
-		return nil, newAPIError(codeInvalidParameter, "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
+		return nil, awsjson.Errorf(codeInvalidParameter, "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!")
 	}
-	for _, a := range []*apiError{
+	for _, a := range []*awsjson.Error{
 		validateToken(in.ClientRequestToken),
-		checkLen("description", in.Description, 0, 2048),
-		checkLen("kmsKeyId", in.KmsKeyId, 0, 2048),
+		protocol.CheckLen("description", in.Description, 0, 2048),
+		protocol.CheckLen("kmsKeyId", in.KmsKeyId, 0, 2048),
 		validateValue(in.SecretString, in.SecretBinary),
 		validateTags(in.Tags),
 	} {
@@ -233,9 +224,9 @@ func (s *Server) createSecret(ctx context.Context, in *createSecretInput) (any, 
 		}
 	}
 	if len(in.AddReplicaRegions) > 0 {
-		return nil, newAPIError(codeInvalidRequest, "The dualkey emulator does not support replica regions.")
+		return nil, awsjson.Errorf(codeInvalidRequest, "The dualkey emulator does not support replica regions.")
 	}
-	token := newUUID()
+	token := awsjson.UUID()
 	if in.ClientRequestToken != nil {
 		token = *in.ClientRequestToken
 	}
@@ -246,13 +237,13 @@ func (s *Server) createSecret(ctx context.Context, in *createSecretInput) (any, 
 	s.purgeExpiredLocked()
 	if ex := s.st.byName(*in.Name); ex != nil {
 		if ex.deleted() {
-			return nil, newAPIError(codeInvalidRequest, "You can't create this secret because a secret with this name is already scheduled for deletion.")
+			return nil, awsjson.Errorf(codeInvalidRequest, "You can't create this secret because a secret with this name is already scheduled for deletion.")
 		}
 		// A retried CreateSecret (same token, same value) succeeds without change.
 		if v := ex.Versions[token]; v != nil && hasValue && v.sameValue(in.SecretString, in.SecretBinary) {
 			return arnNameVersion{ARN: ex.ARN, Name: ex.Name, VersionId: ptr(v.ID)}, nil
 		}
-		return nil, newAPIError(codeResourceExists, "The operation failed because the secret %s already exists.", *in.Name)
+		return nil, awsjson.Errorf(codeResourceExists, "The operation failed because the secret %s already exists.", *in.Name)
 	}
 	now := s.now()
 	arn := "arn:aws:secretsmanager:" + s.cfg.Region + ":" + s.cfg.AccountID + ":secret:" + *in.Name + "-" + randomFrom(arnSuffixAlphabet, 6)
@@ -333,7 +324,7 @@ func (s *Server) describe(sec *secret) describeSecretOutput {
 	return out
 }
 
-func (s *Server) describeSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) describeSecret(ctx context.Context, in *secretIDInput) (any, *awsjson.Error) {
 	sec, aerr := s.lockedSecret(in.SecretId, true)
 	if aerr != nil {
 		return nil, aerr
@@ -360,11 +351,11 @@ type getSecretValueOutput struct {
 	CreatedDate   *epochTime `json:"CreatedDate"`
 }
 
-func (s *Server) getSecretValue(ctx context.Context, in *getSecretValueInput) (any, *apiError) {
-	if aerr := checkLen("versionId", in.VersionId, 32, 64); aerr != nil {
+func (s *Server) getSecretValue(ctx context.Context, in *getSecretValueInput) (any, *awsjson.Error) {
+	if aerr := protocol.CheckLen("versionId", in.VersionId, 32, 64); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := checkLen("versionStage", in.VersionStage, 1, 256); aerr != nil {
+	if aerr := protocol.CheckLen("versionStage", in.VersionStage, 1, 256); aerr != nil {
 		return nil, aerr
 	}
 	sec, aerr := s.lockedSecret(in.SecretId, false)
@@ -380,7 +371,7 @@ func (s *Server) getSecretValue(ctx context.Context, in *getSecretValueInput) (a
 			return nil, errVersionIDNotFound(*in.VersionId)
 		}
 		if in.VersionStage != nil && !v.hasStage(*in.VersionStage) {
-			return nil, newAPIError(codeInvalidRequest, "You provided a VersionStage that is not associated to the provided VersionId.")
+			return nil, awsjson.Errorf(codeInvalidRequest, "You provided a VersionStage that is not associated to the provided VersionId.")
 		}
 	default:
 		stage := stageCurrent
@@ -427,21 +418,21 @@ type putSecretValueOutput struct {
 	VersionStages []string `json:"VersionStages"`
 }
 
-func (s *Server) putSecretValue(ctx context.Context, in *putSecretValueInput) (any, *apiError) {
-	for _, a := range []*apiError{
+func (s *Server) putSecretValue(ctx context.Context, in *putSecretValueInput) (any, *awsjson.Error) {
+	for _, a := range []*awsjson.Error{
 		validateToken(in.ClientRequestToken),
 		validateValue(in.SecretString, in.SecretBinary),
 		validateStages(in.VersionStages),
-		checkLen("rotationToken", in.RotationToken, 36, 256),
+		protocol.CheckLen("rotationToken", in.RotationToken, 36, 256),
 	} {
 		if a != nil {
 			return nil, a
 		}
 	}
 	if in.SecretString == nil && in.SecretBinary == nil {
-		return nil, newAPIError(codeInvalidRequest, "You must provide either SecretString or SecretBinary.")
+		return nil, awsjson.Errorf(codeInvalidRequest, "You must provide either SecretString or SecretBinary.")
 	}
-	token := newUUID()
+	token := awsjson.UUID()
 	if in.ClientRequestToken != nil {
 		token = *in.ClientRequestToken
 	}
@@ -467,13 +458,13 @@ func (s *Server) putSecretValue(ctx context.Context, in *putSecretValueInput) (a
 //
 // then the labels are attached (stages nil means AWSCURRENT; the very first
 // version of a secret always gets AWSCURRENT).
-func (s *Server) writeVersionLocked(ctx context.Context, sec *secret, token string, str *string, bin []byte, stages []string) (*version, *apiError) {
+func (s *Server) writeVersionLocked(ctx context.Context, sec *secret, token string, str *string, bin []byte, stages []string) (*version, *awsjson.Error) {
 	v := sec.Versions[token]
 	if v != nil && v.hasValue() {
 		if v.sameValue(str, bin) {
 			return v, nil
 		}
-		return nil, newAPIError(codeResourceExists, "You can't modify an existing version, you can only create new versions.")
+		return nil, awsjson.Errorf(codeResourceExists, "You can't modify an existing version, you can only create new versions.")
 	}
 	labels := slices.Clone(stages)
 	if labels == nil {
@@ -513,14 +504,14 @@ type arnName struct {
 	Name string `json:"Name"`
 }
 
-func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretVersionStageInput) (any, *apiError) {
+func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretVersionStageInput) (any, *awsjson.Error) {
 	if in.VersionStage == nil {
-		return nil, errNull("versionStage")
+		return nil, protocol.Null("versionStage")
 	}
-	for _, a := range []*apiError{
-		checkLen("versionStage", in.VersionStage, 1, 256),
-		checkLen("moveToVersionId", in.MoveToVersionId, 32, 64),
-		checkLen("removeFromVersionId", in.RemoveFromVersionId, 32, 64),
+	for _, a := range []*awsjson.Error{
+		protocol.CheckLen("versionStage", in.VersionStage, 1, 256),
+		protocol.CheckLen("moveToVersionId", in.MoveToVersionId, 32, 64),
+		protocol.CheckLen("removeFromVersionId", in.RemoveFromVersionId, 32, 64),
 	} {
 		if a != nil {
 			return nil, a
@@ -540,7 +531,7 @@ func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretV
 			return nil, errVersionIDNotFound(*in.RemoveFromVersionId)
 		}
 		if !remove.hasStage(stage) {
-			return nil, newAPIError(codeInvalidParameter, "The staging label %s is not attached to the version %s specified in RemoveFromVersionId.", stage, remove.ID)
+			return nil, awsjson.Errorf(codeInvalidParameter, "The staging label %s is not attached to the version %s specified in RemoveFromVersionId.", stage, remove.ID)
 		}
 	}
 	switch {
@@ -550,7 +541,7 @@ func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretV
 			return nil, errVersionIDNotFound(*in.MoveToVersionId)
 		}
 		if cur != nil && cur != to && remove == nil {
-			return nil, newAPIError(codeInvalidParameter, "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, cur.ID)
+			return nil, awsjson.Errorf(codeInvalidParameter, "The parameter RemoveFromVersionId can't be empty. Staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", stage, cur.ID)
 		}
 		if cur == to {
 			return arnName{ARN: sec.ARN, Name: sec.Name}, nil
@@ -561,11 +552,11 @@ func (s *Server) updateSecretVersionStage(ctx context.Context, in *updateSecretV
 		sec.moveStage(stage, to)
 	case remove != nil:
 		if stage == stageCurrent {
-			return nil, newAPIError(codeInvalidParameter, "You can't remove the staging label AWSCURRENT from a version without moving it to another version. Specify MoveToVersionId as well.")
+			return nil, awsjson.Errorf(codeInvalidParameter, "You can't remove the staging label AWSCURRENT from a version without moving it to another version. Specify MoveToVersionId as well.")
 		}
 		sec.removeStage(stage, remove)
 	default:
-		return nil, newAPIError(codeInvalidParameter, "You must specify MoveToVersionId, RemoveFromVersionId, or both.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "You must specify MoveToVersionId, RemoveFromVersionId, or both.")
 	}
 	sec.LastChanged = s.now()
 	sec.pruneVersions()
@@ -580,9 +571,9 @@ type tagResourceInput struct {
 	Tags     []tag
 }
 
-func (s *Server) tagResource(ctx context.Context, in *tagResourceInput) (any, *apiError) {
+func (s *Server) tagResource(ctx context.Context, in *tagResourceInput) (any, *awsjson.Error) {
 	if in.Tags == nil {
-		return nil, errNull("tags")
+		return nil, protocol.Null("tags")
 	}
 	if aerr := validateTags(in.Tags); aerr != nil {
 		return nil, aerr
@@ -615,9 +606,9 @@ type untagResourceInput struct {
 	TagKeys  []string
 }
 
-func (s *Server) untagResource(ctx context.Context, in *untagResourceInput) (any, *apiError) {
+func (s *Server) untagResource(ctx context.Context, in *untagResourceInput) (any, *awsjson.Error) {
 	if in.TagKeys == nil {
-		return nil, errNull("tagKeys")
+		return nil, protocol.Null("tagKeys")
 	}
 	sec, aerr := s.lockedSecret(in.SecretId, false)
 	if aerr != nil {
@@ -642,11 +633,11 @@ type updateSecretInput struct {
 	Type               *string
 }
 
-func (s *Server) updateSecret(ctx context.Context, in *updateSecretInput) (any, *apiError) {
-	for _, a := range []*apiError{
+func (s *Server) updateSecret(ctx context.Context, in *updateSecretInput) (any, *awsjson.Error) {
+	for _, a := range []*awsjson.Error{
 		validateToken(in.ClientRequestToken),
-		checkLen("description", in.Description, 0, 2048),
-		checkLen("kmsKeyId", in.KmsKeyId, 0, 2048),
+		protocol.CheckLen("description", in.Description, 0, 2048),
+		protocol.CheckLen("kmsKeyId", in.KmsKeyId, 0, 2048),
 		validateValue(in.SecretString, in.SecretBinary),
 	} {
 		if a != nil {
@@ -660,7 +651,7 @@ func (s *Server) updateSecret(ctx context.Context, in *updateSecretInput) (any, 
 	defer s.mu.Unlock()
 	out := arnNameVersion{ARN: sec.ARN, Name: sec.Name}
 	if in.SecretString != nil || in.SecretBinary != nil {
-		token := newUUID()
+		token := awsjson.UUID()
 		if in.ClientRequestToken != nil {
 			token = *in.ClientRequestToken
 		}
@@ -695,16 +686,16 @@ type deleteSecretOutput struct {
 	DeletionDate *epochTime `json:"DeletionDate"`
 }
 
-func (s *Server) deleteSecret(ctx context.Context, in *deleteSecretInput) (any, *apiError) {
+func (s *Server) deleteSecret(ctx context.Context, in *deleteSecretInput) (any, *awsjson.Error) {
 	force := in.ForceDeleteWithoutRecovery != nil && *in.ForceDeleteWithoutRecovery
 	if force && in.RecoveryWindowInDays != nil {
-		return nil, newAPIError(codeInvalidParameter, "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
+		return nil, awsjson.Errorf(codeInvalidParameter, "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.")
 	}
 	days := int64(30)
 	if in.RecoveryWindowInDays != nil {
 		days = *in.RecoveryWindowInDays
 		if days < 7 || days > 30 {
-			return nil, newAPIError(codeInvalidParameter, "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
+			return nil, awsjson.Errorf(codeInvalidParameter, "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).")
 		}
 	}
 	sec, aerr := s.lockedSecret(in.SecretId, true)
@@ -730,7 +721,7 @@ func (s *Server) deleteSecret(ctx context.Context, in *deleteSecretInput) (any, 
 	return deleteSecretOutput{ARN: sec.ARN, Name: sec.Name, DeletionDate: ts(when)}, nil
 }
 
-func (s *Server) restoreSecret(ctx context.Context, in *secretIDInput) (any, *apiError) {
+func (s *Server) restoreSecret(ctx context.Context, in *secretIDInput) (any, *awsjson.Error) {
 	sec, aerr := s.lockedSecret(in.SecretId, true)
 	if aerr != nil {
 		return nil, aerr

@@ -10,12 +10,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -23,8 +23,8 @@ import (
 const (
 	DefaultAccessKeyID     = "AKIADUALKEYBOOTSTRAP"
 	DefaultSecretAccessKey = "dualkey-bootstrap-secret-key"
-	DefaultRegion          = "us-east-1"
-	DefaultAccountID       = "123456789012"
+	DefaultRegion          = awsjson.DefaultRegion
+	DefaultAccountID       = awsjson.DefaultAccountID
 )
 
 // serviceName is the SigV4 credential-scope service of Secrets Manager.
@@ -99,9 +99,9 @@ type Server struct {
 	httpClient *http.Client
 	maxBody    int64
 
-	mu        sync.Mutex // guards st, stats, rotations and the persistence fields; never held while a Lambda runs
+	mu        sync.Mutex // guards st, rotations and the persistence fields; never held while a Lambda runs
 	st        *state
-	stats     map[string]int
+	stats     awsjson.Calls // per Secrets Manager operation
 	rotations []RotationRecord
 	deadlines deadlines // scheduled deletions, earliest first
 
@@ -127,26 +127,17 @@ type Server struct {
 
 // New builds a Server, loading Config.StateFile when it exists.
 func New(cfg Config) (*Server, error) {
-	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
-	}
-	if cfg.AccountID == "" {
-		cfg.AccountID = DefaultAccountID
-	}
+	cfg.Region, cfg.AccountID, cfg.Now = awsjson.Defaults(cfg.Region, cfg.AccountID, cfg.Now)
 	s := &Server{
 		cfg:        cfg,
 		verifier:   cfg.Verifier,
 		now:        cfg.Now,
 		httpClient: &http.Client{},
 		st:         newState(),
-		stats:      map[string]int{},
 		dirty:      map[string]bool{},
 		encoded:    map[string]encodedSecret{},
 		calls:      map[string]map[string]int{},
 		queues:     map[string]*invokeQueue{},
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if s.verifier == nil {
 		s.verifier = &awsauth.Verifier{
@@ -217,22 +208,10 @@ func (s *Server) Close() error {
 // Stats returns the number of calls per Secrets Manager operation since start
 // or the last reset. Every authenticated request that reached an operation is
 // counted, whether it succeeded or failed.
-func (s *Server) Stats() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.stats))
-	for k, v := range s.stats {
-		out[k] = v
-	}
-	return out
-}
+func (s *Server) Stats() map[string]int { return s.stats.Snapshot() }
 
 // ResetStats zeroes the operation counters.
-func (s *Server) ResetStats() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats = map[string]int{}
-}
+func (s *Server) ResetStats() { s.stats.Reset() }
 
 // ServeHTTP implements http.Handler.
 //
@@ -258,7 +237,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.maxBody+1))
 	if err != nil {
-		writeJSONError(w, &apiError{Code: codeSerialization, Message: "could not read request body", Status: http.StatusBadRequest})
+		awsjson.WriteError(w, &awsjson.Error{Code: awsjson.CodeSerialization, Message: "could not read request body", Status: http.StatusBadRequest})
 		return
 	}
 	if int64(len(body)) > s.maxBody {
@@ -276,7 +255,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, ok := s.cfg.Services[p.Service]
 	if !ok {
 		if jsonProtocol {
-			writeJSONError(w, newAPIError(codeUnknownOperation, "The service %q is not served by this endpoint.", p.Service))
+			awsjson.WriteError(w, awsjson.Errorf(awsjson.CodeUnknownOperation, "The service %q is not served by this endpoint.", p.Service))
 		} else {
 			writeQueryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("The service %q is not served by this endpoint.", p.Service), p.Service)
 		}
@@ -296,7 +275,7 @@ func (s *Server) writeTooLarge(w http.ResponseWriter, r *http.Request, jsonProto
 		if i := strings.LastIndex(op, "."); i >= 0 {
 			op = op[i+1:]
 		}
-		writeJSONError(w, &apiError{Code: "RequestEntityTooLargeException",
+		awsjson.WriteError(w, &awsjson.Error{Code: "RequestEntityTooLargeException",
 			Message: fmt.Sprintf("Request must be smaller than %d bytes for the %s operation", s.maxBody, rotation.RedactURLs(op)),
 			Status:  http.StatusRequestEntityTooLarge})
 		return
@@ -329,42 +308,13 @@ func (s *Server) writeAuthError(w http.ResponseWriter, jsonProtocol bool, servic
 		code, qcode, msg = "UnrecognizedClientException", "InvalidClientTokenId", tokenMsg
 	}
 	if jsonProtocol {
-		writeJSONError(w, &apiError{Code: code, Message: msg, Status: http.StatusBadRequest})
+		awsjson.WriteError(w, &awsjson.Error{Code: code, Message: msg, Status: http.StatusBadRequest})
 		return
 	}
 	if service != "iam" && service != "sts" {
 		service = ""
 	}
 	writeQueryError(w, qstatus, qcode, msg, service)
-}
-
-func newRequestID() string { return newUUID() }
-
-func writeJSON(w http.ResponseWriter, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		writeJSONError(w, &apiError{Code: codeInternal, Message: "could not encode response", Status: http.StatusInternalServerError})
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", newRequestID())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
-}
-
-func writeJSONError(w http.ResponseWriter, e *apiError) {
-	b, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", newRequestID())
-	w.Header().Set("X-Amzn-ErrorType", e.Code)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	status := e.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
 }
 
 // writeQueryError writes an AWS query-protocol (IAM/STS style) XML error.
@@ -387,7 +337,7 @@ func writeQueryError(w http.ResponseWriter, status int, code, msg, service strin
 	case "sts":
 		ns = "https://sts.amazonaws.com/doc/2011-06-15/"
 	}
-	id := newRequestID()
+	id := awsjson.UUID()
 	b, _ := xml.Marshal(errResp{Xmlns: ns, Error: errBody{Type: "Sender", Code: code, Message: msg}, RequestID: id})
 	w.Header().Set("Content-Type", "text/xml")
 	w.Header().Set("X-Amzn-RequestId", id)

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // stateVersion tags the state file format.
@@ -74,8 +76,8 @@ func loadState(path string) (*state, error) {
 	return st, nil
 }
 
-func errSaveState(err error) *apiError {
-	return &apiError{Code: codeInternal, Message: "The emulator could not save its state file: " + err.Error(), Status: http.StatusInternalServerError}
+func errSaveState(err error) *awsjson.Error {
+	return &awsjson.Error{Code: codeInternal, Message: "The emulator could not save its state file: " + err.Error(), Status: http.StatusInternalServerError}
 }
 
 // Persistence. A mutating operation changes the state in memory under s.mu

@@ -2,21 +2,10 @@ package awsemu
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"math/big"
 	"strconv"
 	"time"
 )
-
-// newUUID returns a random (version 4) UUID string.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error on supported platforms
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
 
 // randomFrom returns n characters drawn uniformly from alphabet with crypto/rand.
 func randomFrom(alphabet []rune, n int) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Service names as they appear in a SigV4 credential scope.
@@ -283,7 +284,7 @@ func namespace(service string) string {
 }
 
 func writeResult(w http.ResponseWriter, service, action string, result any) {
-	reqID := newRequestID()
+	reqID := awsjson.UUID()
 	var buf bytes.Buffer
 	fmt.Fprintf(&buf, `<%sResponse xmlns="%s">`, action, namespace(service))
 	if result != nil {
@@ -307,7 +308,7 @@ type errorResponse struct {
 }
 
 func writeError(w http.ResponseWriter, service string, e *apiError) {
-	reqID := newRequestID()
+	reqID := awsjson.UUID()
 	resp := errorResponse{Xmlns: namespace(service), Type: "Sender", Code: e.code, Message: e.message, RequestID: reqID}
 	if e.status >= 500 {
 		resp.Type = "Receiver"

@@ -30,11 +30,12 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsauth"
+	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultAccountID     = "123456789012"
+	DefaultAccountID     = awsjson.DefaultAccountID
 	DefaultBootstrapUser = "dualkey-admin"
 )
 
@@ -109,23 +110,16 @@ type accessKey struct {
 // its bootstrap key.
 func New(cfg Config) *Service {
 	s := &Service{
-		account:         cfg.AccountID,
 		bootstrapUser:   cfg.BootstrapUser,
 		bootstrapID:     cfg.BootstrapAccessKeyID,
 		bootstrapSecret: cfg.BootstrapSecretAccessKey,
-		now:             cfg.Now,
 		delay:           cfg.PropagationDelay,
 		users:           map[string]*user{},
 		keys:            map[string]*accessKey{},
 	}
-	if s.account == "" {
-		s.account = DefaultAccountID
-	}
+	_, s.account, s.now = awsjson.Defaults("", cfg.AccountID, cfg.Now)
 	if s.bootstrapUser == "" {
 		s.bootstrapUser = DefaultBootstrapUser
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	s.installBootstrapLocked()
 	return s
@@ -299,12 +293,4 @@ func (s *Service) newUserIDLocked() string {
 			return id
 		}
 	}
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
