@@ -1,10 +1,13 @@
 // Package testutil holds the small helpers dualkey's tests share: a clock
-// that only moves when told to, and a goroutine-safe buffer for log sinks.
+// that only moves when told to, a goroutine-safe buffer for log sinks, and
+// the rule for a tool a test needs but cannot find.
 package testutil
 
 import (
 	"bytes"
+	"os"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -50,4 +53,16 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Unavailable is what a test does when a tool it needs is missing: it fails
+// t in CI (the CI environment variable set), where every tool must be
+// installed, and skips it elsewhere. err should say what is missing and name
+// the command that installs it.
+func Unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
 }
