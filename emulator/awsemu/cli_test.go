@@ -1,53 +1,24 @@
 package awsemu_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
 
 // TestAWSCLI drives the emulator with the real AWS CLI when it is installed.
 func TestAWSCLI(t *testing.T) {
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("aws CLI not on PATH: .ci/run installs Debian's awscli")
-		}
-		t.Skip("aws CLI not on PATH")
-	}
+	c := emutest.NewCLI(t, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
 	e := startEmu(t, awsemu.Config{})
-	dir := t.TempDir()
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"AWS_ACCESS_KEY_ID="+awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+awsemu.DefaultSecretAccessKey,
-		"AWS_DEFAULT_REGION="+awsemu.DefaultRegion,
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_PAGER=",
-	)
-	run := func(env []string, args ...string) (string, string, error) {
-		cmd := exec.Command(bin, append([]string{"--endpoint-url", e.url, "--output", "json", "secretsmanager"}, args...)...)
-		cmd.Env = env
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		return out.String(), errOut.String(), err
+	run := func(c *emutest.CLI, args ...string) (string, string, error) {
+		return c.Run(append([]string{"--endpoint-url", e.url, "--output", "json", "secretsmanager"}, args...)...)
 	}
 	ok := func(args ...string) string {
 		t.Helper()
-		out, stderr, err := run(env, args...)
+		out, stderr, err := run(c, args...)
 		if err != nil {
 			t.Fatalf("aws secretsmanager %s: %v: %s", args[0], err, stderr) // stderr never holds the value
 		}
@@ -88,12 +59,12 @@ func TestAWSCLI(t *testing.T) {
 	}
 
 	// Errors come back with AWS's codes.
-	_, stderr, err := run(env, "get-secret-value", "--secret-id", "cli/missing")
+	_, stderr, err := run(c, "get-secret-value", "--secret-id", "cli/missing")
 	if err == nil || !strings.Contains(stderr, "ResourceNotFoundException") {
 		t.Fatalf("missing secret: err %v stderr %s", err, stderr)
 	}
-	badEnv := append(append([]string{}, env...), "AWS_SECRET_ACCESS_KEY=wrong")
-	_, stderr, err = run(badEnv, "list-secrets")
+	bad := &emutest.CLI{Bin: c.Bin, Env: append(append([]string{}, c.Env...), "AWS_SECRET_ACCESS_KEY=wrong")}
+	_, stderr, err = run(bad, "list-secrets")
 	if err == nil || !strings.Contains(stderr, "InvalidSignatureException") {
 		t.Fatalf("wrong secret: err %v stderr %s", err, stderr)
 	}

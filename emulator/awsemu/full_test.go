@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
 
 func fullClients(url, id, secret string) (*secretsmanager.Client, *iam.Client, *sts.Client) {
@@ -102,13 +102,7 @@ func apiCode(err error) string {
 // issued, works for Secrets Manager, IAM and STS, and is refused by all three
 // once the key is inactive.
 func TestFullEmulatorAWSCLI(t *testing.T) {
-	bin, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("aws CLI not on PATH: .ci/run installs Debian's awscli")
-		}
-		t.Skip("aws CLI not on PATH")
-	}
+	bin := emutest.FindCLI(t)
 	ctx := context.Background()
 	_, url := startFull(t, awsemu.Config{})
 	_, admin, _ := fullClients(url, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
@@ -120,16 +114,10 @@ func TestFullEmulatorAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := aws.ToString(key.AccessKey.AccessKeyId)
-	env := []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "AWS_ACCESS_KEY_ID=" + id,
-		"AWS_SECRET_ACCESS_KEY=" + aws.ToString(key.AccessKey.SecretAccessKey), "AWS_DEFAULT_REGION=us-east-1", "AWS_REGION=us-east-1"}
-	if p := os.Getenv("PYENV_ROOT"); p != "" {
-		env = append(env, "PYENV_ROOT="+p)
-	}
+	c := &emutest.CLI{Bin: bin, Env: emutest.CLIEnv(t.TempDir(), id, aws.ToString(key.AccessKey.SecretAccessKey))}
 	cli := func(args ...string) (string, error) {
-		cmd := exec.Command(bin, append([]string{"--endpoint-url", url, "--output", "json"}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		stdout, stderr, err := c.Run(append([]string{"--endpoint-url", url, "--output", "json"}, args...)...)
+		return stdout + stderr, err
 	}
 	calls := [][]string{
 		{"secretsmanager", "list-secrets"},

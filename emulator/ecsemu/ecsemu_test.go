@@ -1,16 +1,11 @@
 package ecsemu_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,14 +16,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/ecsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 	"github.com/dualkey/dualkey/internal/testutil"
 )
 
-var t0 = time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)
+var t0 = emutest.T0
 
 var deploymentIDRE = regexp.MustCompile(`^ecs-svc/[0-9]{19}$`)
 
@@ -44,33 +39,12 @@ func start(t testing.TB, cfg ecsemu.Config) *env {
 	clock := testutil.NewFakeClock(t0)
 	cfg.Now = clock.Now
 	svc := ecsemu.New(cfg)
-	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{ecsemu.SigningName: svc}})
-	if err != nil {
-		t.Fatalf("awsemu.New: %v", err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	c := awsemu.ClientConfig(url)
-	c.RetryMaxAttempts = 1
+	url, c := emutest.Mount(t, clock.Now, ecsemu.SigningName, svc)
 	return &env{svc: svc, url: url, ecs: ecs.NewFromConfig(c), clock: clock}
 }
 
 // ctx is not t.Context(): see emulator/logsemu's helpers for why.
 func ctx() context.Context { return context.Background() }
-
-func wantErr(t testing.TB, err error, code, msg string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error = %v, want %s", err, code)
-	}
-	if ae.ErrorCode() != code || (msg != "" && ae.ErrorMessage() != msg) {
-		t.Fatalf("error = %s: %q, want %s: %q", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
-	}
-}
 
 func (e *env) setup(t testing.TB, cluster string, services ...string) {
 	t.Helper()
@@ -235,7 +209,7 @@ func TestUpdateServiceRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.ecs.UpdateService(ctx(), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	if n := e.svc.ForcedDeployments("prod", "api") + e.svc.ForcedDeployments("staging", "web"); n != 0 {
@@ -255,7 +229,7 @@ func TestFailUpdates(t *testing.T) {
 	e.setup(t, "prod", "api")
 	e.svc.FailUpdates("prod", "api", "AccessDeniedException", "User is not authorized to perform: ecs:UpdateService")
 	_, err := e.ecs.UpdateService(ctx(), &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), ForceNewDeployment: true})
-	wantErr(t, err, "AccessDeniedException", "User is not authorized to perform: ecs:UpdateService")
+	emutest.WantError(t, err, "AccessDeniedException", "User is not authorized to perform: ecs:UpdateService")
 	if len(e.svc.Deployments("prod", "api")) != 1 || e.svc.ForcedDeployments("prod", "api") != 0 {
 		t.Fatal("a failed update changed the service")
 	}
@@ -306,7 +280,7 @@ func TestDescribeServices(t *testing.T) {
 	for _, c := range errs {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.ecs.DescribeServices(ctx(), c.in)
-			wantErr(t, err, c.code, "")
+			emutest.WantError(t, err, c.code, "")
 		})
 	}
 }
@@ -341,7 +315,7 @@ func TestCreateService(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.ecs.CreateService(ctx(), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	// Listing pages through ACTIVE services in ARN order.
@@ -382,15 +356,15 @@ func TestClusters(t *testing.T) {
 		t.Fatalf("DescribeClusters: %+v %v", out, err)
 	}
 	_, err = e.ecs.DeleteCluster(ctx(), &ecs.DeleteClusterInput{Cluster: aws.String("prod")})
-	wantErr(t, err, "ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
+	emutest.WantError(t, err, "ClusterContainsServicesException", "The Cluster cannot be deleted while Services are active.")
 	_, err = e.ecs.DeleteService(ctx(), &ecs.DeleteServiceInput{Cluster: aws.String("prod"), Service: aws.String("api")})
-	wantErr(t, err, "InvalidParameterException", "The service cannot be stopped while it is scaled above 0.")
+	emutest.WantError(t, err, "InvalidParameterException", "The service cannot be stopped while it is scaled above 0.")
 	del, err := e.ecs.DeleteService(ctx(), &ecs.DeleteServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), Force: aws.Bool(true)})
 	if err != nil || aws.ToString(del.Service.Status) != "DRAINING" {
 		t.Fatalf("DeleteService: %+v %v", del, err)
 	}
 	_, err = e.ecs.DeleteCluster(ctx(), &ecs.DeleteClusterInput{Cluster: aws.String("prod")})
-	wantErr(t, err, "ClusterContainsServicesException", "")
+	emutest.WantError(t, err, "ClusterContainsServicesException", "")
 	e.clock.Advance(time.Minute)
 	if s := e.describe(t, "prod", "api"); aws.ToString(s.Status) != "INACTIVE" {
 		t.Fatalf("drained service status %s", aws.ToString(s.Status))
@@ -403,7 +377,7 @@ func TestClusters(t *testing.T) {
 		t.Fatalf("ListClusters: %+v %v", list, err)
 	}
 	_, err = e.ecs.UpdateService(ctx(), &ecs.UpdateServiceInput{Cluster: aws.String("prod"), Service: aws.String("api"), ForceNewDeployment: true})
-	wantErr(t, err, "ClusterNotFoundException", "Cluster not found.")
+	emutest.WantError(t, err, "ClusterNotFoundException", "Cluster not found.")
 }
 
 func TestAddServiceFixture(t *testing.T) {
@@ -453,36 +427,11 @@ func TestConcurrentForcedDeployments(t *testing.T) {
 
 // TestAWSCLI runs the refresh as an operator would with the AWS CLI.
 func TestAWSCLI(t *testing.T) {
-	bin := "/usr/bin/aws"
-	if _, err := os.Stat(bin); err != nil {
-		p, err := exec.LookPath("aws")
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("aws CLI not found: install it with `apt-get install -y awscli` (.ci/run does)")
-			}
-			t.Skip("aws CLI not found (apt-get install -y awscli)")
-		}
-		bin = p
-	}
+	c := emutest.NewCLI(t, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
 	e := start(t, ecsemu.Config{})
 	e.svc.AddService("prod", "api", "app:1", 2)
-	dir := t.TempDir()
-	var cliEnv []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cliEnv = append(cliEnv, kv)
-		}
-	}
-	cliEnv = append(cliEnv, "AWS_ACCESS_KEY_ID="+awsemu.DefaultAccessKeyID, "AWS_SECRET_ACCESS_KEY="+awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(dir, "c"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "k"), "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true")
 	run := func(args ...string) (string, string, error) {
-		cmd := exec.Command(bin, append(args, "--endpoint-url", e.url, "--output", "json")...)
-		cmd.Env = cliEnv
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		return out.String(), errOut.String(), err
+		return c.Run(append(args, "--endpoint-url", e.url, "--output", "json")...)
 	}
 	out, stderr, err := run("ecs", "update-service", "--cluster", "prod", "--service", "api", "--force-new-deployment")
 	if err != nil {

@@ -1,16 +1,11 @@
 package eventsemu_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,14 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/eventsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 	"github.com/dualkey/dualkey/internal/testutil"
 )
 
-var t0 = time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)
+var t0 = emutest.T0
 
 type env struct {
 	svc   *eventsemu.Service
@@ -40,33 +35,12 @@ func start(t testing.TB) *env {
 	t.Helper()
 	clock := testutil.NewFakeClock(t0)
 	svc := eventsemu.New(eventsemu.Config{Now: clock.Now})
-	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{eventsemu.SigningName: svc}})
-	if err != nil {
-		t.Fatalf("awsemu.New: %v", err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	cfg := awsemu.ClientConfig(url)
-	cfg.RetryMaxAttempts = 1
+	url, cfg := emutest.Mount(t, clock.Now, eventsemu.SigningName, svc)
 	return &env{svc: svc, url: url, eb: eventbridge.NewFromConfig(cfg), clock: clock}
 }
 
 // ctx is not t.Context(): see emulator/logsemu's helpers for why.
 func ctx() context.Context { return context.Background() }
-
-func wantErr(t testing.TB, err error, code, msg string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("error = %v, want %s", err, code)
-	}
-	if ae.ErrorCode() != code || (msg != "" && ae.ErrorMessage() != msg) {
-		t.Fatalf("error = %s: %q, want %s: %q", ae.ErrorCode(), ae.ErrorMessage(), code, msg)
-	}
-}
 
 func entry(detail string) types.PutEventsRequestEntry {
 	return types.PutEventsRequestEntry{Source: aws.String("dualkey"), DetailType: aws.String("Rotation refresh failed"), Detail: aws.String(detail)}
@@ -195,7 +169,7 @@ func TestPutEventsRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.eb.PutEvents(ctx(), &eventbridge.PutEventsInput{Entries: c.entries})
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	if n := len(e.svc.Events()); n != 0 {
@@ -259,7 +233,7 @@ func TestEventBuses(t *testing.T) {
 	for _, c := range createErrs {
 		t.Run("create "+c.name, func(t *testing.T) {
 			_, err := e.eb.CreateEventBus(ctx(), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	t.Run("describe", func(t *testing.T) {
@@ -272,7 +246,7 @@ func TestEventBuses(t *testing.T) {
 			t.Fatalf("ops-a: %+v %v", ops, err)
 		}
 		_, err = e.eb.DescribeEventBus(ctx(), &eventbridge.DescribeEventBusInput{Name: aws.String("nope")})
-		wantErr(t, err, "ResourceNotFoundException", "Event bus nope does not exist.")
+		emutest.WantError(t, err, "ResourceNotFoundException", "Event bus nope does not exist.")
 	})
 	t.Run("list pages in name order", func(t *testing.T) {
 		var names []string
@@ -303,12 +277,12 @@ func TestEventBuses(t *testing.T) {
 	})
 	t.Run("delete", func(t *testing.T) {
 		_, err := e.eb.DeleteEventBus(ctx(), &eventbridge.DeleteEventBusInput{Name: aws.String("default")})
-		wantErr(t, err, "ValidationException", "Cannot delete event bus default.")
+		emutest.WantError(t, err, "ValidationException", "Cannot delete event bus default.")
 		if _, err := e.eb.DeleteEventBus(ctx(), &eventbridge.DeleteEventBusInput{Name: aws.String("audit")}); err != nil {
 			t.Fatal(err)
 		}
 		_, err = e.eb.DeleteEventBus(ctx(), &eventbridge.DeleteEventBusInput{Name: aws.String("audit")})
-		wantErr(t, err, "ResourceNotFoundException", "Event bus audit does not exist.")
+		emutest.WantError(t, err, "ResourceNotFoundException", "Event bus audit does not exist.")
 		// Events for a deleted bus are accepted and dropped.
 		en := entry(`{}`)
 		en.EventBusName = aws.String("audit")
@@ -325,35 +299,10 @@ func TestEventBuses(t *testing.T) {
 // TestAWSCLI drives the service with the AWS CLI (v2 at /usr/bin/aws when
 // installed, else the aws on PATH).
 func TestAWSCLI(t *testing.T) {
-	bin := "/usr/bin/aws"
-	if _, err := os.Stat(bin); err != nil {
-		p, err := exec.LookPath("aws")
-		if err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("aws CLI not found: install it with `apt-get install -y awscli` (.ci/run does)")
-			}
-			t.Skip("aws CLI not found (apt-get install -y awscli)")
-		}
-		bin = p
-	}
+	c := emutest.NewCLI(t, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey)
 	e := start(t)
-	dir := t.TempDir()
-	var cliEnv []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			cliEnv = append(cliEnv, kv)
-		}
-	}
-	cliEnv = append(cliEnv, "AWS_ACCESS_KEY_ID="+awsemu.DefaultAccessKeyID, "AWS_SECRET_ACCESS_KEY="+awsemu.DefaultSecretAccessKey,
-		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_CONFIG_FILE="+filepath.Join(dir, "c"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "k"), "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1", "AWS_EC2_METADATA_DISABLED=true")
 	run := func(args ...string) (string, string, error) {
-		cmd := exec.Command(bin, append(args, "--endpoint-url", e.url, "--output", "json")...)
-		cmd.Env = cliEnv
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		return out.String(), errOut.String(), err
+		return c.Run(append(args, "--endpoint-url", e.url, "--output", "json")...)
 	}
 	out, stderr, err := run("events", "put-events", "--entries", `[{"Source":"dualkey","DetailType":"Rotation refresh failed","Detail":"{\"service\":\"ecs:c/s\"}"},{"Source":"dualkey","DetailType":"x","Detail":"[]"}]`)
 	if err != nil {

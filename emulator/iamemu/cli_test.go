@@ -1,29 +1,21 @@
 package iamemu_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
 
 // TestAWSCLI checks the emulator against botocore's signer and parsers. It is
-// skipped when the aws CLI is not installed.
+// skipped when the aws CLI is not installed (and fails in CI).
 func TestAWSCLI(t *testing.T) {
-	awsPath, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("aws CLI not on PATH: .ci/run installs Debian's awscli")
-		}
-		t.Skip("aws CLI not on PATH")
-	}
+	awsPath := emutest.FindCLI(t)
 	e := newEmu(t, nil)
 	e.createUser(t, "app")
 	k := e.createKey(t, "app")
@@ -33,26 +25,8 @@ func TestAWSCLI(t *testing.T) {
 	// output never contains the secret, so it may appear in failures.
 	run := func(t *testing.T, k key, args ...string) (stdout, stderr string, err error) {
 		t.Helper()
-		cmd := exec.CommandContext(t.Context(), awsPath, append([]string{"--endpoint-url", e.url, "--output", "json"}, args...)...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "AWS_") {
-				cmd.Env = append(cmd.Env, kv)
-			}
-		}
-		cmd.Env = append(cmd.Env,
-			"AWS_ACCESS_KEY_ID="+k.id,
-			"AWS_SECRET_ACCESS_KEY="+k.secret,
-			"AWS_DEFAULT_REGION=us-east-1",
-			"AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
-			"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-			"AWS_EC2_METADATA_DISABLED=true",
-			"AWS_PAGER=",
-			"AWS_MAX_ATTEMPTS=1",
-		)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err = cmd.Run()
-		return out.String(), errOut.String(), err
+		c := &emutest.CLI{Bin: awsPath, Env: emutest.CLIEnv(dir, k.id, k.secret)}
+		return c.Run(append([]string{"--endpoint-url", e.url, "--output", "json"}, args...)...)
 	}
 
 	t.Run("sts get-caller-identity", func(t *testing.T) {

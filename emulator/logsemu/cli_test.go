@@ -1,11 +1,7 @@
 package logsemu_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,69 +9,24 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
-
-// findAWS returns the AWS CLI to test with: Debian's v2 (/usr/bin/aws) when
-// installed, else the first aws on PATH (here often pyenv's v1). Without one
-// the test is skipped locally and fails in CI.
-func findAWS(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/aws"); err == nil {
-		return "/usr/bin/aws"
-	}
-	p, err := exec.LookPath("aws")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("aws CLI not found: install it with `apt-get install -y awscli` (.ci/run does)")
-		}
-		t.Skip("aws CLI not found (apt-get install -y awscli)")
-	}
-	return p
-}
 
 // cli runs the AWS CLI against the emulator as the bootstrap key, with no
 // user configuration.
 type cli struct {
+	*emutest.CLI
 	t   *testing.T
-	bin string
 	url string
-	env []string
 }
 
 func newCLI(t *testing.T, url string) *cli {
-	dir := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"AWS_ACCESS_KEY_ID="+awsemu.DefaultAccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+awsemu.DefaultSecretAccessKey,
-		"AWS_REGION="+awsemu.DefaultRegion,
-		"AWS_DEFAULT_REGION="+awsemu.DefaultRegion, // CLI v1 reads only this one
-		"AWS_CONFIG_FILE="+filepath.Join(dir, "config"),
-		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "credentials"),
-		"AWS_EC2_METADATA_DISABLED=true",
-		"AWS_PAGER=",
-		"AWS_MAX_ATTEMPTS=1",
-	)
-	return &cli{t: t, bin: findAWS(t), url: url, env: env}
-}
-
-func (c *cli) run(args ...string) (stdout, stderr string, err error) {
-	cmd := exec.Command(c.bin, args...)
-	cmd.Env = c.env
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	return out.String(), errOut.String(), err
+	return &cli{CLI: emutest.NewCLI(t, awsemu.DefaultAccessKeyID, awsemu.DefaultSecretAccessKey), t: t, url: url}
 }
 
 func (c *cli) ok(args ...string) string {
 	c.t.Helper()
-	out, stderr, err := c.run(append(args, "--endpoint-url", c.url, "--output", "json")...)
+	out, stderr, err := c.Run(append(args, "--endpoint-url", c.url, "--output", "json")...)
 	if err != nil {
 		c.t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr)
 	}
@@ -110,7 +61,7 @@ func TestAWSCLIRunbookCheck(t *testing.T) {
 
 	// The runbook's command, verbatim.
 	start := strconv.FormatInt(ms(t0.Add(-45*time.Minute)), 10)
-	out, stderr, err := c.run("logs", "filter-log-events", "--log-group-name", "/app/api", "--filter-pattern", `"SK_OLD_"`, "--start-time", start, "--endpoint-url", e.url)
+	out, stderr, err := c.Run("logs", "filter-log-events", "--log-group-name", "/app/api", "--filter-pattern", `"SK_OLD_"`, "--start-time", start, "--endpoint-url", e.url)
 	if err != nil {
 		t.Fatalf("aws logs filter-log-events: %v\n%s", err, stderr)
 	}
@@ -191,7 +142,7 @@ func TestAWSCLIRunbookCheck(t *testing.T) {
 		{[]string{"logs", "filter-log-events", "--log-group-name", "/app/api", "--filter-pattern", `"SK_OLD_`}, "InvalidParameterException"},
 		{[]string{"logs", "create-log-group", "--log-group-name", "/app/api"}, "ResourceAlreadyExistsException"},
 	} {
-		_, stderr, err := c.run(append(bad.args, "--endpoint-url", e.url)...)
+		_, stderr, err := c.Run(append(bad.args, "--endpoint-url", e.url)...)
 		if err == nil || !strings.Contains(stderr, bad.code) {
 			t.Errorf("aws %s: err %v, stderr %q; want %s", strings.Join(bad.args, " "), err, stderr, bad.code)
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
 
 func TestPutLogEventsRefusals(t *testing.T) {
@@ -34,7 +36,7 @@ func TestPutLogEventsRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.PutLogEvents(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	if got := e.svc.Events("g"); len(got) != 0 {
@@ -206,7 +208,7 @@ func TestGetLogEvents(t *testing.T) {
 	for _, c := range errs {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.GetLogEvents(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 }
@@ -320,7 +322,7 @@ func TestFilterLogEventsRefusals(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.FilterLogEvents(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 }

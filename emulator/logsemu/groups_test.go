@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
+
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 )
 
 func TestCreateLogGroupErrors(t *testing.T) {
@@ -29,7 +31,7 @@ func TestCreateLogGroupErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.CreateLogGroup(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	// Nothing was created by the refused calls.
@@ -117,7 +119,7 @@ func TestDescribeLogGroups(t *testing.T) {
 	for _, c := range errs {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.DescribeLogGroups(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 }
@@ -130,9 +132,9 @@ func TestDeleteLogGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := e.cw.DeleteLogGroup(ctx(t), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("g")})
-	wantErr(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
+	emutest.WantError(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
 	_, err = e.cw.FilterLogEvents(ctx(t), &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("g")})
-	wantErr(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
+	emutest.WantError(t, err, "ResourceNotFoundException", "The specified log group does not exist.")
 	// A recreated group starts empty.
 	e.group(t, "g", "s")
 	if got := e.filterAll(t, &cloudwatchlogs.FilterLogEventsInput{LogGroupName: aws.String("g")}); len(got) != 0 {
@@ -144,7 +146,7 @@ func TestDeleteLogGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = e.cw.DeleteLogGroup(ctx(t), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("kept")})
-	wantErr(t, err, "ValidationException", "")
+	emutest.WantError(t, err, "ValidationException", "")
 	if calls := e.svc.Calls(); calls["CreateLogGroup"] != 1 || calls["DeleteLogGroup"] != 1 {
 		t.Fatalf("calls = %v", calls)
 	}
@@ -169,7 +171,7 @@ func TestLogStreams(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				_, err := e.cw.CreateLogStream(ctx(t), c.in)
-				wantErr(t, err, c.code, c.msg)
+				emutest.WantError(t, err, c.code, c.msg)
 			})
 		}
 	})
@@ -242,7 +244,7 @@ func TestLogStreams(t *testing.T) {
 	for _, c := range errs {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.cw.DescribeLogStreams(ctx(t), c.in)
-			wantErr(t, err, c.code, c.msg)
+			emutest.WantError(t, err, c.code, c.msg)
 		})
 	}
 	t.Run("delete", func(t *testing.T) {
@@ -250,6 +252,6 @@ func TestLogStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.cw.DeleteLogStream(ctx(t), &cloudwatchlogs.DeleteLogStreamInput{LogGroupName: aws.String("g"), LogStreamName: aws.String("a")})
-		wantErr(t, err, "ResourceNotFoundException", "The specified log stream does not exist.")
+		emutest.WantError(t, err, "ResourceNotFoundException", "The specified log stream does not exist.")
 	})
 }

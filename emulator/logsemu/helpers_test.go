@@ -2,23 +2,20 @@ package logsemu_test
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 	"github.com/dualkey/dualkey/emulator/logsemu"
 	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // t0 is the emulator's (fake) time in every test.
-var t0 = time.Date(2030, 3, 14, 10, 30, 0, 0, time.UTC)
+var t0 = emutest.T0
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -35,17 +32,7 @@ func start(t testing.TB) *env {
 	t.Helper()
 	clock := testutil.NewFakeClock(t0)
 	svc := logsemu.New(logsemu.Config{Now: clock.Now})
-	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{logsemu.SigningName: svc}})
-	if err != nil {
-		t.Fatalf("awsemu.New: %v", err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	cfg := awsemu.ClientConfig(url)
-	cfg.RetryMaxAttempts = 1
+	url, cfg := emutest.Mount(t, clock.Now, logsemu.SigningName, svc)
 	return &env{svc: svc, url: url, cw: cloudwatchlogs.NewFromConfig(cfg), clock: clock}
 }
 
@@ -54,26 +41,6 @@ func start(t testing.TB) *env {
 // close a pooled connection that the next subtest is already reading from
 // ("use of closed network connection"; seen about once in 30 runs).
 func ctx(testing.TB) context.Context { return context.Background() }
-
-// apiErr returns the AWS error code and message of err ("" when nil).
-func apiErr(err error) (code, msg string) {
-	if err == nil {
-		return "", ""
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode(), ae.ErrorMessage()
-	}
-	return "non-API error", err.Error()
-}
-
-func wantErr(t testing.TB, err error, code, msg string) {
-	t.Helper()
-	gotCode, gotMsg := apiErr(err)
-	if gotCode != code || (msg != "" && gotMsg != msg) {
-		t.Fatalf("error = %s: %q, want %s: %q", gotCode, gotMsg, code, msg)
-	}
-}
 
 func (e *env) group(t testing.TB, name string, streams ...string) {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/internal/emutest"
 	"github.com/dualkey/dualkey/emulator/logsemu"
 )
 
@@ -23,7 +24,7 @@ func TestSignaturesAreVerified(t *testing.T) {
 	cfg.Credentials = credentials.NewStaticCredentialsProvider(awsemu.DefaultAccessKeyID, "wrong-secret", "")
 	bad := cloudwatchlogs.NewFromConfig(cfg)
 	_, err := bad.CreateLogGroup(ctx(t), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("g")})
-	wantErr(t, err, "InvalidSignatureException", "")
+	emutest.WantError(t, err, "InvalidSignatureException", "")
 	if calls := e.svc.Calls(); len(calls) != 0 {
 		t.Fatalf("a refused request reached the service: %v", calls)
 	}
