@@ -54,6 +54,12 @@ build-ServiceKeyFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/servicekey
 build-IAMKeyFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/iamkey
+build-StripeFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stripe
+build-StripeWebhookFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stripewebhook
+build-StagedFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/staged
 build-RetireFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/retire
 build-RollbackFunction:

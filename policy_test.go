@@ -1,26 +1,36 @@
 package dualkey_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"gopkg.in/yaml.v3"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/emulator/stripefake"
 	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -43,56 +53,33 @@ var notCalledByTheFunction = map[string]string{
 	// not inline statements, so they are not compared here.
 }
 
+// policyStack is the stack name the test deploys as: the emulator knows the
+// functions as dualkey-<folder>, as AWS would with this stack name.
+const policyStack = "dualkey"
+
+// lifecycleFunctions are the template's functions that serve every
+// provider; the test drives them itself, between the scenarios' phases.
+var lifecycleFunctions = []string{"retire", "rollback"}
+
 // grantedActions reads template.yaml and returns, per AWS::Serverless::Function
 // logical id, the actions its role's inline policies allow (statements under
 // Fn::If count as granted).
 func grantedActions(t *testing.T) map[string][]string {
 	t.Helper()
-	raw, err := os.ReadFile("template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("template.yaml: %v", err)
-	}
-	resources := mapGet(doc.Content[0], "Resources")
-	if resources == nil {
-		t.Fatal("template.yaml has no Resources")
-	}
+	sts, _ := roleStatements(t)
 	out := map[string][]string{}
-	for i := 0; i < len(resources.Content); i += 2 {
-		id, r := resources.Content[i].Value, resources.Content[i+1]
-		if typ := mapGet(r, "Type"); typ == nil || typ.Value != "AWS::Serverless::Function" {
-			continue
-		}
-		role := mapGet(mapGet(r, "Properties"), "Role")
-		if role == nil || role.Tag != "!GetAtt" || !strings.HasSuffix(role.Value, ".Arn") {
-			t.Fatalf("%s: Role must be !GetAtt <its role>.Arn (an explicit least-privilege role), got %v", id, role)
-		}
-		roleRes := mapGet(resources, strings.TrimSuffix(role.Value, ".Arn"))
-		if roleRes == nil {
-			t.Fatalf("%s: role %s not in the template", id, role.Value)
-		}
+	for id, list := range sts {
 		set := map[string]bool{}
-		for _, pol := range seqItems(mapGet(mapGet(roleRes, "Properties"), "Policies")) {
-			for _, st := range seqItems(mapGet(mapGet(pol, "PolicyDocument"), "Statement")) {
-				if st.Tag == "!If" && len(st.Content) == 3 {
-					st = st.Content[1] // the statement the condition switches on
-				}
-				if eff := mapGet(st, "Effect"); eff == nil || eff.Value != "Allow" {
-					t.Fatalf("%s: a statement of %s is not Effect: Allow", id, role.Value)
-				}
-				act := mapGet(st, "Action")
-				if act == nil {
-					t.Fatalf("%s: a statement of %s has no Action", id, role.Value)
-				}
-				if act.Kind == yaml.ScalarNode {
-					set[act.Value] = true
-				}
-				for _, a := range act.Content {
-					set[a.Value] = true
-				}
+		for _, st := range list {
+			if eff := mapGet(st.node, "Effect"); eff == nil || eff.Value != "Allow" {
+				t.Fatalf("%s: statement %s is not Effect: Allow", id, st.sid)
+			}
+			acts := st.actions()
+			if len(acts) == 0 {
+				t.Fatalf("%s: statement %s has no Action", id, st.sid)
+			}
+			for _, a := range acts {
+				set[a] = true
 			}
 		}
 		for a := range set {
@@ -125,311 +112,579 @@ func seqItems(n *yaml.Node) []*yaml.Node {
 	return n.Content
 }
 
-// policyFunctions maps each function's logical id to its folder.
-var policyFunctions = map[string]string{
-	"ServiceKeyFunction": "servicekey",
-	"IAMKeyFunction":     "iamkey",
-	"RetireFunction":     "retire",
-	"RollbackFunction":   "rollback",
+// roleStatement is one statement of a function's role as template.yaml
+// writes it: node is the statement, condition the template condition of
+// the Fn::If it sits under ("" when unconditional).
+type roleStatement struct {
+	sid, condition string
+	node           *yaml.Node
+}
+
+func (s roleStatement) actions() []string {
+	a := mapGet(s.node, "Action")
+	if a == nil {
+		return nil
+	}
+	if a.Kind == yaml.ScalarNode {
+		return []string{a.Value}
+	}
+	var out []string
+	for _, n := range a.Content {
+		out = append(out, n.Value)
+	}
+	return out
+}
+
+// roleStatements returns, per AWS::Serverless::Function logical id, the
+// statements of its role (a statement under Fn::If unwrapped, with its
+// condition) and its FunctionName (!Sub) value. A function's Role must be
+// !GetAtt of a role of the template (an explicit least-privilege role).
+func roleStatements(t *testing.T) (map[string][]roleStatement, map[string]string) {
+	t.Helper()
+	raw, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	resources := mapGet(doc.Content[0], "Resources")
+	if resources == nil {
+		t.Fatal("template.yaml has no Resources")
+	}
+	sts, names := map[string][]roleStatement{}, map[string]string{}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		id, r := resources.Content[i].Value, resources.Content[i+1]
+		if typ := mapGet(r, "Type"); typ == nil || typ.Value != "AWS::Serverless::Function" {
+			continue
+		}
+		props := mapGet(r, "Properties")
+		if fn := mapGet(props, "FunctionName"); fn != nil {
+			names[id] = fn.Value
+		}
+		role := mapGet(props, "Role")
+		if role == nil || role.Tag != "!GetAtt" || !strings.HasSuffix(role.Value, ".Arn") {
+			t.Fatalf("%s: Role must be !GetAtt <its role>.Arn (an explicit least-privilege role), got %v", id, role)
+		}
+		roleRes := mapGet(resources, strings.TrimSuffix(role.Value, ".Arn"))
+		if roleRes == nil {
+			t.Fatalf("%s: role %s not in the template", id, role.Value)
+		}
+		sts[id] = []roleStatement{}
+		for _, pol := range seqItems(mapGet(mapGet(roleRes, "Properties"), "Policies")) {
+			for _, st := range seqItems(mapGet(mapGet(pol, "PolicyDocument"), "Statement")) {
+				cond := ""
+				if st.Tag == "!If" && len(st.Content) == 3 {
+					cond, st = st.Content[0].Value, st.Content[1] // the statement the condition switches on
+				}
+				sid := ""
+				if s := mapGet(st, "Sid"); s != nil {
+					sid = s.Value
+				}
+				sts[id] = append(sts[id], roleStatement{sid: sid, condition: cond, node: st})
+			}
+		}
+	}
+	return sts, names
+}
+
+// folderOf returns the functions/ folder a FunctionName (!Sub
+// "${AWS::StackName}-<folder>") names.
+func folderOf(t *testing.T, id, name string) string {
+	t.Helper()
+	dir, ok := strings.CutPrefix(name, "${AWS::StackName}-")
+	if !ok {
+		t.Fatalf("%s: FunctionName %q is not ${AWS::StackName}-<its functions/ folder>", id, name)
+	}
+	if _, err := os.Stat(filepath.Join("functions", dir, "main.go")); err != nil {
+		t.Fatalf("%s: FunctionName %q names no folder of functions/: %v", id, name, err)
+	}
+	return dir
 }
 
 // TestTemplateGrantsExactlyTheCallsEachFunctionMakes runs every function's
 // real bootstrap under the Lambda RIE against the full emulator, each
 // signing with its own IAM key, through scenarios that reach every path
-// needing a permission: rotations of an internal key and of IAM keys, an
-// IAM rotation that deletes a retired key to make room (and records it in
-// the state tags), retire runs that deactivate and delete, a rollback alarm
-// that reactivates an IAM key and one that restores AWSCURRENT. It then
-// compares the actions each key was recorded calling with the actions the
-// template grants that function: a grant no scenario uses, or a call the
-// template does not grant, fails the test.
+// needing a permission (policyScenarios, one per rotation function; the
+// retire and rollback functions run between their phases). It then
+// compares, for each function, what the template grants with what the
+// function called:
+//   - action by action: a granted action no scenario called, or a call of
+//     an action the template does not grant, fails;
+//   - statement by statement, for Secrets Manager: each call (action,
+//     secret, tag keys) must be allowed by a statement of the role with its
+//     Resource and Condition evaluated as IAM does (resource tags, the
+//     secret's rotation function, aws:TagKeys, the AdminSecretArns
+//     parameter), and every statement must allow at least one call — so a
+//     statement such as ReadAdminSecrets, whose action another statement
+//     also grants on other secrets, is proven needed, and a call outside
+//     the conditions (another provider's secret, a secret rotated by
+//     another function) fails as AccessDenied would in AWS.
+//
+// A recording proxy in front of the emulator sees each Secrets Manager
+// request's secret and tag keys; the emulator's own per-key call counts
+// confirm that no call went around it.
 func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every function")
 	}
 	t.Parallel()
-	ctx := context.Background()
 	granted := grantedActions(t)
+	sts, names := roleStatements(t)
+	folders := map[string]string{} // logical id -> folder
+	scenarios := map[string]policyScenario{}
+	var order []policyScenario
+	for _, mk := range policyScenarios {
+		sc := mk()
+		if _, dup := scenarios[sc.fn]; dup {
+			t.Fatalf("two policy scenarios for functions/%s", sc.fn)
+		}
+		scenarios[sc.fn] = sc
+		order = append(order, sc)
+	}
 	for id := range granted {
-		if _, ok := policyFunctions[id]; !ok {
-			t.Fatalf("template function %s has no scenario in this test: add its folder to policyFunctions and drive every path of it that needs a permission", id)
+		dir := folderOf(t, id, names[id])
+		folders[id] = dir
+		if _, ok := scenarios[dir]; !ok && !slices.Contains(lifecycleFunctions, dir) {
+			t.Fatalf("template function %s (functions/%s) has no scenario in this test: add one to policyScenarios that drives every path of it needing a permission", id, dir)
 		}
 	}
+	for fn := range scenarios {
+		if !slices.Contains(slices.Collect(maps.Values(folders)), fn) {
+			t.Fatalf("policyScenarios drives functions/%s, which template.yaml does not deploy", fn)
+		}
+	}
+	w := newPolicyWorld(t)
+	fns := slices.Sorted(maps.Values(folders))
+	w.start(fns)
+
+	phase := func(name string, pick func(policyScenario) func(*policyWorld)) {
+		for _, sc := range order {
+			if f := pick(sc); f != nil {
+				t.Logf("%s: %s", sc.fn, name)
+				f(w)
+			}
+		}
+	}
+	phase("rotate", func(s policyScenario) func(*policyWorld) { return s.rotate })
+	w.retire()
+	phase("after the first retire run", func(s policyScenario) func(*policyWorld) { return s.afterRetire })
+	for _, sc := range order {
+		for _, a := range sc.alarms {
+			w.alarm(a)
+		}
+	}
+	w.alarm("unrelated-alarm")
+	phase("after the rollback alarms", func(s policyScenario) func(*policyWorld) { return s.afterAlarms })
+	w.retire()
+	phase("after the second retire run", func(s policyScenario) func(*policyWorld) { return s.afterSecondRetire })
+
+	w.checkTagsUntouched()
+	if t.Failed() {
+		return
+	}
+
+	// Action by action.
+	calls := w.emu.Calls()
+	for id, dir := range folders {
+		used := map[string]bool{}
+		for action := range calls[w.keyOf[dir]] {
+			used[action] = true
+		}
+		var unused, missing []string
+		for _, a := range granted[id] {
+			if used[a] {
+				delete(used, a)
+				continue
+			}
+			if _, ok := notCalledByTheFunction[a]; !ok {
+				unused = append(unused, a)
+			}
+		}
+		for a := range used {
+			missing = append(missing, a)
+		}
+		sort.Strings(missing)
+		t.Logf("%s calls %v", id, keys(calls[w.keyOf[dir]]))
+		if len(unused) > 0 {
+			t.Errorf("%s: template.yaml grants %v, which no scenario called: remove it, or add the scenario that needs it", id, unused)
+		}
+		if len(missing) > 0 {
+			t.Errorf("%s: the function called %v, which template.yaml does not grant: it would fail with AccessDenied in AWS", id, missing)
+		}
+	}
+
+	// Statement by statement.
+	vars := map[string][]string{
+		"AWS::Partition": {"aws"}, "AWS::Region": {awsemu.DefaultRegion}, "AWS::AccountId": {awsemu.DefaultAccountID},
+		"AWS::StackName": {policyStack}, "IAMUserPath": {"/"}, "AdminSecretArns": w.adminSecrets,
+	}
+	recorded := w.rec.byKey()
+	for id, dir := range folders {
+		key := w.keyOf[dir]
+		// Every Secrets Manager action the emulator counted went through
+		// the proxy, so the statement check below sees every call.
+		for action := range calls[key] {
+			if strings.HasPrefix(action, "secretsmanager:") && !slices.ContainsFunc(recorded[key], func(c smCall) bool { return c.Action == action }) {
+				t.Fatalf("%s: the emulator counted %s, which the recording proxy never saw", id, action)
+			}
+		}
+		type evaluated struct {
+			roleStatement
+			policy *iamStatement // nil: not a Secrets Manager statement
+			used   bool
+		}
+		var list []*evaluated
+		for _, st := range sts[id] {
+			e := &evaluated{roleStatement: st}
+			if slices.ContainsFunc(st.actions(), func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+				p, err := parseStatement(st, vars)
+				if err != nil {
+					t.Fatalf("%s statement %s: %v", id, st.sid, err)
+				}
+				e.policy = p
+			} else {
+				// Other services' statements count as used when one of
+				// their actions was called (their resources are not
+				// evaluated here).
+				for _, a := range st.actions() {
+					if calls[key][a] > 0 {
+						e.used = true
+					}
+				}
+			}
+			list = append(list, e)
+		}
+		denied := map[string]bool{}
+		for _, c := range recorded[key] {
+			facts, err := w.secretFacts(c.SecretID)
+			if err != nil {
+				t.Fatalf("%s called %s on %q: %v", id, c.Action, c.SecretID, err)
+			}
+			allowed := false
+			for _, e := range list {
+				if e.policy == nil {
+					continue
+				}
+				ok, err := e.policy.allows(c, facts)
+				if err != nil {
+					t.Fatalf("%s statement %s: %v", id, e.sid, err)
+				}
+				if ok {
+					e.used, allowed = true, true
+				}
+			}
+			if msg := c.describe(facts); !allowed && !denied[msg] {
+				denied[msg] = true
+				t.Errorf("%s: %s: AccessDenied in AWS, no statement of its role allows it", id, msg)
+			}
+		}
+		for _, e := range list {
+			if e.used || !slices.ContainsFunc(e.actions(), func(a string) bool { _, ok := notCalledByTheFunction[a]; return !ok }) {
+				continue
+			}
+			t.Errorf("%s: statement %s of template.yaml allows no call any scenario made (with its resources and conditions): remove it, or add the scenario that needs it", id, e.sid)
+		}
+	}
+}
+
+func keys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// policyWorld is what the scenarios share: the full emulator with a
+// recording proxy in front of it, each function's bootstrap under the RIE
+// signing with its own IAM key, the vendors (the Stripe fake, a staged
+// vendor) and the test's own clients, which act as the operator.
+type policyWorld struct {
+	t   *testing.T
+	ctx context.Context
+	emu *awsemu.Full
+	sm  *secretsmanager.Client
+	iam *iam.Client
+	rec *smRecorder
+
+	stripe    *stripefake.Server
+	stripeURL string
+	vendor    *stagedVendor
+
+	procs map[string]*lambdarie.Process // by folder
+	keyOf map[string]string             // folder -> access key id
+
+	mu   sync.Mutex
+	held map[string]bool // secrets whose rotation stops after the placeholder
+
+	// adminSecrets are the ARNs the scenarios made for master_secret_arn:
+	// the value of the AdminSecretArns parameter.
+	adminSecrets []string
+	initialTags  map[string]map[string]string // secret ARN -> tags the test set
+	facts        map[string]secretFacts       // SecretId -> what Secrets Manager says of it
+}
+
+func newPolicyWorld(t *testing.T) *policyWorld {
+	w := &policyWorld{t: t, ctx: context.Background(), procs: map[string]*lambdarie.Process{}, keyOf: map[string]string{},
+		held: map[string]bool{}, initialTags: map[string]map[string]string{}, facts: map[string]secretFacts{}, rec: &smRecorder{}}
+	w.stripe, w.stripeURL = startStripeFake(t)
+	w.vendor = newStagedVendor(t)
+	// Secrets Manager invokes a secret's rotation function: the RIE of the
+	// folder its name ends in (dualkey-<folder>), unless the test holds
+	// the secret to deliver the steps itself.
+	invoker := awsemu.InvokerFunc(func(ctx context.Context, function string, payload []byte) error {
+		var ev struct{ SecretId string }
+		_ = json.Unmarshal(payload, &ev)
+		w.mu.Lock()
+		held := w.held[ev.SecretId]
+		w.mu.Unlock()
+		if held {
+			return errors.New("held by the test: it delivers the steps itself")
+		}
+		name := function[strings.LastIndex(function, ":")+1:]
+		p, ok := w.procs[strings.TrimPrefix(name, policyStack+"-")]
+		if !ok {
+			return fmt.Errorf("no function %s", name)
+		}
+		_, err := p.Invoke(ctx, payload)
+		return err
+	})
+	emu, err := awsemu.NewFull(awsemu.Config{Invoker: invoker}, iamemu.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuURL, err := emu.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = emu.Close() })
+	w.emu = emu
+	admin := awsemu.ClientConfig(emuURL)
+	w.sm, w.iam = secretsmanager.NewFromConfig(admin), iam.NewFromConfig(admin)
+	target, _ := url.Parse(emuURL)
+	proxy := httptest.NewServer(w.rec.handler(target))
+	t.Cleanup(proxy.Close)
+	w.rec.url = proxy.URL
+	return w
+}
+
+// start builds every function and runs it under the RIE with its own IAM
+// user's key, all pointed at the recording proxy.
+func (w *policyWorld) start(fns []string) {
+	t := w.t
 	rie, err := lambdarie.FindRIE()
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	// Rotation functions are invoked by the emulator's RotateSecret, so
-	// their URLs are known before it starts.
-	ports := map[string]int{}
-	for _, fn := range []string{"servicekey", "iamkey"} {
-		if ports[fn], err = lambdarie.FreePort(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rieURL := func(fn string) string {
-		return "http://127.0.0.1:" + strconv.Itoa(ports[fn]) + lambdarie.InvokePath
-	}
-	emu, err := awsemu.NewFull(awsemu.Config{Lambdas: map[string]string{
-		"dualkey-servicekey": rieURL("servicekey"),
-		"dualkey-iamkey":     rieURL("iamkey"),
-		// Nothing listens there: RotateSecret leaves its AWSPENDING
-		// placeholder, and the test delivers the steps itself.
-		"dualkey-unreachable": "http://127.0.0.1:1" + lambdarie.InvokePath,
-	}}, iamemu.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	admin := awsemu.ClientConfig(url)
-	sm, iamc := secretsmanager.NewFromConfig(admin), iam.NewFromConfig(admin)
-
-	// One IAM user and key per function: its calls are recorded under it.
-	keyOf := map[string]string{}
-	procs := map[string]*lambdarie.Process{}
 	dir := t.TempDir()
-	for _, fn := range []string{"servicekey", "iamkey", "retire", "rollback"} {
+	bins := make([]string, len(fns))
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { bins[i], errs[i] = lambdarie.Build(w.ctx, fn, dir) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, fn := range fns {
 		user := "dualkey-fn-" + fn
-		if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
+		if _, err := w.iam.CreateUser(w.ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
 			t.Fatal(err)
 		}
-		k, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+		k, err := w.iam.CreateAccessKey(w.ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		keyOf[fn] = aws.ToString(k.AccessKey.AccessKeyId)
-		bs, err := lambdarie.Build(ctx, fn, dir)
+		w.keyOf[fn] = aws.ToString(k.AccessKey.AccessKeyId)
+		port, err := lambdarie.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		port, ok := ports[fn]
-		if !ok {
-			if port, err = lambdarie.FreePort(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		p, err := lambdarie.Start(ctx, rie, bs, port, []string{
-			"AWS_ENDPOINT_URL=" + url,
-			"AWS_ACCESS_KEY_ID=" + keyOf[fn],
+		p, err := lambdarie.Start(w.ctx, rie, bins[i], port, []string{
+			"AWS_ENDPOINT_URL=" + w.rec.url,
+			"AWS_ACCESS_KEY_ID=" + w.keyOf[fn],
 			"AWS_SECRET_ACCESS_KEY=" + aws.ToString(k.AccessKey.SecretAccessKey),
 			"AWS_REGION=" + awsemu.DefaultRegion,
 			"DUALKEY_ROLLBACK_ALARM_PREFIX=dualkey-rollback-",
 			"DUALKEY_IAM_PROPAGATION_BUDGET=10s",
+			"DUALKEY_STRIPE_API_URL=" + w.stripeURL,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer p.Close()
-		procs[fn] = p
+		t.Cleanup(func() { _ = p.Close() })
+		w.procs[fn] = p
 	}
-	logs := func() string {
-		var b strings.Builder
-		for fn, p := range procs {
-			fmt.Fprintf(&b, "--- %s ---\n%s\n", fn, p.Logs())
-		}
-		return b.String()
-	}
+}
 
-	tags := func(provider string, extra ...string) []types.Tag {
-		tg := []types.Tag{
-			{Key: aws.String(lifecycle.TagManaged), Value: aws.String("true")},
-			{Key: aws.String(lifecycle.TagProvider), Value: aws.String(provider)},
-			{Key: aws.String(lifecycle.TagDrain), Value: aws.String("0s")},
-		}
-		for i := 0; i+1 < len(extra); i += 2 {
-			tg = append(tg, types.Tag{Key: aws.String(extra[i]), Value: aws.String(extra[i+1])})
-		}
-		return tg
+func (w *policyWorld) logs() string {
+	var b strings.Builder
+	for _, fn := range slices.Sorted(maps.Keys(w.procs)) {
+		fmt.Fprintf(&b, "--- %s ---\n%s\n", fn, w.procs[fn].Logs())
 	}
-	initialTags := map[string]map[string]string{} // secret ARN -> tags the test set
-	create := func(name, value string, tg []types.Tag) string {
-		t.Helper()
-		out, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value), Tags: tg})
-		if err != nil {
-			t.Fatal(err)
-		}
-		arn := aws.ToString(out.ARN)
-		initialTags[arn] = map[string]string{}
-		for _, tag := range tg {
-			initialTags[arn][aws.ToString(tag.Key)] = aws.ToString(tag.Value)
-		}
-		return arn
-	}
-	startRotation := func(arn, fn string) string {
-		t.Helper()
-		out, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:dualkey-" + fn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(out.VersionId)
-	}
-	rotate := func(arn, fn string) {
-		t.Helper()
-		startRotation(arn, fn)
-		recs := emu.Rotations()
-		if last := recs[len(recs)-1]; !last.Succeeded {
-			t.Fatalf("rotation of %s failed at %s: %s\n%s", arn, last.FailedStep, last.Error, logs())
-		}
-	}
-	invoke := func(fn string, payload []byte) {
-		t.Helper()
-		if _, err := procs[fn].Invoke(ctx, payload); err != nil {
-			t.Fatalf("%s: %v\n%s", fn, err, logs())
-		}
-	}
-	retire := func() {
-		t.Helper()
-		ev, err := os.ReadFile("events/retire-schedule.json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		invoke("retire", ev)
-	}
-	alarm := func(name string) {
-		t.Helper()
-		now := time.Now().UTC()
-		ev, _ := json.Marshal(map[string]any{
-			"version": "0", "id": "7d3c2a10-0000-4000-8000-000000000001", "detail-type": "CloudWatch Alarm State Change",
-			"source": "aws.cloudwatch", "account": awsemu.DefaultAccountID, "time": now.Format(time.RFC3339), "region": awsemu.DefaultRegion,
-			"resources": []string{"arn:aws:cloudwatch:us-east-1:" + awsemu.DefaultAccountID + ":alarm:" + name},
-			"detail": map[string]any{
-				"alarmName":     name,
-				"state":         map[string]any{"value": "ALARM", "reason": "test", "timestamp": now.Format("2006-01-02T15:04:05.000-0700")},
-				"previousState": map[string]any{"value": "OK", "timestamp": now.Add(-time.Hour).Format("2006-01-02T15:04:05.000-0700")},
-			},
-		})
-		invoke("rollback", ev)
-	}
-	iamSecret := func(name string, extra ...string) (arn, user, oldKey string) {
-		t.Helper()
-		user = strings.ReplaceAll(name, "/", "-")
-		if _, err := iamc.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String(user),
-			Tags: []iamtypes.Tag{{Key: aws.String(rotation.TagManaged), Value: aws.String("true")}}}); err != nil {
-			t.Fatal(err)
-		}
-		k, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, _ := json.Marshal(map[string]string{"user_name": user, "access_key_id": aws.ToString(k.AccessKey.AccessKeyId),
-			"secret_access_key": aws.ToString(k.AccessKey.SecretAccessKey)})
-		return create(name, string(v), tags("iamkey", append([]string{lifecycle.TagQuiet, "1m"}, extra...)...)), user, aws.ToString(k.AccessKey.AccessKeyId)
-	}
-	keyStatus := func(user, id string) string {
-		t.Helper()
-		out, err := iamc.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range out.AccessKeyMetadata {
-			if aws.ToString(k.AccessKeyId) == id {
-				return string(k.Status)
-			}
-		}
-		return "deleted"
-	}
+	return b.String()
+}
 
-	// An internal key: rotated, switched off (label), rolled back with
-	// AWSCURRENT restored.
-	svc := create("svc/key", `{"api_key":"policy-test-initial-key-0123456789abcdef"}`,
-		tags("servicekey", lifecycle.TagAlarm, "dualkey-rollback-svc", lifecycle.TagRestoreCurrent, "true"))
-	rotate(svc, "servicekey")
-	// IAM keys: a is deactivated, then reactivated by its alarm; b is
-	// deactivated, then the next rotation deletes it to make room; c is
-	// deactivated, then deleted by the next retire run.
-	a, userA, oldA := iamSecret("iam/a", lifecycle.TagAlarm, "dualkey-rollback-a", lifecycle.TagGrace, "48h")
-	b, userB, oldB := iamSecret("iam/b", lifecycle.TagGrace, "48h")
-	c, userC, oldC := iamSecret("iam/c", lifecycle.TagGrace, "0s")
-	for _, arn := range []string{a, b, c} {
-		rotate(arn, "iamkey")
+// tags returns the tags of a managed secret of provider, drain 0s, plus
+// extra key/value pairs.
+func (w *policyWorld) tags(provider string, extra ...string) []types.Tag {
+	tg := []types.Tag{
+		{Key: aws.String(lifecycle.TagManaged), Value: aws.String("true")},
+		{Key: aws.String(lifecycle.TagProvider), Value: aws.String(provider)},
+		{Key: aws.String(lifecycle.TagDrain), Value: aws.String("0s")},
 	}
-	retire()
-	for user, id := range map[string]string{userA: oldA, userB: oldB, userC: oldC} {
-		if st := keyStatus(user, id); st != "Inactive" {
-			t.Fatalf("after the retire run the old key of %s is %s, want Inactive\n%s", user, st, logs())
-		}
+	for i := 0; i+1 < len(extra); i += 2 {
+		tg = append(tg, types.Tag{Key: aws.String(extra[i]), Value: aws.String(extra[i+1])})
 	}
-	alarm("dualkey-rollback-a")
-	alarm("dualkey-rollback-svc")
-	alarm("unrelated-alarm")
-	if st := keyStatus(userA, oldA); st != "Active" {
-		t.Fatalf("after its rollback alarm the old key of %s is %s, want Active\n%s", userA, st, logs())
-	}
-	rotate(b, "iamkey")
-	if st := keyStatus(userB, oldB); st != "deleted" {
-		t.Fatalf("the second rotation of %s left its retired key %s, want it deleted to make room\n%s", userB, st, logs())
-	}
-	retire()
-	if st := keyStatus(userC, oldC); st != "deleted" {
-		t.Fatalf("the second retire run left the old key of %s %s, want deleted (grace 0s)\n%s", userC, st, logs())
-	}
+	return tg
+}
 
-	// IAM key d, its steps delivered one by one: createSecret meets a key
-	// no version references, made moments ago and never used (another
-	// delivery's, as far as it can tell) and refuses; once that key is gone
-	// it creates one; the new key is found Inactive (a deactivated
-	// discard whose value was stored after all) and setSecret switches it
-	// back on.
-	dArn, userD, _ := iamSecret("iam/d")
-	token := startRotation(dArn, "unreachable")
-	step := func(name string) error {
-		ev, _ := json.Marshal(map[string]string{"Step": name, "SecretId": dArn, "ClientRequestToken": token})
-		_, err := procs["iamkey"].Invoke(ctx, ev)
-		return err
-	}
-	stray, err := iamc.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String(userD)})
+// create makes a secret and remembers its tags (no function may change
+// them, but for dualkey:state*).
+func (w *policyWorld) create(name, value string, tg []types.Tag) string {
+	w.t.Helper()
+	out, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(value), Tags: tg})
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	if err := step(rotation.StepCreate); err == nil || !strings.Contains(err.Error(), "another delivery") {
-		t.Fatalf("createSecret with a fresh unreferenced key: %v, want a refusal naming another delivery\n%s", err, logs())
+	arn := aws.ToString(out.ARN)
+	w.initialTags[arn] = map[string]string{}
+	for _, tag := range tg {
+		w.initialTags[arn][aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 	}
-	if _, err := iamc.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(userD), AccessKeyId: stray.AccessKey.AccessKeyId}); err != nil {
-		t.Fatal(err)
-	}
-	if err := step(rotation.StepCreate); err != nil {
-		t.Fatalf("createSecret: %v\n%s", err, logs())
-	}
-	pend, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(dArn), VersionStage: aws.String(rotation.StagePending)})
+	return arn
+}
+
+// adminSecret makes an untagged secret holding an admin credential that
+// managed secrets name in master_secret_arn; its ARN goes into the
+// AdminSecretArns parameter.
+func (w *policyWorld) adminSecret(name, value string) string {
+	arn := w.create(name, value, nil)
+	w.adminSecrets = append(w.adminSecrets, arn)
+	return arn
+}
+
+// hold makes the rotations of arn stop after RotateSecret's placeholder,
+// as if its function could not be reached: the test delivers the steps.
+func (w *policyWorld) hold(arn string) {
+	w.mu.Lock()
+	w.held[arn] = true
+	w.mu.Unlock()
+}
+
+// startRotation calls RotateSecret with function dualkey-<fn> and returns
+// the new version's token.
+func (w *policyWorld) startRotation(arn, fn string) string {
+	w.t.Helper()
+	out, err := w.sm.RotateSecret(w.ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
+		RotationLambdaARN: aws.String("arn:aws:lambda:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":function:" + policyStack + "-" + fn)})
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	var pv struct {
-		ID string `json:"access_key_id"`
+	return aws.ToString(out.VersionId)
+}
+
+// rotate runs a whole rotation of arn by dualkey-<fn> and requires it to
+// succeed.
+func (w *policyWorld) rotate(arn, fn string) {
+	w.t.Helper()
+	w.startRotation(arn, fn)
+	recs := w.emu.Rotations()
+	if last := recs[len(recs)-1]; !last.Succeeded {
+		w.t.Fatalf("rotation of %s failed at %s: %s\n%s", arn, last.FailedStep, last.Error, w.logs())
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(pend.SecretString)), &pv); err != nil || pv.ID == "" {
-		t.Fatalf("pending value of iam/d has no access_key_id (%v)", err)
+}
+
+// step delivers one rotation step of a held secret to its function.
+func (w *policyWorld) step(fn, arn, token, step string) error {
+	ev, _ := json.Marshal(map[string]string{"Step": step, "SecretId": arn, "ClientRequestToken": token})
+	_, err := w.procs[fn].Invoke(w.ctx, ev)
+	return err
+}
+
+func (w *policyWorld) invoke(fn string, payload []byte) {
+	w.t.Helper()
+	if _, err := w.procs[fn].Invoke(w.ctx, payload); err != nil {
+		w.t.Fatalf("%s: %v\n%s", fn, err, w.logs())
 	}
-	if _, err := iamc.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(userD), AccessKeyId: aws.String(pv.ID), Status: iamtypes.StatusTypeInactive}); err != nil {
-		t.Fatal(err)
+}
+
+// retire runs the retire function once, as its schedule does.
+func (w *policyWorld) retire() {
+	w.t.Helper()
+	ev, err := os.ReadFile("events/retire-schedule.json")
+	if err != nil {
+		w.t.Fatal(err)
 	}
-	for _, st := range []string{rotation.StepSet, rotation.StepTest, rotation.StepFinish} {
-		if err := step(st); err != nil {
-			t.Fatalf("%s: %v\n%s", st, err, logs())
+	w.invoke("retire", ev)
+}
+
+// alarm sends the rollback function the event of alarm name entering ALARM.
+func (w *policyWorld) alarm(name string) {
+	w.t.Helper()
+	now := time.Now().UTC()
+	ev, _ := json.Marshal(map[string]any{
+		"version": "0", "id": "7d3c2a10-0000-4000-8000-000000000001", "detail-type": "CloudWatch Alarm State Change",
+		"source": "aws.cloudwatch", "account": awsemu.DefaultAccountID, "time": now.Format(time.RFC3339), "region": awsemu.DefaultRegion,
+		"resources": []string{"arn:aws:cloudwatch:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":alarm:" + name},
+		"detail": map[string]any{
+			"alarmName":     name,
+			"state":         map[string]any{"value": "ALARM", "reason": "test", "timestamp": now.Format("2006-01-02T15:04:05.000-0700")},
+			"previousState": map[string]any{"value": "OK", "timestamp": now.Add(-time.Hour).Format("2006-01-02T15:04:05.000-0700")},
+		},
+	})
+	w.invoke("rollback", ev)
+}
+
+// stages returns the secret's version-to-stages map.
+func (w *policyWorld) stages(arn string) map[string][]string {
+	w.t.Helper()
+	d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return d.VersionIdsToStages
+}
+
+// value returns the JSON value of arn's version holding stage.
+func (w *policyWorld) value(arn, stage string) map[string]any {
+	w.t.Helper()
+	out, err := w.sm.GetSecretValue(w.ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String(stage)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &m); err != nil {
+		w.t.Fatalf("%s %s is not JSON: %v", arn, stage, err)
+	}
+	return m
+}
+
+// metricEmitted reports whether fn's log has an EMF line with metric = 1
+// for the secret named name.
+func (w *policyWorld) metricEmitted(fn, metric, name string) bool {
+	for line := range strings.Lines(w.procs[fn].Logs()) {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		if v, ok := m[metric].(float64); ok && v == 1 && m["SecretName"] == name && m["_aws"] != nil {
+			return true
 		}
 	}
-	if st := keyStatus(userD, pv.ID); st != "Active" {
-		t.Fatalf("setSecret left the pending key %s, want Active", st)
-	}
+	return false
+}
 
-	d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(svc)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cur := d.VersionIdsToStages[rotation.Holder(d.VersionIdsToStages, rotation.StageCurrent)]; slices.Contains(cur, rotation.StagePrevious) || len(d.VersionIdsToStages) < 2 {
-		t.Fatalf("svc/key after the rollback: %v", d.VersionIdsToStages)
-	}
-
-	// The template lets the functions write only dualkey:state* tags
-	// (aws:TagKeys): every other tag is as the test set it.
-	for arn, want := range initialTags {
-		d, err := sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+// checkTagsUntouched: the template lets the functions write only
+// dualkey:state* tags (aws:TagKeys): every other tag is as the test set it.
+func (w *policyWorld) checkTagsUntouched() {
+	t := w.t
+	for arn, want := range w.initialTags {
+		d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -447,81 +702,252 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 			}
 		}
 	}
-
-	calls := emu.Calls()
-	for id, fn := range policyFunctions {
-		used := map[string]bool{}
-		for action := range calls[keyOf[fn]] {
-			used[action] = true
-		}
-		var unused, missing []string
-		for _, a := range granted[id] {
-			if used[a] {
-				delete(used, a)
-				continue
-			}
-			if _, ok := notCalledByTheFunction[a]; !ok {
-				unused = append(unused, a)
-			}
-		}
-		for a := range used {
-			missing = append(missing, a)
-		}
-		sort.Strings(missing)
-		t.Logf("%s calls %v", id, keys(calls[keyOf[fn]]))
-		if len(unused) > 0 {
-			t.Errorf("%s: template.yaml grants %v, which no scenario called: remove it, or add the scenario that needs it", id, unused)
-		}
-		if len(missing) > 0 {
-			t.Errorf("%s: the function called %v, which template.yaml does not grant: it would fail with AccessDenied in AWS", id, missing)
-		}
-	}
 }
 
-func keys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// secretFacts is what IAM's conditions read of a secret.
+type secretFacts struct {
+	arn            string
+	tags           map[string]string
+	rotationLambda string
+}
+
+// secretFacts resolves a SecretId (name or ARN) as Secrets Manager does.
+// Calls without a secret (ListSecrets, GetRandomPassword) get none.
+func (w *policyWorld) secretFacts(id string) (secretFacts, error) {
+	if id == "" {
+		return secretFacts{}, nil
 	}
-	sort.Strings(out)
+	if f, ok := w.facts[id]; ok {
+		return f, nil
+	}
+	d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	if err != nil {
+		return secretFacts{}, fmt.Errorf("describe the secret it named: %w", err)
+	}
+	f := secretFacts{arn: aws.ToString(d.ARN), tags: map[string]string{}, rotationLambda: aws.ToString(d.RotationLambdaARN)}
+	for _, tag := range d.Tags {
+		f.tags[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	w.facts[id] = f
+	return f, nil
+}
+
+// smCall is one Secrets Manager request as the recording proxy saw it:
+// the signing key, the action, the secret and the tag keys it writes or
+// removes. No secret value is kept.
+type smCall struct {
+	Key, Action, SecretID string
+	TagKeys               []string
+}
+
+func (c smCall) describe(f secretFacts) string {
+	if c.SecretID == "" {
+		return c.Action
+	}
+	s := fmt.Sprintf("%s on %s (%s=%q, %s=%q, rotation function %q)", c.Action, f.arn,
+		lifecycle.TagManaged, f.tags[lifecycle.TagManaged], lifecycle.TagProvider, f.tags[lifecycle.TagProvider], f.rotationLambda)
+	if len(c.TagKeys) > 0 {
+		s += fmt.Sprintf(", tag keys %v", c.TagKeys)
+	}
+	return s
+}
+
+// smRecorder is a reverse proxy in front of the emulator that records every
+// Secrets Manager request. The signature stays valid: the request reaches
+// the emulator with the Host header it was signed with.
+type smRecorder struct {
+	url   string
+	mu    sync.Mutex
+	calls []smCall
+}
+
+var credentialPattern = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+
+func (r *smRecorder) handler(target *url.URL) http.Handler {
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if action, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager."); ok {
+			var in struct {
+				SecretId string
+				Tags     []struct{ Key string }
+				TagKeys  []string
+			}
+			_ = json.Unmarshal(body, &in)
+			c := smCall{Action: "secretsmanager:" + action, SecretID: in.SecretId, TagKeys: in.TagKeys}
+			if m := credentialPattern.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
+				c.Key = m[1]
+			}
+			for _, tg := range in.Tags {
+				c.TagKeys = append(c.TagKeys, tg.Key)
+			}
+			r.mu.Lock()
+			r.calls = append(r.calls, c)
+			r.mu.Unlock()
+		}
+		proxy.ServeHTTP(w, req)
+	})
+}
+
+func (r *smRecorder) byKey() map[string][]smCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string][]smCall{}
+	for _, c := range r.calls {
+		out[c.Key] = append(out[c.Key], c)
+	}
 	return out
 }
 
-// roleStatements returns, per AWS::Serverless::Function logical id, the
-// statements of its role (a statement under Fn::If unwrapped) and its
-// FunctionName (!Sub) value.
-func roleStatements(t *testing.T) (map[string][]*yaml.Node, map[string]string) {
-	t.Helper()
-	raw, err := os.ReadFile("template.yaml")
-	if err != nil {
-		t.Fatal(err)
+// iamStatement is a Secrets Manager statement with its Resource and
+// Condition resolved for one deployment (parameter and pseudo-parameter
+// values): enough of IAM's evaluation for the template's statements.
+type iamStatement struct {
+	sid        string
+	actions    []string
+	resources  []string
+	conditions map[string]map[string][]string // operator -> key -> values
+}
+
+// parseStatement resolves a statement with vars (pseudo parameters and
+// template parameters). Constructs it cannot evaluate are errors, so a new
+// kind of statement cannot pass unchecked.
+func parseStatement(st roleStatement, vars map[string][]string) (*iamStatement, error) {
+	p := &iamStatement{sid: st.sid, actions: st.actions(), conditions: map[string]map[string][]string{}}
+	var err error
+	if p.resources, err = resolve(mapGet(st.node, "Resource"), vars); err != nil {
+		return nil, fmt.Errorf("Resource: %w", err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
+	if len(p.resources) == 0 {
+		return nil, errors.New("no Resource")
 	}
-	resources := mapGet(doc.Content[0], "Resources")
-	sts, names := map[string][]*yaml.Node{}, map[string]string{}
-	for i := 0; i+1 < len(resources.Content); i += 2 {
-		id, r := resources.Content[i].Value, resources.Content[i+1]
-		if typ := mapGet(r, "Type"); typ == nil || typ.Value != "AWS::Serverless::Function" {
-			continue
+	cond := mapGet(st.node, "Condition")
+	for i := 0; cond != nil && i+1 < len(cond.Content); i += 2 {
+		op, m := cond.Content[i].Value, cond.Content[i+1]
+		p.conditions[op] = map[string][]string{}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			vals, err := resolve(m.Content[j+1], vars)
+			if err != nil {
+				return nil, fmt.Errorf("Condition %s %s: %w", op, m.Content[j].Value, err)
+			}
+			p.conditions[op][m.Content[j].Value] = vals
 		}
-		props := mapGet(r, "Properties")
-		if fn := mapGet(props, "FunctionName"); fn != nil {
-			names[id] = fn.Value
+	}
+	return p, nil
+}
+
+var subVar = regexp.MustCompile(`\$\{([^}]+)\}`)
+
+// resolve evaluates a plain string, !Sub, !Ref or a list of them.
+func resolve(n *yaml.Node, vars map[string][]string) ([]string, error) {
+	if n == nil {
+		return nil, nil
+	}
+	switch {
+	case n.Kind == yaml.SequenceNode && (n.Tag == "" || n.Tag == "!!seq"):
+		var out []string
+		for _, c := range n.Content {
+			v, err := resolve(c, vars)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v...)
 		}
-		role := mapGet(resources, strings.TrimSuffix(mapGet(props, "Role").Value, ".Arn"))
-		for _, pol := range seqItems(mapGet(mapGet(role, "Properties"), "Policies")) {
-			for _, st := range seqItems(mapGet(mapGet(pol, "PolicyDocument"), "Statement")) {
-				if st.Tag == "!If" && len(st.Content) == 3 {
-					st = st.Content[1]
+		return out, nil
+	case n.Kind != yaml.ScalarNode:
+		return nil, fmt.Errorf("cannot evaluate %s %v", n.Tag, n.Kind)
+	case n.Tag == "!Ref":
+		v, ok := vars[n.Value]
+		if !ok {
+			return nil, fmt.Errorf("!Ref %s: no value in this test", n.Value)
+		}
+		return v, nil
+	case n.Tag == "!Sub":
+		var err error
+		s := subVar.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := m[2 : len(m)-1]
+			v, ok := vars[name]
+			if !ok || len(v) != 1 {
+				err = fmt.Errorf("!Sub %s: no single value for %s in this test", n.Value, name)
+				return m
+			}
+			return v[0]
+		})
+		return []string{s}, err
+	case n.Tag == "!!str" || n.Tag == "":
+		return []string{n.Value}, nil
+	}
+	return nil, fmt.Errorf("cannot evaluate %s %q", n.Tag, n.Value)
+}
+
+// glob matches IAM's * and ? wildcards.
+func glob(pattern, s string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(s)
+}
+
+// allows reports whether the statement allows call c on the secret f.
+func (p *iamStatement) allows(c smCall, f secretFacts) (bool, error) {
+	if !slices.Contains(p.actions, c.Action) {
+		return false, nil
+	}
+	if !slices.ContainsFunc(p.resources, func(r string) bool {
+		if c.SecretID == "" {
+			return r == "*" // actions without a resource need Resource "*"
+		}
+		return glob(r, f.arn)
+	}) {
+		return false, nil
+	}
+	for op, byKey := range p.conditions {
+		for key, want := range byKey {
+			var have []string
+			switch {
+			case strings.HasPrefix(key, "secretsmanager:ResourceTag/"):
+				if v, ok := f.tags[strings.TrimPrefix(key, "secretsmanager:ResourceTag/")]; ok {
+					have = []string{v}
 				}
-				sts[id] = append(sts[id], st)
+			case key == "secretsmanager:resource/AllowRotationLambdaArn":
+				if f.rotationLambda != "" {
+					have = []string{f.rotationLambda}
+				}
+			case key == "aws:TagKeys":
+				have = c.TagKeys
+			default:
+				return false, fmt.Errorf("this test cannot evaluate condition key %s: teach iamStatement.allows", key)
+			}
+			var match func(pattern, s string) bool
+			forAll := false
+			switch op {
+			case "StringEquals":
+				match = func(a, b string) bool { return a == b }
+			case "StringLike":
+				match = glob
+			case "ForAllValues:StringLike":
+				match, forAll = glob, true
+			default:
+				return false, fmt.Errorf("this test cannot evaluate condition operator %s: teach iamStatement.allows", op)
+			}
+			matchesOne := func(v string) bool { return slices.ContainsFunc(want, func(p string) bool { return match(p, v) }) }
+			if forAll {
+				// True when every value matches (and for no value at all,
+				// as in IAM).
+				if slices.ContainsFunc(have, func(v string) bool { return !matchesOne(v) }) {
+					return false, nil
+				}
+				continue
+			}
+			if !slices.ContainsFunc(have, matchesOne) {
+				return false, nil
 			}
 		}
 	}
-	return sts, names
+	return true, nil
 }
 
 // TestTemplatePolicyConditions checks the conditions that make the grants
@@ -529,21 +955,19 @@ func roleStatements(t *testing.T) (map[string][]*yaml.Node, map[string]string) {
 // dualkey:managed, and a rotation function's also its provider tag and
 // itself as the secret's rotation function; tag writes are limited to
 // dualkey:state* (retire may also remove dualkey:emergency); IAM key
-// actions need the user tag dualkey:managed=true.
+// actions need the user tag dualkey:managed=true. The one exception is
+// ReadAdminSecrets: GetSecretValue alone, on exactly the secrets the
+// AdminSecretArns parameter lists, present only when it lists any.
 func TestTemplatePolicyConditions(t *testing.T) {
 	sts, names := roleStatements(t)
-	provider := map[string]string{"ServiceKeyFunction": "servicekey", "IAMKeyFunction": "iamkey"}
 	for id, list := range sts {
+		provider := ""
+		if dir, ok := strings.CutPrefix(names[id], "${AWS::StackName}-"); ok && !slices.Contains(lifecycleFunctions, dir) {
+			provider = dir
+		}
 		for _, st := range list {
-			var actions []string
-			if a := mapGet(st, "Action"); a.Kind == yaml.ScalarNode {
-				actions = []string{a.Value}
-			} else {
-				for _, n := range a.Content {
-					actions = append(actions, n.Value)
-				}
-			}
-			cond := mapGet(st, "Condition")
+			actions := st.actions()
+			cond := mapGet(st.node, "Condition")
 			eq := mapGet(cond, "StringEquals")
 			val := func(n *yaml.Node, key string) string {
 				if v := mapGet(n, key); v != nil {
@@ -551,23 +975,29 @@ func TestTemplatePolicyConditions(t *testing.T) {
 				}
 				return ""
 			}
-			sid := val(st, "Sid")
+			sid := st.sid
+			if res := mapGet(st.node, "Resource"); res != nil && res.Tag == "!Ref" && res.Value == "AdminSecretArns" {
+				if !slices.Equal(actions, []string{"secretsmanager:GetSecretValue"}) || st.condition != "HasAdminSecretArns" || sid != "ReadAdminSecrets" {
+					t.Errorf("%s %s: a statement on AdminSecretArns must be ReadAdminSecrets, grant secretsmanager:GetSecretValue alone and sit under !If HasAdminSecretArns (the default is empty); got %v under %q", id, sid, actions, st.condition)
+				}
+				continue
+			}
 			for _, a := range actions {
 				switch {
 				case a == "secretsmanager:ListSecrets" || a == "secretsmanager:GetRandomPassword":
-					if res := mapGet(st, "Resource"); res == nil || res.Value != "*" {
+					if res := mapGet(st.node, "Resource"); res == nil || res.Value != "*" {
 						t.Errorf("%s %s: %s has no resource: want Resource \"*\"", id, sid, a)
 					}
 				case strings.HasPrefix(a, "secretsmanager:"):
 					if val(eq, "secretsmanager:ResourceTag/dualkey:managed") != "true" {
 						t.Errorf("%s %s: %s without secretsmanager:ResourceTag/dualkey:managed = true", id, sid, a)
 					}
-					if p, ok := provider[id]; ok {
-						if val(eq, "secretsmanager:ResourceTag/dualkey:provider") != p {
-							t.Errorf("%s %s: %s without secretsmanager:ResourceTag/dualkey:provider = %s", id, sid, a, p)
+					if provider != "" {
+						if val(eq, "secretsmanager:ResourceTag/dualkey:provider") != provider {
+							t.Errorf("%s %s: %s without secretsmanager:ResourceTag/dualkey:provider = %s", id, sid, a, provider)
 						}
 						own := "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + names[id]
-						if names[id] == "" || val(eq, "secretsmanager:resource/AllowRotationLambdaArn") != own {
+						if val(eq, "secretsmanager:resource/AllowRotationLambdaArn") != own {
 							t.Errorf("%s %s: %s not bound to the function itself (secretsmanager:resource/AllowRotationLambdaArn = %s)", id, sid, a, own)
 						}
 					}
@@ -591,7 +1021,7 @@ func TestTemplatePolicyConditions(t *testing.T) {
 						t.Errorf("%s %s: %s without iam:ResourceTag/dualkey:managed = true", id, sid, a)
 					}
 				}
-				if strings.HasPrefix(a, "iam:") && !strings.Contains(mapGet(st, "Resource").Value, ":user${IAMUserPath}*") {
+				if strings.HasPrefix(a, "iam:") && !strings.Contains(mapGet(st.node, "Resource").Value, ":user${IAMUserPath}*") {
 					t.Errorf("%s %s: %s not limited to users under IAMUserPath", id, sid, a)
 				}
 			}

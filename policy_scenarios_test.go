@@ -1,0 +1,312 @@
+package dualkey_test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	"github.com/dualkey/dualkey/emulator/stripefake"
+	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// policyScenario drives one rotation function, and the retire and rollback
+// functions on its secrets, through every path that needs a permission.
+// TestTemplateGrantsExactlyTheCallsEachFunctionMakes runs each phase of
+// every scenario in turn:
+//
+//	rotate → retire run → afterRetire → alarms → afterAlarms → retire run → afterSecondRetire
+//
+// To add a provider: write its scenario below (its secrets, tagged with
+// w.tags("<provider>", ...); an admin secret through w.adminSecret; the
+// vendor's fake) and add it to policyScenarios. The test fails until every
+// statement of the provider's role in template.yaml allows a call a phase
+// made, and every call is allowed by one.
+type policyScenario struct {
+	// fn is the rotation function's folder (functions/<fn>), which is also
+	// the provider's name.
+	fn string
+	// alarms are rollback alarms (dualkey-rollback-...) sent to the
+	// rollback function between the two retire runs.
+	alarms                                              []string
+	rotate, afterRetire, afterAlarms, afterSecondRetire func(w *policyWorld)
+}
+
+// policyScenarios is one scenario per rotation function of template.yaml.
+var policyScenarios = []func() policyScenario{
+	servicekeyPolicy,
+	iamkeyPolicy,
+	stripePolicy,
+	stripewebhookPolicy,
+	stagedPolicy,
+}
+
+// servicekeyPolicy: an internal key is rotated (GetRandomPassword), its old
+// key switched off by the label, and rolled back with AWSCURRENT restored.
+func servicekeyPolicy() policyScenario {
+	var arn string
+	return policyScenario{
+		fn:     "servicekey",
+		alarms: []string{"dualkey-rollback-svc"},
+		rotate: func(w *policyWorld) {
+			arn = w.create("svc/key", `{"api_key":"policy-test-initial-key-0123456789abcdef"}`,
+				w.tags("servicekey", lifecycle.TagAlarm, "dualkey-rollback-svc", lifecycle.TagRestoreCurrent, "true"))
+			w.rotate(arn, "servicekey")
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			st := w.stages(arn)
+			if cur := st[rotation.Holder(st, rotation.StageCurrent)]; slices.Contains(cur, rotation.StagePrevious) || len(st) < 2 {
+				w.t.Fatalf("svc/key after the rollback: %v", st)
+			}
+		},
+	}
+}
+
+// iamkeyPolicy: IAM keys. a is deactivated, then reactivated by its alarm;
+// b is deactivated, then the next rotation deletes it to make room; c is
+// deactivated, then deleted by the next retire run; d's steps are
+// delivered one by one: createSecret meets a key no version references,
+// made moments ago and never used (another delivery's, as far as it can
+// tell) and refuses; once that key is gone it creates one; the new key is
+// found Inactive (a deactivated discard whose value was stored after all)
+// and setSecret switches it back on.
+func iamkeyPolicy() policyScenario {
+	type iamSecret struct{ arn, user, old string }
+	var a, b, c iamSecret
+	create := func(w *policyWorld, name string, extra ...string) iamSecret {
+		w.t.Helper()
+		user := strings.ReplaceAll(name, "/", "-")
+		if _, err := w.iam.CreateUser(w.ctx, &iam.CreateUserInput{UserName: aws.String(user),
+			Tags: []iamtypes.Tag{{Key: aws.String(rotation.TagManaged), Value: aws.String("true")}}}); err != nil {
+			w.t.Fatal(err)
+		}
+		k, err := w.iam.CreateAccessKey(w.ctx, &iam.CreateAccessKeyInput{UserName: aws.String(user)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		v, _ := json.Marshal(map[string]string{"user_name": user, "access_key_id": aws.ToString(k.AccessKey.AccessKeyId),
+			"secret_access_key": aws.ToString(k.AccessKey.SecretAccessKey)})
+		arn := w.create(name, string(v), w.tags("iamkey", append([]string{lifecycle.TagQuiet, "1m"}, extra...)...))
+		return iamSecret{arn, user, aws.ToString(k.AccessKey.AccessKeyId)}
+	}
+	status := func(w *policyWorld, user, id string) string {
+		w.t.Helper()
+		out, err := w.iam.ListAccessKeys(w.ctx, &iam.ListAccessKeysInput{UserName: aws.String(user)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, k := range out.AccessKeyMetadata {
+			if aws.ToString(k.AccessKeyId) == id {
+				return string(k.Status)
+			}
+		}
+		return "deleted"
+	}
+	return policyScenario{
+		fn:     "iamkey",
+		alarms: []string{"dualkey-rollback-a"},
+		rotate: func(w *policyWorld) {
+			a = create(w, "iam/a", lifecycle.TagAlarm, "dualkey-rollback-a", lifecycle.TagGrace, "48h")
+			b = create(w, "iam/b", lifecycle.TagGrace, "48h")
+			c = create(w, "iam/c", lifecycle.TagGrace, "0s")
+			for _, s := range []iamSecret{a, b, c} {
+				w.rotate(s.arn, "iamkey")
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			for _, s := range []iamSecret{a, b, c} {
+				if st := status(w, s.user, s.old); st != "Inactive" {
+					w.t.Fatalf("after the retire run the old key of %s is %s, want Inactive\n%s", s.user, st, w.logs())
+				}
+			}
+		},
+		afterAlarms: func(w *policyWorld) {
+			if st := status(w, a.user, a.old); st != "Active" {
+				w.t.Fatalf("after its rollback alarm the old key of %s is %s, want Active\n%s", a.user, st, w.logs())
+			}
+			w.rotate(b.arn, "iamkey")
+			if st := status(w, b.user, b.old); st != "deleted" {
+				w.t.Fatalf("the second rotation of %s left its retired key %s, want it deleted to make room\n%s", b.user, st, w.logs())
+			}
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			t := w.t
+			if st := status(w, c.user, c.old); st != "deleted" {
+				t.Fatalf("the second retire run left the old key of %s %s, want deleted (grace 0s)\n%s", c.user, st, w.logs())
+			}
+			d := create(w, "iam/d")
+			w.hold(d.arn)
+			token := w.startRotation(d.arn, "iamkey")
+			stray, err := w.iam.CreateAccessKey(w.ctx, &iam.CreateAccessKeyInput{UserName: aws.String(d.user)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.step("iamkey", d.arn, token, rotation.StepCreate); err == nil || !strings.Contains(err.Error(), "another delivery") {
+				t.Fatalf("createSecret with a fresh unreferenced key: %v, want a refusal naming another delivery\n%s", err, w.logs())
+			}
+			if _, err := w.iam.DeleteAccessKey(w.ctx, &iam.DeleteAccessKeyInput{UserName: aws.String(d.user), AccessKeyId: stray.AccessKey.AccessKeyId}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.step("iamkey", d.arn, token, rotation.StepCreate); err != nil {
+				t.Fatalf("createSecret: %v\n%s", err, w.logs())
+			}
+			id, _ := w.value(d.arn, rotation.StagePending)["access_key_id"].(string)
+			if id == "" {
+				t.Fatal("pending value of iam/d has no access_key_id")
+			}
+			if _, err := w.iam.UpdateAccessKey(w.ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(d.user), AccessKeyId: aws.String(id), Status: iamtypes.StatusTypeInactive}); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range []string{rotation.StepSet, rotation.StepTest, rotation.StepFinish} {
+				if err := w.step("iamkey", d.arn, token, st); err != nil {
+					t.Fatalf("%s: %v\n%s", st, err, w.logs())
+				}
+			}
+			if st := status(w, d.user, id); st != "Active" {
+				t.Fatalf("setSecret left the pending key %s, want Active", st)
+			}
+		},
+	}
+}
+
+// stripePolicy: a Stripe key rolled in the Dashboard (the old key expiring
+// in an hour) and staged as `dualkey stage` does, with an announced expiry
+// already past by the first retire run: the rotation adopts and proves the
+// new key; the first retire run finds the old key still accepted past its
+// announced expiry (OldCredentialStillValid) and keeps AWSPREVIOUS; once
+// Stripe expires it, the second run proves it dead and removes
+// AWSPREVIOUS.
+func stripePolicy() policyScenario {
+	var arn, oldKey string
+	return policyScenario{
+		fn: "stripe",
+		rotate: func(w *policyWorld) {
+			t := w.t
+			acct, err := w.stripe.CreateAccount(stripefake.AccountOptions{BusinessName: "policy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := w.stripe.CreateKey(acct.ID, stripefake.KeySpec{Name: "orders"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldKey = key.Secret
+			v, _ := json.Marshal(map[string]string{"api_key": key.Secret, "account_id": acct.ID})
+			arn = w.create("stripe/key", string(v), w.tags("stripe"))
+			rolled, err := w.stripe.RollKey(key.Secret, time.Now().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stage(w.ctx, t, w.sm, arn, map[string]any{"api_key": rolled.Secret, "previous_key_expires_at": rfc3339(time.Now().Add(-time.Minute))})
+			w.rotate(arn, "stripe")
+			if got, _ := w.value(arn, rotation.StageCurrent)["api_key"].(string); got != rolled.Secret {
+				t.Fatal("stripe/key: AWSCURRENT does not hold the staged key after the rotation")
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			if rotation.Holder(w.stages(arn), rotation.StagePrevious) == "" || !w.metricEmitted("retire", "OldCredentialStillValid", "stripe/key") {
+				w.t.Fatalf("stripe/key: the first retire run should keep AWSPREVIOUS and alert OldCredentialStillValid (the old key works past its announced expiry)\n%s", w.logs())
+			}
+			if err := w.stripe.ExpireKey(oldKey, time.Time{}); err != nil {
+				w.t.Fatal(err)
+			}
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			if p := rotation.Holder(w.stages(arn), rotation.StagePrevious); p != "" || !w.metricEmitted("retire", "CredentialExpired", "stripe/key") {
+				w.t.Fatalf("stripe/key: once Stripe expired the old key the retire run should remove AWSPREVIOUS (still on %q) and count CredentialExpired\n%s", p, w.logs())
+			}
+		},
+	}
+}
+
+// stripewebhookPolicy: two webhook signing secrets whose endpoints are
+// managed with an admin key in a secret of its own (AdminSecretArns). Both
+// rotate (a second endpoint each); the first retire run disables both old
+// endpoints; a's alarm makes the rollback function enable its old endpoint
+// again; the second retire run deletes b's (grace 0s). The rotation, the
+// retire and the rollback functions each read the admin secret.
+func stripewebhookPolicy() policyScenario {
+	type hook struct{ arn, old string }
+	var a, b hook
+	return policyScenario{
+		fn:     "stripewebhook",
+		alarms: []string{"dualkey-rollback-wh"},
+		rotate: func(w *policyWorld) {
+			t := w.t
+			acct, err := w.stripe.CreateAccount(stripefake.AccountOptions{BusinessName: "webhooks"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin, err := w.stripe.CreateKey(acct.ID, stripefake.KeySpec{Kind: stripefake.KindRestricted, Name: "dualkey webhooks",
+				Permissions: []string{stripefake.PermWebhookWrite}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			adminARN := w.adminSecret("stripe/webhook-admin", `{"api_key":"`+admin.Secret+`"}`)
+			mk := func(name, target string, extra ...string) hook {
+				id, secret := createWebhookEndpoint(t, w.stripeURL, admin.Secret, target)
+				v, _ := json.Marshal(map[string]string{"endpoint_id": id, "webhook_secret": secret, "master_secret_arn": adminARN})
+				return hook{w.create(name, string(v), w.tags("stripewebhook", extra...)), id}
+			}
+			a = mk("wh/a", "https://orders.example.com/stripe/a", lifecycle.TagAlarm, "dualkey-rollback-wh", lifecycle.TagGrace, "48h")
+			b = mk("wh/b", "https://orders.example.com/stripe/b", lifecycle.TagGrace, "0s")
+			for _, h := range []hook{a, b} {
+				w.rotate(h.arn, "stripewebhook")
+				if id, _ := w.value(h.arn, rotation.StageCurrent)["endpoint_id"].(string); id == h.old || id == "" {
+					t.Fatalf("%s: AWSCURRENT names endpoint %q after the rotation, want a new one", h.arn, id)
+				}
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			for _, h := range []hook{a, b} {
+				if e, ok := w.stripe.Endpoint(h.old); !ok || !e.Disabled {
+					w.t.Fatalf("after the retire run the old endpoint %s is %+v (exists %v), want disabled\n%s", h.old, e, ok, w.logs())
+				}
+			}
+		},
+		afterAlarms: func(w *policyWorld) {
+			if e, ok := w.stripe.Endpoint(a.old); !ok || e.Disabled {
+				w.t.Fatalf("after its rollback alarm the old endpoint %s is %+v (exists %v), want enabled\n%s", a.old, e, ok, w.logs())
+			}
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			if _, ok := w.stripe.Endpoint(b.old); ok {
+				w.t.Fatalf("the second retire run left the old endpoint %s, want it deleted (grace 0s)\n%s", b.old, w.logs())
+			}
+		},
+	}
+}
+
+// stagedPolicy: a key rolled in a vendor's dashboard and staged without an
+// expiry: the rotation proves it with the secret's probe (same account);
+// the first retire run finds the old key still working with no expiry
+// announced (OldCredentialStillValid); once the operator revokes it, the
+// second run proves it dead and removes AWSPREVIOUS.
+func stagedPolicy() policyScenario {
+	var arn, oldKey string
+	return policyScenario{
+		fn: "staged",
+		rotate: func(w *policyWorld) {
+			oldKey = w.vendor.issue("m_policy")
+			arn = w.create("vendor/key", w.vendor.secretValue(oldKey), w.tags("staged"))
+			stage(w.ctx, w.t, w.sm, arn, map[string]any{"api_key": w.vendor.issue("m_policy")})
+			w.rotate(arn, "staged")
+		},
+		afterRetire: func(w *policyWorld) {
+			if rotation.Holder(w.stages(arn), rotation.StagePrevious) == "" || !w.metricEmitted("retire", "OldCredentialStillValid", "vendor/key") {
+				w.t.Fatalf("vendor/key: the first retire run should keep AWSPREVIOUS and alert OldCredentialStillValid (no expiry announced)\n%s", w.logs())
+			}
+			w.vendor.revoke(oldKey)
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			if p := rotation.Holder(w.stages(arn), rotation.StagePrevious); p != "" {
+				w.t.Fatalf("vendor/key: once the vendor refuses the old key the retire run should remove AWSPREVIOUS (still on %q)\n%s", p, w.logs())
+			}
+		},
+	}
+}

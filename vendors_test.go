@@ -1,0 +1,144 @@
+package dualkey_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	stripego "github.com/stripe/stripe-go/v76"
+
+	"github.com/dualkey/dualkey/emulator/stripefake"
+	"github.com/dualkey/dualkey/shared/rotation"
+)
+
+// The vendors the root tests rotate credentials at: dualkey's stateful
+// Stripe fake (emulator/stripefake) and, for the staged provider, a vendor
+// API whose keys are rolled in its dashboard only. Both listen on loopback
+// and enforce their keys as the real APIs do.
+
+// startStripeFake starts the Stripe fake on loopback; it stops with the test.
+func startStripeFake(t *testing.T) (*stripefake.Server, string) {
+	t.Helper()
+	fake := stripefake.New(stripefake.Config{})
+	url, err := fake.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return fake, url
+}
+
+// createWebhookEndpoint creates a webhook endpoint at the Stripe fake with
+// adminKey, as an operator does in the Dashboard, and returns its id and
+// signing secret.
+func createWebhookEndpoint(t *testing.T, stripeURL, adminKey, target string) (id, secret string) {
+	t.Helper()
+	backend := stripego.GetBackendWithConfig(stripego.APIBackend, &stripego.BackendConfig{URL: stripego.String(stripeURL),
+		LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelNull}, MaxNetworkRetries: stripego.Int64(0)})
+	ep := &stripego.WebhookEndpoint{}
+	if err := backend.Call(http.MethodPost, "/v1/webhook_endpoints", adminKey, &stripego.WebhookEndpointParams{
+		URL: stripego.String(target), EnabledEvents: stripego.StringSlice([]string{"invoice.paid", "charge.succeeded"}),
+		APIVersion: stripego.String(stripego.APIVersion),
+	}, ep); err != nil {
+		t.Fatalf("create a webhook endpoint at the Stripe fake: the fake refused it (%T)", err)
+	}
+	return ep.ID, ep.Secret
+}
+
+// stage stores the AWSCURRENT value merged with fields as a new version
+// labelled DUALKEY_INCOMING, as `dualkey stage` does.
+func stage(ctx context.Context, t *testing.T, sm *secretsmanager.Client, arn string, fields map[string]any) {
+	t.Helper()
+	cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := rotation.MergeSecret(aws.ToString(cur.SecretString), fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(v),
+		VersionStages: []string{rotation.StageIncoming}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stagedVendor is a vendor API whose keys are rolled in its dashboard only:
+// GET /v1/me with "Authorization: Bearer <token>" answers the token's
+// account, 401 for an unknown or revoked token. No such server exists to
+// run, so this one enforces its tokens as a real API does.
+type stagedVendor struct {
+	URL    string
+	mu     sync.Mutex
+	tokens map[string]string // token -> account
+}
+
+func newStagedVendor(t *testing.T) *stagedVendor {
+	t.Helper()
+	v := &stagedVendor{tokens: map[string]string{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		v.mu.Lock()
+		acct, known := v.tokens[tok]
+		v.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method != http.MethodGet || r.URL.Path != "/v1/me":
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"error":"not found"}`)
+		case !ok || !known:
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprint(w, `{"error":"invalid token"}`)
+		default:
+			fmt.Fprintf(w, `{"account":{"id":%q}}`, acct)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	v.URL = srv.URL
+	return v
+}
+
+// issue makes a token of account, as the vendor's dashboard does.
+func (v *stagedVendor) issue(account string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	tok := "vk_" + hex.EncodeToString(b)
+	v.mu.Lock()
+	v.tokens[tok] = account
+	v.mu.Unlock()
+	return tok
+}
+
+// revoke switches a token off, as the operator does in the dashboard.
+func (v *stagedVendor) revoke(tok string) {
+	v.mu.Lock()
+	delete(v.tokens, tok)
+	v.mu.Unlock()
+}
+
+// secretValue is a staged secret holding token, with the probe the
+// provider sends to prove a token and compare its account.
+func (v *stagedVendor) secretValue(token string) string {
+	b, _ := json.Marshal(map[string]any{
+		"api_key": token,
+		"probe": map[string]any{
+			"url":      v.URL + "/v1/me",
+			"auth":     map[string]string{"header": "Authorization", "prefix": "Bearer ", "field": "api_key"},
+			"identity": map[string]string{"pointer": "/account/id"},
+		},
+	})
+	return string(b)
+}
+
+// rfc3339 formats t as the secrets' expiry fields do.
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
