@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -89,6 +95,9 @@ var parameterSets = map[string]map[string]any{
 		"SecretsKmsKeyArn":          "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		"Tracing":                   "Active",
 		"LogRetentionInDays":        "30",
+		"AdminSecretArns": []string{"arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe/webhook-admin-AbCdEf",
+			"arn:aws:secretsmanager:us-east-1:123456789012:secret:db/master-??????"},
+		"Confirm": "12h",
 	},
 	"lifecycle-vpc-only": {
 		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
@@ -212,9 +221,24 @@ func TestTemplateTransformsAndLintsWithParameters(t *testing.T) {
 func checkTransformed(t *testing.T, tpl map[string]any) {
 	t.Helper()
 	res := tpl["Resources"].(map[string]any)
-	families := map[string]string{
-		"ServiceKeyFunction": "RotationInVpc", "IAMKeyFunction": "RotationInVpc",
-		"RetireFunction": "LifecycleInVpc", "RollbackFunction": "LifecycleInVpc",
+	// Each function's family: retire and rollback are the lifecycle
+	// family, every other function a rotation function.
+	families := map[string]string{}
+	for id, r := range res {
+		r := r.(map[string]any)
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		name := jsonOf(r["Properties"].(map[string]any)["FunctionName"])
+		families[id] = "RotationInVpc"
+		for _, fn := range lifecycleFunctions {
+			if name == `{"Fn::Sub":"${AWS::StackName}-`+fn+`"}` {
+				families[id] = "LifecycleInVpc"
+			}
+		}
+	}
+	if len(families) < 4 {
+		t.Errorf("the transformed template has %d functions: %v", len(families), families)
 	}
 	for fn, cond := range families {
 		r, ok := res[fn].(map[string]any)
@@ -247,6 +271,11 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 		for _, st := range statements(role) {
 			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"kms:`) {
 				t.Errorf("%sRole: kms actions granted without a key (not under HasKmsKey): %s", fn, jsonOf(plain))
+			}
+			// AdminSecretArns defaults to empty: a statement on it
+			// without the condition would deploy an empty Resource.
+			if got := jsonOf(st); strings.Contains(got, `{"Ref":"AdminSecretArns"}`) && !strings.HasPrefix(got, `{"Fn::If":["HasAdminSecretArns",`) {
+				t.Errorf("%sRole: a statement on AdminSecretArns not under Fn::If HasAdminSecretArns: %s", fn, got)
 			}
 		}
 	}
@@ -354,10 +383,21 @@ func TestEnvJSONOverridesOnlyDeclaredVariables(t *testing.T) {
 	}
 }
 
+// alertMetrics are the emitted metrics that need a person: each has an
+// alarm. Every other metric the functions emit is progress, which the
+// dashboard shows (it shows these too).
+var alertMetrics = []string{
+	"RotationFailed", "OldCredentialInUse", "OldCredentialStillValid", "RotationOverdue", "RotationIncomplete",
+	"RetireFailed", "RollbackPerformed", "SweepBacklog",
+}
+
 // TestAlarmsAndDashboardUseEmittedMetrics: the dashboard body is valid JSON
-// with the panels issue 10 asks for, and every dualkey metric an alarm or
-// the dashboard reads is one the functions emit (a renamed metric would
-// leave an alarm silently without data).
+// with the panels issue 10 asks for; every dualkey metric an alarm or the
+// dashboard reads is one the functions emit (a renamed metric would leave
+// an alarm silently without data); and every metric the functions emit
+// (found in shared/rotation and shared/lifecycle by their syntax:
+// MetricDatum{Name: "..."}, l.metric(s, "..."), alert{..., "..."}) is on
+// the dashboard, with an alarm when it is in alertMetrics.
 func TestAlarmsAndDashboardUseEmittedMetrics(t *testing.T) {
 	raw, err := os.ReadFile("template.yaml")
 	if err != nil {
@@ -372,20 +412,8 @@ func TestAlarmsAndDashboardUseEmittedMetrics(t *testing.T) {
 	if body == nil || body.Tag != "!Sub" {
 		t.Fatal("Dashboard: no DashboardBody !Sub")
 	}
-	var dash struct {
-		Widgets []struct {
-			Type       string `json:"type"`
-			Properties struct {
-				Title   string  `json:"title"`
-				Metrics [][]any `json:"metrics"`
-				Query   string  `json:"query"`
-			} `json:"properties"`
-		} `json:"widgets"`
-	}
-	if err := json.Unmarshal([]byte(regexp.MustCompile(`\$\{[^}]+\}`).ReplaceAllString(body.Value, "X")), &dash); err != nil {
-		t.Fatalf("DashboardBody is not JSON: %v", err)
-	}
-	read := map[string]bool{} // dualkey metrics read by the dashboard and alarms
+	dash := parseDashboard(t, body.Value)
+	shown := map[string]bool{} // dualkey metrics the dashboard shows
 	logTables := 0
 	for _, w := range dash.Widgets {
 		if w.Type == "log" {
@@ -396,48 +424,142 @@ func TestAlarmsAndDashboardUseEmittedMetrics(t *testing.T) {
 		}
 		for _, m := range w.Properties.Metrics {
 			if len(m) >= 2 && m[0] == "dualkey" {
-				read[m[1].(string)] = true
+				shown[m[1].(string)] = true
 			}
 			if len(m) == 1 {
 				if e, ok := m[0].(map[string]any); ok {
 					for _, name := range regexp.MustCompile(`MetricName="(\w+)"`).FindAllStringSubmatch(fmt.Sprint(e["expression"]), -1) {
-						read[name[1]] = true
+						shown[name[1]] = true
 					}
 				}
 			}
 		}
 	}
-	for _, want := range []string{"StepSuccess", "RotationFailed", "OldCredentialInUse", "CredentialDeactivated", "RollbackPerformed", "StepDuration"} {
-		if !read[want] {
-			t.Errorf("the dashboard shows no %s", want)
-		}
-	}
 	if logTables < 2 {
 		t.Errorf("the dashboard has %d per-secret tables, want rotation failures and lifecycle events", logTables)
 	}
+	alarmed := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)Namespace: dualkey, MetricName: (\w+)|Namespace: dualkey\n\s+MetricName: (\w+)`).FindAllStringSubmatch(string(raw), -1) {
-		read[m[1]+m[2]] = true
+		alarmed[m[1]+m[2]] = true
 	}
-	var src strings.Builder
-	for _, dir := range []string{"shared/rotation", "shared/lifecycle"} {
+	emitted := emittedMetrics(t, "shared/rotation", "shared/lifecycle")
+	if len(emitted) < 10 {
+		t.Fatalf("found only %d metrics emitted by shared/rotation and shared/lifecycle: %v", len(emitted), emitted)
+	}
+	for name := range shown {
+		if !emitted[name] {
+			t.Errorf("the dashboard shows metric dualkey/%s, which shared/rotation and shared/lifecycle never emit", name)
+		}
+	}
+	for name := range alarmed {
+		if !emitted[name] {
+			t.Errorf("an alarm reads metric dualkey/%s, which shared/rotation and shared/lifecycle never emit", name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(emitted)) {
+		if !shown[name] {
+			t.Errorf("the functions emit dualkey/%s, which the dashboard does not show", name)
+		}
+		if slices.Contains(alertMetrics, name) != alarmed[name] {
+			t.Errorf("metric dualkey/%s: alarm %v, want an alarm exactly for the metrics in alertMetrics (a new metric that needs a person: add it there and an alarm to template.yaml)", name, alarmed[name])
+		}
+	}
+	for _, name := range alertMetrics {
+		if !emitted[name] {
+			t.Errorf("alertMetrics names %s, which the functions do not emit", name)
+		}
+	}
+}
+
+// dashboard is the part of a CloudWatch dashboard body the tests read.
+type dashboard struct {
+	Widgets []struct {
+		Type       string `json:"type"`
+		Properties struct {
+			Title   string  `json:"title"`
+			Metrics [][]any `json:"metrics"`
+			Query   string  `json:"query"`
+		} `json:"properties"`
+	} `json:"widgets"`
+}
+
+// parseDashboard decodes a DashboardBody !Sub, each ${...} replaced by the
+// name it substitutes (so references stay visible).
+func parseDashboard(t *testing.T, body string) dashboard {
+	t.Helper()
+	var d dashboard
+	if err := json.Unmarshal([]byte(regexp.MustCompile(`\$\{([^}]+)\}`).ReplaceAllString(body, "<$1>")), &d); err != nil {
+		t.Fatalf("DashboardBody is not JSON: %v", err)
+	}
+	return d
+}
+
+// emittedMetrics finds the EMF metric names the Go code in dirs emits: the
+// Name of a MetricDatum literal, the last argument of a call to a method
+// named metric, the second element of an alert literal. A name that is
+// not a string literal there is an error (the test could not see it).
+func emittedMetrics(t *testing.T, dirs ...string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	fset := token.NewFileSet()
+	inWrapper := false // inside func metric, whose callers' names are collected
+	lit := func(e ast.Expr, where string) {
+		b, ok := e.(*ast.BasicLit)
+		if !ok || b.Kind != token.STRING {
+			if _, isSel := e.(*ast.SelectorExpr); isSel && where == "metric" {
+				return // l.metric(s, a.metric): the name comes from an alert literal
+			}
+			if _, isIdent := e.(*ast.Ident); isIdent && inWrapper {
+				return // func metric(s, name string): its callers pass literals
+			}
+			t.Errorf("%s: a metric name that is not a string literal (%s): this test cannot see it", fset.Position(e.Pos()), where)
+			return
+		}
+		name, _ := strconv.Unquote(b.Value)
+		out[name] = true
+	}
+	for _, dir := range dirs {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
 				continue
 			}
-			b, err := os.ReadFile(f)
+			file, err := parser.ParseFile(fset, f, nil, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			src.Write(b)
+			ast.Inspect(file, func(n ast.Node) bool {
+				switch n := n.(type) {
+				case *ast.FuncDecl:
+					inWrapper = n.Name.Name == "metric"
+				case *ast.CompositeLit:
+					typ := ""
+					switch tt := n.Type.(type) {
+					case *ast.Ident:
+						typ = tt.Name
+					case *ast.SelectorExpr:
+						typ = tt.Sel.Name
+					}
+					switch typ {
+					case "MetricDatum":
+						for _, e := range n.Elts {
+							if kv, ok := e.(*ast.KeyValueExpr); ok && fmt.Sprint(kv.Key) == "Name" {
+								lit(kv.Value, "MetricDatum.Name")
+							}
+						}
+					case "alert":
+						if len(n.Elts) == 2 {
+							lit(n.Elts[1], "alert")
+						}
+					}
+				case *ast.CallExpr:
+					if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "metric" && len(n.Args) > 0 {
+						lit(n.Args[len(n.Args)-1], "metric")
+					}
+				}
+				return true
+			})
 		}
 	}
-	for name := range read {
-		if !strings.Contains(src.String(), `"`+name+`"`) {
-			t.Errorf("template.yaml reads metric dualkey/%s, which shared/rotation and shared/lifecycle never emit", name)
-		}
-	}
-	if len(read) < 10 {
-		t.Errorf("found only %d dualkey metrics in template.yaml: %v", len(read), read)
-	}
+	return out
 }

@@ -2,11 +2,14 @@ package dualkey_test
 
 import (
 	"debug/elf"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -109,5 +112,74 @@ func checkStatic(t *testing.T, path string, machine elf.Machine) {
 	defer f.Close()
 	if f.Machine != machine || f.Section(".interp") != nil {
 		t.Fatalf("%s is %v, dynamic=%v; want static %v", path, f.Machine, f.Section(".interp") != nil, machine)
+	}
+}
+
+// TestEveryFunctionIsMonitored checks the block template.yaml repeats per
+// function: its log group (/aws/lambda/<stack>-<folder>, its logging
+// target), Errors and Throttles alarms on it to the alert topic, both
+// metrics on the dashboard and its log group in a per-secret table; for a
+// rotation function also the permission for Secrets Manager to invoke it
+// and an <Id>Arn output (the RotationLambdaARN users give their secrets).
+func TestEveryFunctionIsMonitored(t *testing.T) {
+	raw, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	root := doc.Content[0]
+	res := mapGet(root, "Resources")
+	dash := parseDashboard(t, mapGet(mapGet(mapGet(res, "Dashboard"), "Properties"), "DashboardBody").Value)
+	lines := map[string]bool{} // "Errors <Id>" on the dashboard
+	var tables []string
+	for _, w := range dash.Widgets {
+		for _, m := range w.Properties.Metrics {
+			if len(m) == 4 && m[0] == "AWS/Lambda" && m[2] == "FunctionName" {
+				lines[fmt.Sprint(m[1], " ", m[3])] = true
+			}
+		}
+		if w.Type == "log" {
+			tables = append(tables, w.Properties.Query)
+		}
+	}
+	_, names := roleStatements(t)
+	for id, name := range names {
+		dir := folderOf(t, id, name)
+		t.Run(id, func(t *testing.T) {
+			props := mapGet(mapGet(res, id), "Properties")
+			logs := mapGet(res, id+"Logs")
+			if lg := mapGet(mapGet(props, "LoggingConfig"), "LogGroup"); lg == nil || lg.Tag != "!Ref" || lg.Value != id+"Logs" ||
+				mapGet(logs, "Type").Value != "AWS::Logs::LogGroup" ||
+				mapGet(mapGet(logs, "Properties"), "LogGroupName").Value != "/aws/lambda/${AWS::StackName}-"+dir {
+				t.Errorf("want LoggingConfig.LogGroup !Ref %sLogs, an AWS::Logs::LogGroup named /aws/lambda/${AWS::StackName}-%s", id, dir)
+			}
+			for _, metric := range []string{"Errors", "Throttles"} {
+				a := mapGet(mapGet(res, id+metric+"Alarm"), "Properties")
+				dims := seqItems(mapGet(a, "Dimensions"))
+				if a == nil || mapGet(a, "MetricName").Value != metric || len(dims) != 1 || mapGet(dims[0], "Value").Value != id ||
+					len(seqItems(mapGet(a, "AlarmActions"))) != 1 || seqItems(mapGet(a, "AlarmActions"))[0].Value != "AlertTopic" {
+					t.Errorf("want %s%sAlarm on AWS/Lambda %s of FunctionName !Ref %s, to the AlertTopic", id, metric, metric, id)
+				}
+				if !lines[metric+" <"+id+">"] {
+					t.Errorf("the dashboard's function panel has no %s line for ${%s}", metric, id)
+				}
+			}
+			if !slices.ContainsFunc(tables, func(q string) bool { return strings.Contains(q, "SOURCE '<"+id+"Logs>'") }) {
+				t.Errorf("no per-secret table of the dashboard reads ${%sLogs}", id)
+			}
+			if slices.Contains(lifecycleFunctions, dir) {
+				return
+			}
+			perm := mapGet(mapGet(res, id+"InvokePermission"), "Properties")
+			if fn := mapGet(perm, "FunctionName"); fn == nil || fn.Value != id+".Arn" || mapGet(perm, "Principal").Value != "secretsmanager.amazonaws.com" {
+				t.Errorf("want %sInvokePermission letting secretsmanager.amazonaws.com invoke !GetAtt %s.Arn", id, id)
+			}
+			if out := mapGet(mapGet(mapGet(root, "Outputs"), id+"Arn"), "Value"); out == nil || out.Tag != "!GetAtt" || out.Value != id+".Arn" {
+				t.Errorf("want an output %sArn: !GetAtt %s.Arn (the RotationLambdaARN of this provider's secrets)", id, id)
+			}
+		})
 	}
 }
