@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -83,12 +84,17 @@ func parseRef(value string) (*Secret, error) {
 	return &s, nil
 }
 
-// keySID returns the api_key_sid of a value, or "" when it has none.
+// keySID returns the api_key_sid of a value, or "" when it has none (or
+// when, absurdly, the key secret is part of it: the SID is logged).
 func keySID(value string) string {
 	var s struct {
-		SID string `json:"api_key_sid"`
+		SID    string `json:"api_key_sid"`
+		Secret any    `json:"api_key_secret"`
 	}
 	if json.Unmarshal([]byte(value), &s) != nil || !keyPattern.MatchString(s.SID) {
+		return ""
+	}
+	if secret, ok := s.Secret.(string); ok && len(secret) >= 6 && strings.Contains(s.SID, secret) {
 		return ""
 	}
 	return s.SID
