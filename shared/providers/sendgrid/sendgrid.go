@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -145,6 +146,17 @@ func (p *Provider) Name() string { return Name }
 // Fingerprint implements rotation.Provider: the key id (api_key_id), which
 // SendGrid shows in its web app and is no secret.
 func (p *Provider) Fingerprint(value string) string { return keyID(value) }
+
+// UsageFingerprint implements shared/usagelogs' Fingerprinter: consumers
+// send the whole key as the bearer token, so fingerprint.Of(api_key) is
+// what they log; "" when the value holds no key.
+func (p *Provider) UsageFingerprint(value string) string {
+	s, err := parseRef(value)
+	if err != nil || !keyPattern.MatchString(s.APIKey) {
+		return ""
+	}
+	return fingerprint.Of(s.APIKey)
+}
 
 // SwitchOff implements rotation.Provider: SendGrid keys cannot be disabled,
 // only deleted.

@@ -16,9 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/sendgridfake"
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/sendgrid"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // The conformance kit talks to the fake directly (Prism costs tens of
@@ -527,5 +529,17 @@ func TestMarker(t *testing.T) {
 		if len(m) > 100 || !strings.HasPrefix(m, "dualkey ") || !strings.HasSuffix(m, " 1700000000") {
 			t.Errorf("Marker = %q (%d chars)", m, len(m))
 		}
+	}
+}
+
+// TestUsageFingerprint: consumers send the whole key as the bearer token;
+// its usage fingerprint is what shared/usagelogs searches for.
+func TestUsageFingerprint(t *testing.T) {
+	p := sendgrid.New(sendgrid.Config{})
+	key := "SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	var _ usagelogs.Fingerprinter = p
+	got, err := usagelogs.FingerprintOf(p, `{"api_key":"`+key+`"}`)
+	if err != nil || got != fingerprint.Of(key) || p.UsageFingerprint(`{"api_key_id":"abcdefghij"}`) != "" {
+		t.Fatalf("usage fingerprint %q, %v", got, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -161,6 +162,18 @@ func (p *Provider) Name() string { return Name }
 // Fingerprint implements rotation.Provider: the key SID (SK…), which is no
 // secret.
 func (p *Provider) Fingerprint(value string) string { return keySID(value) }
+
+// UsageFingerprint implements shared/usagelogs' Fingerprinter: consumers
+// send the key secret as the basic-auth password (the SID is the user
+// name), so fingerprint.Of(api_key_secret) is what they log; "" when the
+// value holds no key.
+func (p *Provider) UsageFingerprint(value string) string {
+	s, err := parseRef(value)
+	if err != nil || !secretPattern.MatchString(s.APIKeySecret) {
+		return ""
+	}
+	return fingerprint.Of(s.APIKeySecret)
+}
 
 // SwitchOff implements rotation.Provider: Twilio keys cannot be disabled,
 // only deleted.

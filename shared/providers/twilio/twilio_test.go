@@ -15,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/twiliofake"
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/twilio"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // world is a bed with its secret.
@@ -537,5 +539,17 @@ func TestMarker(t *testing.T) {
 		if twilio.Marker(arn, token) != m || twilio.Marker(arn+"x", token) == m || twilio.Marker(arn, token+"x") == m {
 			t.Errorf("Marker is not a function of the secret and the token")
 		}
+	}
+}
+
+// TestUsageFingerprint: consumers send the key secret as the basic-auth
+// password; its usage fingerprint is what shared/usagelogs searches for.
+func TestUsageFingerprint(t *testing.T) {
+	p := twilio.New(twilio.Config{})
+	value := `{"account_sid":"AC0123456789abcdef0123456789abcdef","api_key_sid":"SK0123456789abcdef0123456789abcdef","api_key_secret":"S3cretS3cretS3cretS3cretS3cretXY"}`
+	var _ usagelogs.Fingerprinter = p
+	got, err := usagelogs.FingerprintOf(p, value)
+	if err != nil || got != fingerprint.Of("S3cretS3cretS3cretS3cretS3cretXY") || p.UsageFingerprint(`{"api_key_sid":"SK0123456789abcdef0123456789abcdef"}`) != "" {
+		t.Fatalf("usage fingerprint %q, %v", got, err)
 	}
 }

@@ -61,8 +61,11 @@
 // "…"}). An admin secret holding an auth token is refused: it would stop
 // working at the promotion.
 //
-// Fingerprints: a token has no public id, so logs show "sha256:" and the
-// first 12 hex digits of its SHA-256 (TokenFingerprint).
+// Fingerprints: a token has no public id, so logs show its usage
+// fingerprint (shared/fingerprint: "dkfp_" and 16 hex digits of its
+// SHA-256; TokenFingerprint), the id its consumers log with each call. The
+// provider implements shared/usagelogs' Fingerprinter, so the lifecycle can
+// look for the old token's use in CloudWatch Logs.
 //
 // Settings (environment): DUALKEY_TWILIO_API_URL and
 // DUALKEY_TWILIO_ACCOUNTS_URL (defaults https://api.twilio.com and

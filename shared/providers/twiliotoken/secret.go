@@ -1,13 +1,12 @@
 package twiliotoken
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -64,17 +63,11 @@ func Parse(value string) (*Secret, error) {
 	return &s, nil
 }
 
-// TokenFingerprint identifies an auth token without revealing it:
-// "sha256:" and the first 12 hex digits of its SHA-256 ("" for ""). A
-// token has no public id; this is the one place that decides how one is
-// shown, so a shared consumer-side fingerprint can replace it.
-func TokenFingerprint(token string) string {
-	if token == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])[:12]
-}
+// TokenFingerprint identifies an auth token without revealing it: its
+// usage fingerprint (shared/fingerprint: "dkfp_" and 16 hex digits of its
+// SHA-256), the same id consumers log with each call they make with it, so
+// dualkey's log lines and the consumers' can be matched. "" for "".
+func TokenFingerprint(token string) string { return fingerprint.Of(token) }
 
 // tokenOf returns the auth token of a value ("" when it has none).
 func tokenOf(value string) string {

@@ -161,6 +161,11 @@ func (p *Provider) Name() string { return Name }
 // Fingerprint implements rotation.Provider: TokenFingerprint of the token.
 func (p *Provider) Fingerprint(value string) string { return TokenFingerprint(tokenOf(value)) }
 
+// UsageFingerprint implements shared/usagelogs' Fingerprinter: consumers
+// send the auth token as the basic-auth password, so its usage
+// fingerprint is what they log ("" when the value holds none).
+func (p *Provider) UsageFingerprint(value string) string { return TokenFingerprint(tokenOf(value)) }
+
 // SwitchOff implements rotation.Provider: Twilio cannot disable a token; the
 // old primary ends when the secondary is promoted (Delete).
 func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffDeleteOnly }

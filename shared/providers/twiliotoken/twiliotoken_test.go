@@ -12,9 +12,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/twiliofake"
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/twiliotoken"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 type world struct {
@@ -349,17 +351,22 @@ func TestBadSecretValues(t *testing.T) {
 	}
 }
 
-// TestFingerprint: short, stable, never the token.
+// TestFingerprint: a token is shown as its usage fingerprint (the one its
+// consumers log), never itself; usagelogs finds it through the provider.
 func TestFingerprint(t *testing.T) {
-	fp := twiliotoken.TokenFingerprint("0123456789abcdef0123456789abcdef")
-	if !strings.HasPrefix(fp, "sha256:") || len(fp) != len("sha256:")+12 || strings.Contains(fp, "0123456789ab") {
+	token := "0123456789abcdef0123456789abcdef"
+	value := `{"account_sid":"AC00000000000000000000000000000000","auth_token":"` + token + `"}`
+	fp := twiliotoken.TokenFingerprint(token)
+	if fp != fingerprint.Of(token) || strings.Contains(fp, token[:12]) || twiliotoken.TokenFingerprint("") != "" {
 		t.Fatalf("fingerprint %q", fp)
 	}
-	if twiliotoken.TokenFingerprint("") != "" || fp != twiliotoken.TokenFingerprint("0123456789abcdef0123456789abcdef") {
-		t.Fatal("fingerprint not a function of the token")
+	p := twiliotoken.New(twiliotoken.Config{})
+	if p.Fingerprint(value) != fp || p.UsageFingerprint(value) != fp {
+		t.Fatal("Provider.Fingerprint or UsageFingerprint differs from TokenFingerprint")
 	}
-	if p := twiliotoken.New(twiliotoken.Config{}); p.Fingerprint(`{"account_sid":"AC0123456789abcdef0123456789abcdef","auth_token":"0123456789abcdef0123456789abcdef"}`) != fp {
-		t.Fatal("Provider.Fingerprint differs from TokenFingerprint")
+	var _ usagelogs.Fingerprinter = p
+	if got, err := usagelogs.FingerprintOf(p, value); err != nil || got != fp {
+		t.Fatalf("usagelogs.FingerprintOf = %q, %v", got, err)
 	}
 }
 

@@ -37,6 +37,6 @@
 // Verifier checks that too.
 //
 // No token and no signature is ever logged or put in an error: versions are
-// named by a short version id and a fingerprint ("sha256:" and 12 hex
-// digits of the token's SHA-256).
+// named by a short version id and the token's usage fingerprint
+// (shared/fingerprint: "dkfp_" and 16 hex digits of its SHA-256).
 package twiliosig

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/dualkey/dualkey/shared/fingerprint"
 )
 
 // HeaderName is the header Twilio puts the signature in.
@@ -77,13 +79,8 @@ func bodyHash(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Fingerprint identifies a token without revealing it: "sha256:" and the
-// first 12 hex digits of its SHA-256 ("" for ""), as dualkey's twiliotoken
-// provider logs it.
-func Fingerprint(token string) string {
-	if token == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(token))
-	return "sha256:" + hex.EncodeToString(sum[:])[:12]
-}
+// Fingerprint identifies a token without revealing it: its usage
+// fingerprint (shared/fingerprint: "dkfp_" and 16 hex digits of its
+// SHA-256), as dualkey's twiliotoken provider and the token's consumers
+// log it. "" for "".
+func Fingerprint(token string) string { return fingerprint.Of(token) }
