@@ -10,11 +10,15 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/providers/registry"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // lifecycleFlags build a lifecycle for CLI commands.
@@ -47,7 +51,23 @@ func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycl
 		return nil, nil, err
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
-	lc, err := lifecycle.New(lifecycle.Config{SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red,
+	// status and --dry-run read the usage evidence too; real runs publish
+	// the same events as the retire and rollback functions.
+	evidence, err := usagelogs.New(usagelogs.Config{Logs: cloudwatchlogs.NewFromConfig(cfg)})
+	if err != nil {
+		return nil, nil, err
+	}
+	ns, err := notify.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pub *notify.Publisher
+	if ns.Publish {
+		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
+			return nil, nil, err
+		}
+	}
+	lc, err := lifecycle.New(lifecycle.Config{Logs: evidence, Events: pub, SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red,
 		LogWriter: logs, MetricsWriter: logs, CommandFlags: f.commandFlags()})
 	return lc, sm, err
 }

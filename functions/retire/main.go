@@ -17,7 +17,9 @@ import (
 
 func main() {
 	lifecyclemain.Start(func(ctx context.Context, lc *lifecycle.Lifecycle, _ events.CloudWatchEvent) error {
-		_, err := lc.RunAll(ctx, lifecycle.Options{})
+		// Sweep streams its reports (RunAll keeps them all) and resumes
+		// from its cursor when the previous run ran out of time.
+		_, err := lc.Sweep(ctx, lifecycle.Options{}, nil)
 		return err
 	})
 }

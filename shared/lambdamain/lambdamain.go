@@ -17,8 +17,11 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -51,7 +54,23 @@ func NewEngine(ctx context.Context, factory rotation.Factory) (*rotation.Engine,
 	if err != nil {
 		return nil, err
 	}
+	ns, err := notify.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	var pub *notify.Publisher
+	if ns.Publish {
+		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
+			return nil, err
+		}
+	}
+	ref, err := notify.NewRefresher(notify.RefresherConfig{ECS: ecs.NewFromConfig(cfg)})
+	if err != nil {
+		return nil, err
+	}
 	return rotation.New(rotation.Config{
+		Events:         pub,
+		Refresher:      ref,
 		SecretsManager: secretsmanager.NewFromConfig(cfg),
 		Provider:       p,
 		Redactor:       red,

@@ -35,7 +35,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // SecretsAPI is the subset of *secretsmanager.Client the lifecycle uses.
@@ -100,6 +102,12 @@ type Config struct {
 	// lifecycle names in its messages (the CLI passes its --endpoint and
 	// --region), so the command can be pasted as it is.
 	CommandFlags string
+	// Logs searches CloudWatch Logs for the secrets tagged
+	// dualkey:usage-logs; nil refuses such secrets with an error.
+	Logs *usagelogs.Reporter
+	// Events publishes "Credential Deactivated", "Credential Deleted",
+	// "Credential Expired" and "Rollback Performed"; nil publishes nothing.
+	Events *notify.Publisher
 	// Sweep configures RunAll and Sweep (concurrency, cursor).
 	Sweep SweepConfig
 	// Pace limits the lifecycle's Secrets Manager requests per second
@@ -118,6 +126,8 @@ type Lifecycle struct {
 	red       *rotation.Redactor
 	alarms    AlarmFilter
 	flags     string
+	logs      *usagelogs.Reporter
+	events    *notify.Publisher
 	sweep     SweepConfig
 }
 
@@ -168,6 +178,8 @@ func New(cfg Config) (*Lifecycle, error) {
 		red:     cfg.Redactor,
 		alarms:  cfg.Alarms,
 		flags:   strings.TrimSpace(cfg.CommandFlags),
+		logs:    cfg.Logs,
+		events:  cfg.Events,
 	}, nil
 }
 
@@ -569,18 +581,30 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 // reports whether the credential is still in use (and records that).
 func (l *Lifecycle) usage(ctx context.Context, s *secret, rep *Report, req *rotation.CredentialRequest, fp string, now time.Time, apply bool) (bool, error) {
 	prev := req.Version.ID
-	ur, ok := s.provider.(rotation.UsageReporter)
-	if !ok {
+	var u *rotation.Usage
+	if ur, ok := s.provider.(rotation.UsageReporter); ok {
+		var err error
+		if u, err = ur.LastUsed(ctx, req); err != nil {
+			return false, fmt.Errorf("usage evidence for %s: %w", fp, err)
+		}
+	}
+	if s.settings.UsageLogs != "" {
+		if l.logs == nil {
+			return false, fmt.Errorf("secret %s: %w: tag %s is set, but this function has no CloudWatch Logs client", s.name, ErrBadSetting, usagelogs.Tag)
+		}
+		ev, err := l.logs.ForCredential(ctx, s.provider, req, s.tags, now.Add(-s.settings.Quiet), now)
+		if err != nil {
+			return false, fmt.Errorf("secret %s: usage evidence from CloudWatch Logs for %s: %w", s.name, fp, err)
+		}
+		u = usagelogs.Combine(u, ev.Usage())
+	}
+	if u == nil {
 		guard := "the drain window is the only guard"
 		if s.provider.SwitchOff() == rotation.SwitchOffDeleteOnly {
 			guard = "the drain window and the confirmation period are the only guards"
 		}
 		rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Reason: "provider " + s.provider.Name() + " has no usage evidence; " + guard, Applied: true})
 		return false, nil
-	}
-	u, err := ur.LastUsed(ctx, req)
-	if err != nil {
-		return false, fmt.Errorf("usage evidence for %s: %w", fp, err)
 	}
 	if !u.Known {
 		rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Reason: "no usage evidence: " + u.Detail, Applied: true})
@@ -670,6 +694,7 @@ func (l *Lifecycle) switchOff(ctx context.Context, s *secret, rep *Report, req *
 		return err
 	}
 	l.metric(s, "CredentialDeactivated")
+	l.publish(ctx, s, notify.CredentialDeactivated, prev, fp, why)
 	if err := l.setState(ctx, s, rep, apply, prev, StateDeactivated, now, why); err != nil {
 		return err
 	}
@@ -697,6 +722,7 @@ func (l *Lifecycle) expiry(ctx context.Context, s *secret, rep *Report, req *rot
 			return err
 		}
 		l.metric(s, "CredentialExpired")
+		l.publish(ctx, s, notify.CredentialExpired, prev, fp, live.Detail)
 		if err := l.setState(ctx, s, rep, apply, prev, StateExpired, now, live.Detail); err != nil {
 			return err
 		}
@@ -840,6 +866,7 @@ func (l *Lifecycle) delete(ctx context.Context, s *secret, rep *Report, id strin
 		return err
 	}
 	l.metric(s, "CredentialDeleted")
+	l.publish(ctx, s, notify.CredentialDeleted, id, fp, why)
 	if s.tags[TagStateVersion] == id {
 		return l.setState(ctx, s, rep, apply, id, StateDeleted, l.now(), why)
 	}
@@ -868,6 +895,7 @@ func (l *Lifecycle) deletePrevious(ctx context.Context, s *secret, rep *Report, 
 		return err
 	}
 	l.metric(s, "CredentialDeleted")
+	l.publish(ctx, s, notify.CredentialDeleted, prev, fp, why)
 	if err := l.setState(ctx, s, rep, apply, prev, StateDeleted, l.now(), why); err != nil {
 		return err
 	}
@@ -976,6 +1004,21 @@ func (l *Lifecycle) checkOverdue(s *secret, rep *Report, now time.Time) {
 func (l *Lifecycle) metric(s *secret, name string) {
 	l.metrics.Emit(map[string]string{"Provider": s.provider.Name(), "SecretName": s.name}, [][]string{{"SecretName"}},
 		rotation.MetricDatum{Name: name, Unit: "Count", Value: 1})
+}
+
+// publish sends one lifecycle event about version; a failure is logged and
+// counted (EventPublishFailed), never the step's failure.
+func (l *Lifecycle) publish(ctx context.Context, s *secret, detailType, version, fp, reason string) {
+	if l.events == nil {
+		return
+	}
+	ev := notify.Event{DetailType: detailType, SecretARN: s.arn, SecretName: s.name, Provider: s.provider.Name(),
+		Versions:     map[string]string{notify.RoleCurrent: rotation.Holder(s.stages, rotation.StageCurrent), notify.RolePrevious: version},
+		Fingerprints: map[string]string{notify.RolePrevious: fp}, Reason: reason, Time: l.now()}
+	if _, err := l.events.Publish(ctx, ev); err != nil {
+		l.metric(s, "EventPublishFailed")
+		l.log.Error("event not published; the lifecycle step stands", "secret", s.arn, "detail_type", detailType, "error", l.red.Redact(err.Error()))
+	}
 }
 
 // Resume clears a rollback hold so the next run retires the old credential again.

@@ -55,8 +55,12 @@ func checkProvider(name string, p rotation.Provider) error {
 //	reversible: drain 1h → usage check (quiet 1h) → deactivate → grace 48h → delete; rollback reactivates it until the delete
 func Path(p rotation.Provider, s Settings) string {
 	steps := []string{"drain " + human(s.Drain)}
-	if _, ok := p.(rotation.UsageReporter); ok {
+	if _, ok := p.(rotation.UsageReporter); ok && s.UsageLogs != "" {
+		steps = append(steps, "usage check (quiet "+human(s.Quiet)+"; the provider's evidence and CloudWatch Logs "+s.UsageLogs+")")
+	} else if ok {
 		steps = append(steps, "usage check (quiet "+human(s.Quiet)+")")
+	} else if s.UsageLogs != "" {
+		steps = append(steps, "usage check (quiet "+human(s.Quiet)+"; CloudWatch Logs "+s.UsageLogs+")")
 	} else {
 		steps = append(steps, "no usage evidence")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -227,6 +228,7 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 		}
 	}
 	l.metric(s, "RollbackPerformed")
+	l.publish(ctx, s, notify.RollbackPerformed, target, fp, reason)
 	return "", nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // Tags dualkey reads on a managed secret. Settings override the function's
@@ -55,6 +56,9 @@ type Settings struct {
 	RollbackWindow time.Duration
 	Window         *Window // nil: any time
 	RestoreCurrent bool
+	// UsageLogs lists the log groups of tag dualkey:usage-logs,
+	// comma-separated ("": none). Only a tag sets it.
+	UsageLogs string
 }
 
 // DefaultSettings are dualkey's defaults.
@@ -122,6 +126,13 @@ func (s Settings) withTags(tags map[string]string) (Settings, error) {
 			return s, fmt.Errorf("tag %s=%q: want true or false", TagRestoreCurrent, v)
 		}
 		s.RestoreCurrent = b
+	}
+	if v, ok := tags[usagelogs.Tag]; ok {
+		groups, err := usagelogs.ParseGroups(v)
+		if err != nil {
+			return s, err
+		}
+		s.UsageLogs = strings.Join(groups, ",")
 	}
 	if s.Quiet == 0 {
 		s.Quiet = s.Drain

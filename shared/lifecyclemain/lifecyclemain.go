@@ -16,12 +16,16 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/shared/lambdamain"
 	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/providers/registry"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // New loads the AWS configuration and builds the lifecycle over every
@@ -49,12 +53,33 @@ func New(ctx context.Context) (*lifecycle.Lifecycle, error) {
 	if err != nil {
 		return nil, err
 	}
+	sweep, err := lifecycle.SweepConfigFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := notify.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	var pub *notify.Publisher
+	if ns.Publish {
+		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
+			return nil, err
+		}
+	}
+	evidence, err := usagelogs.New(usagelogs.Config{Logs: cloudwatchlogs.NewFromConfig(cfg)})
+	if err != nil {
+		return nil, err
+	}
 	return lifecycle.New(lifecycle.Config{
 		SecretsManager: secretsmanager.NewFromConfig(cfg),
 		Providers:      providers,
 		Defaults:       settings,
 		Redactor:       red,
 		Alarms:         alarms,
+		Sweep:          sweep,
+		Logs:           evidence,
+		Events:         pub,
 	})
 }
 

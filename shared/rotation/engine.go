@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dualkey/dualkey/shared/notify"
 )
 
 // SecretsManagerAPI is the subset of *secretsmanager.Client the engine uses.
@@ -60,18 +62,26 @@ type Config struct {
 	// Sleep waits between polls of the pending version while a concurrent
 	// delivery of createSecret stores it (default Sleep).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Events publishes "Secret Rotated" after each promotion; nil
+	// publishes nothing.
+	Events *notify.Publisher
+	// Refresher redeploys the ECS services a secret's dualkey:refresh tag
+	// names after each promotion; nil refreshes nothing.
+	Refresher *notify.Refresher
 }
 
 // Engine runs the rotation steps for one provider. It is safe for concurrent
 // use and is meant to live as long as the Lambda process.
 type Engine struct {
-	sm       SecretsManagerAPI
-	provider Provider
-	log      *slog.Logger
-	metrics  *Metrics
-	redactor *Redactor
-	now      func() time.Time
-	sleep    func(ctx context.Context, d time.Duration) error
+	sm        SecretsManagerAPI
+	provider  Provider
+	log       *slog.Logger
+	metrics   *Metrics
+	redactor  *Redactor
+	now       func() time.Time
+	sleep     func(ctx context.Context, d time.Duration) error
+	events    *notify.Publisher
+	refresher *notify.Refresher
 
 	mu    sync.Mutex
 	cache map[string]string // secret ARN + "|" + version id -> value
@@ -105,14 +115,16 @@ func New(cfg Config) (*Engine, error) {
 	}
 	h := slog.NewJSONHandler(cfg.LogWriter, &slog.HandlerOptions{Level: cfg.LogLevel})
 	return &Engine{
-		sm:       cfg.SecretsManager,
-		provider: cfg.Provider,
-		log:      slog.New(cfg.Redactor.Handler(h)).With("provider", cfg.Provider.Name()),
-		metrics:  NewMetrics(cfg.MetricsWriter, cfg.Now),
-		redactor: cfg.Redactor,
-		now:      cfg.Now,
-		sleep:    cfg.Sleep,
-		cache:    map[string]string{},
+		sm:        cfg.SecretsManager,
+		provider:  cfg.Provider,
+		log:       slog.New(cfg.Redactor.Handler(h)).With("provider", cfg.Provider.Name()),
+		metrics:   NewMetrics(cfg.MetricsWriter, cfg.Now),
+		redactor:  cfg.Redactor,
+		now:       cfg.Now,
+		sleep:     cfg.Sleep,
+		events:    cfg.Events,
+		refresher: cfg.Refresher,
+		cache:     map[string]string{},
 	}, nil
 }
 
@@ -218,6 +230,12 @@ func (e *Engine) handle(ctx context.Context, ev events.SecretsManagerSecretRotat
 			if err := e.removePending(ctx, r); err != nil {
 				return "", err
 			}
+		}
+		if ev.Step == StepFinish {
+			// A repeated finishSecret (a crash or a timeout after the move)
+			// finishes telling the consumers, unless dualkey:state-refresh
+			// says it was done.
+			e.afterPromotion(ctx, r, holder(r.stages, StagePrevious), nil, log)
 		}
 		log.Info("version is already AWSCURRENT; nothing to do")
 		return OutcomeReplay, nil

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/dualkey/dualkey/shared/notify"
 )
 
 // minPutTime is the least time the engine leaves PutSecretValue within
@@ -289,7 +291,62 @@ func (e *Engine) finish(ctx context.Context, r *invocation, log *slog.Logger) (O
 		return "", err
 	}
 	log.Info("promoted pending version to AWSCURRENT", "previous_version", old, "current", e.provider.Fingerprint(pending.Value))
+	e.afterPromotion(ctx, r, old, pending, log)
 	return OutcomeSuccess, nil
+}
+
+// afterPromotion tells the consumers that AWSCURRENT moved: it redeploys
+// the ECS services the dualkey:refresh tag names (recording the outcome in
+// dualkey:state-refresh) and publishes "Secret Rotated". Neither undoes
+// the rotation: a failure is logged with the fix and counted
+// (RefreshFailed, EventPublishFailed). Once dualkey:state-refresh names
+// the token, a repeated finishSecret does neither again.
+func (e *Engine) afterPromotion(ctx context.Context, r *invocation, previous string, current *Version, log *slog.Logger) {
+	if notify.RefreshedVersion(r.tags[notify.TagRefreshState]) == r.token {
+		return
+	}
+	dims := map[string]string{"Provider": e.provider.Name(), "SecretName": r.name}
+	refresh, err := e.refresher.FromTags(ctx, r.token, r.tags)
+	if refresh != nil {
+		if _, terr := e.sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(r.arn), Tags: []types.Tag{
+			{Key: aws.String(notify.TagRefreshState), Value: aws.String(refresh.Note())},
+		}}); terr != nil {
+			log.Warn("could not record the refresh", "tag", notify.TagRefreshState, "error", terr.Error())
+		}
+	}
+	if err != nil {
+		log.Error("refresh after promotion failed; the rotation stands", "error", e.redactor.Redact(err.Error()))
+		e.metrics.Emit(dims, [][]string{{"SecretName"}}, MetricDatum{Name: "RefreshFailed", Unit: "Count", Value: 1})
+	} else if refresh != nil {
+		log.Info("refreshed consumers after promotion", "refresh", refresh.Note())
+	}
+	ev := notify.Event{
+		DetailType: notify.SecretRotated, SecretARN: r.arn, SecretName: r.name, Provider: e.provider.Name(),
+		Versions:     map[string]string{notify.RoleCurrent: r.token, notify.RolePrevious: previous},
+		Fingerprints: map[string]string{}, UsageFingerprints: map[string]string{},
+		Reason: "rotation", Refresh: refresh, Time: e.now(),
+	}
+	if r.tags[TagEmergency] == "true" {
+		ev.Reason = "emergency rotation: the previous credential leaked"
+	}
+	add := func(role, value string) {
+		ev.Fingerprints[role] = e.provider.Fingerprint(value)
+		if f, ok := e.provider.(interface{ UsageFingerprint(string) string }); ok {
+			ev.UsageFingerprints[role] = f.UsageFingerprint(value)
+		}
+	}
+	if current != nil {
+		add(notify.RoleCurrent, current.Value)
+	} else if v, ok := e.cached(r.arn, r.token); ok {
+		add(notify.RoleCurrent, v)
+	}
+	if v, ok := e.cached(r.arn, previous); ok && previous != "" {
+		add(notify.RolePrevious, v)
+	}
+	if _, err := e.events.Publish(ctx, ev); err != nil {
+		log.Error("event not published; the rotation stands", "detail_type", notify.SecretRotated, "error", e.redactor.Redact(err.Error()))
+		e.metrics.Emit(dims, [][]string{{"SecretName"}}, MetricDatum{Name: "EventPublishFailed", Unit: "Count", Value: 1})
+	}
 }
 
 // removePending removes AWSPENDING from the token's version; it is success
