@@ -18,8 +18,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/dualkey/dualkey/internal/proc"
 )
 
 // InvokePath is the RIE's invoke path.
@@ -28,65 +29,20 @@ const InvokePath = "/2015-03-31/functions/function/invocations"
 // Process is a running aws-lambda-rie with one function.
 type Process struct {
 	URL  string // invoke URL
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	proc *proc.Process
 }
 
 // FindRIE returns the aws-lambda-rie to use: $DUALKEY_RIE, ./bin in the module
 // root, or PATH.
 func FindRIE() (string, error) {
-	if p := os.Getenv("DUALKEY_RIE"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if root, err := ModuleRoot(); err == nil {
-		p := filepath.Join(root, "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+	if p := proc.FirstExisting(proc.Candidates("DUALKEY_RIE", "bin/aws-lambda-rie", "aws-lambda-rie")); p != "" {
 		return p, nil
 	}
 	return "", errors.New("aws-lambda-rie not found: run `make tools` (it installs the pinned emulator into ./bin)")
 }
 
 // ModuleRoot finds the directory holding go.mod above the working directory.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func ModuleRoot() (string, error) { return proc.ModuleRoot() }
 
 // Build compiles ./functions/<name> as a static Lambda bootstrap for this
 // machine's architecture into dir and returns its path.
@@ -137,42 +93,21 @@ func Start(ctx context.Context, rie, bootstrap string, port int, env []string) (
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort), bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = append(os.Environ(), env...)
-	p := &Process{URL: "http://" + addr + InvokePath, cmd: cmd, logs: &lockedBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", rie, err)
+	pr, err := proc.Start(cmd, proc.Options{Name: "aws-lambda-rie"})
+	if err != nil {
+		return nil, err
 	}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return p, nil
-		}
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("aws-lambda-rie exited at start: %s", p.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.Close()
-			return nil, fmt.Errorf("aws-lambda-rie did not listen on %s", addr)
-		}
+	if err := pr.AwaitDial(addr, 10*time.Second); err != nil {
+		return nil, err
 	}
+	return &Process{URL: "http://" + addr + InvokePath, proc: pr}, nil
 }
 
 // Logs returns everything the RIE and the function printed so far.
-func (p *Process) Logs() string { return p.logs.String() }
+func (p *Process) Logs() string { return p.proc.Logs() }
 
 // Close stops the RIE and the function.
-func (p *Process) Close() error {
-	if p.cmd.Process != nil {
-		_ = p.cmd.Process.Kill()
-	}
-	<-p.done
-	return nil
-}
+func (p *Process) Close() error { return p.proc.Close() }
 
 // InvokeError is a function error reported by the RIE.
 type InvokeError struct {

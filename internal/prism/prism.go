@@ -37,20 +37,19 @@
 package prism
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dualkey/dualkey/internal/proc"
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // Package and Version pin the Prism the tests run.
@@ -82,35 +81,13 @@ var localBin = filepath.Join("internal", "prism", "node_modules", ".bin", "prism
 // of the module root, or PATH. It fails if none exists or if the one found is
 // not the pinned version; the error names the install command.
 func Find() (string, error) {
-	var candidates []string
-	if p := os.Getenv(EnvPath); p != "" {
-		candidates = append(candidates, p)
-	}
-	if root, err := moduleRoot(); err == nil {
-		candidates = append(candidates, filepath.Join(root, localBin))
-	}
-	if p, err := exec.LookPath("prism"); err == nil {
-		candidates = append(candidates, p)
-	}
-	return find(candidates)
+	return find(proc.Candidates(EnvPath, filepath.ToSlash(localBin), "prism"))
 }
 
 // find returns the first candidate that exists and is the pinned version.
 func find(candidates []string) (string, error) {
-	var wrong []string
-	for _, p := range candidates {
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		v, err := version(p)
-		if err != nil {
-			wrong = append(wrong, fmt.Sprintf("%s (%v)", p, err))
-			continue
-		}
-		if v != Version {
-			wrong = append(wrong, fmt.Sprintf("%s is %s", p, v))
-			continue
-		}
+	p, wrong := proc.FindPinned(candidates, Version, version)
+	if p != "" {
 		return p, nil
 	}
 	if len(wrong) > 0 {
@@ -148,24 +125,6 @@ func version(path string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// moduleRoot finds the directory holding go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Process is a running `prism proxy`.
 type Process struct {
 	// URL is Prism's base URL on loopback, e.g. "http://127.0.0.1:41315".
@@ -175,10 +134,7 @@ type Process struct {
 	// Startup is how long Prism took from exec to listening.
 	Startup time.Duration
 
-	cmd  *exec.Cmd
-	log  *capped
-	done chan struct{}
-	once sync.Once
+	proc *proc.Process
 }
 
 // listening is the line Prism prints once it accepts connections.
@@ -197,75 +153,43 @@ func Start(ctx context.Context, bin, spec, upstream string) (*Process, error) {
 		return nil, fmt.Errorf("prism: upstream %q is not a loopback http URL: tests must never proxy to a real API", upstream)
 	}
 	cmd := exec.CommandContext(ctx, bin, "proxy", "-h", "127.0.0.1", "-p", "0", "--no-cors", "--errors", spec, upstream)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.Env = append(os.Environ(), "SCARF_ANALYTICS=false", "DO_NOT_TRACK=1", "NO_COLOR=1", "FORCE_COLOR=0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("prism stdout: %w", err)
-	}
-	p := &Process{Spec: spec, cmd: cmd, log: &capped{}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start prism %s: %w", bin, err)
-	}
 	urls := make(chan string, 1)
-	go func() {
-		// Keep reading to the end: Prism logs every request and would block
-		// on a full pipe otherwise. Only the listening line and later lines
-		// are kept: at start Prism prints one line per operation of the
-		// document (hundreds for Twilio 2010).
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		started := false
-		for sc.Scan() {
-			line := sc.Text()
-			if i := strings.Index(line, listening); i >= 0 {
-				started = true
-				select {
-				case urls <- strings.TrimSpace(line[i+len(listening):]):
-				default:
-				}
-			}
-			if started {
-				_, _ = p.log.Write([]byte(line + "\n"))
+	started := false
+	// Only the listening line and later lines are kept: at start Prism prints
+	// one line per operation of the document (hundreds for Twilio 2010).
+	keep := func(line string) bool {
+		if i := strings.Index(line, listening); i >= 0 {
+			started = true
+			select {
+			case urls <- strings.TrimSpace(line[i+len(listening):]):
+			default:
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	timer := time.NewTimer(startTimeout)
-	defer timer.Stop()
-	select {
-	case u := <-urls:
-		p.URL = strings.TrimSuffix(u, "/")
-		p.Startup = time.Since(began)
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("prism exited at start (%s): %s", filepath.Base(spec), p.Logs())
-	case <-timer.C:
-		_ = p.Close()
-		return nil, fmt.Errorf("prism did not listen within %v (%s): %s", startTimeout, filepath.Base(spec), p.Logs())
+		return started
 	}
+	began := time.Now()
+	pr, err := proc.Start(cmd, proc.Options{Name: "prism (" + filepath.Base(spec) + ")", Group: true, MaxLog: maxLog, Line: keep, MaxLine: 1 << 20})
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Spec: spec, proc: pr}
+	u, err := proc.Await(pr, urls, startTimeout, "listen")
+	if err != nil {
+		return nil, err
+	}
+	p.URL = strings.TrimSuffix(u, "/")
+	p.Startup = time.Since(began)
+	return p, nil
 }
 
 // Logs returns the last output of the process (bounded). Prism logs request
 // URLs and violation messages, never header values or bodies, at the
 // default level.
-func (p *Process) Logs() string { return p.log.String() }
+func (p *Process) Logs() string { return p.proc.Logs() }
 
 // Close stops the process group and waits for it. It is safe to call twice.
-func (p *Process) Close() error {
-	p.once.Do(func() {
-		if p.cmd.Process != nil {
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		}
-	})
-	<-p.done
-	return nil
-}
+func (p *Process) Close() error { return p.proc.Close() }
 
 // Need returns the pinned prism for a test. When it is missing it fails the
 // test in CI (CI set) and skips it elsewhere, naming the install command
@@ -283,10 +207,7 @@ func Need(t testing.TB) string {
 // name the install command.
 func Unavailable(t testing.TB, err error) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(err)
-	}
-	t.Skip(err)
+	testutil.Unavailable(t, err)
 }
 
 // StartT starts the pinned Prism in front of upstream for a test and stops it
@@ -358,26 +279,4 @@ func (g *Group) Close() error {
 		_ = p.Close()
 	}
 	return nil
-}
-
-// capped keeps the last maxLog bytes written to it.
-type capped struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.b = append(c.b, p...)
-	if over := len(c.b) - maxLog; over > 0 {
-		c.b = append(c.b[:0], c.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (c *capped) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return string(c.b)
 }

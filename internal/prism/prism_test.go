@@ -155,7 +155,7 @@ func TestCloseStopsProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := p.cmd.Process.Pid
+	pid := p.proc.Pid()
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,19 +11,16 @@
 package stripemock
 
 import (
-	"bufio"
 	"context"
 	"debug/buildinfo"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/dualkey/dualkey/internal/proc"
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // Module and Version pin the stripe-mock the tests run.
@@ -52,35 +49,13 @@ const maxLog = 64 << 10
 // module root, or PATH. It fails if none exists or if the one found is not
 // the pinned version; the error names the install command.
 func Find() (string, error) {
-	var candidates []string
-	if p := os.Getenv(EnvPath); p != "" {
-		candidates = append(candidates, p)
-	}
-	if root, err := moduleRoot(); err == nil {
-		candidates = append(candidates, filepath.Join(root, "bin", binName))
-	}
-	if p, err := exec.LookPath(binName); err == nil {
-		candidates = append(candidates, p)
-	}
-	return find(candidates)
+	return find(proc.Candidates(EnvPath, "bin/"+binName, binName))
 }
 
 // find returns the first candidate that exists and is the pinned version.
 func find(candidates []string) (string, error) {
-	var wrong []string
-	for _, p := range candidates {
-		if _, err := os.Stat(p); err != nil {
-			continue
-		}
-		v, err := version(p)
-		if err != nil {
-			wrong = append(wrong, fmt.Sprintf("%s (%v)", p, err))
-			continue
-		}
-		if v != Version {
-			wrong = append(wrong, fmt.Sprintf("%s is %s", p, v))
-			continue
-		}
+	p, wrong := proc.FindPinned(candidates, Version, version)
+	if p != "" {
 		return p, nil
 	}
 	if len(wrong) > 0 {
@@ -101,34 +76,13 @@ func version(path string) (string, error) {
 	return bi.Main.Version, nil
 }
 
-// moduleRoot finds the directory holding go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Process is a running stripe-mock.
 type Process struct {
 	// URL is the HTTP base URL, e.g. "http://127.0.0.1:41234", to pass to
 	// stripe.BackendConfig.URL.
 	URL string
 
-	cmd  *exec.Cmd
-	log  *capped
-	done chan struct{}
-	once sync.Once
+	proc *proc.Process
 }
 
 // Start runs the stripe-mock at path with HTTP and HTTPS on free loopback
@@ -137,59 +91,32 @@ type Process struct {
 // The process stops when ctx is done or Close is called.
 func Start(ctx context.Context, path string) (*Process, error) {
 	cmd := exec.CommandContext(ctx, path, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("stripe-mock stdout: %w", err)
-	}
-	p := &Process{cmd: cmd, log: &capped{}, done: make(chan struct{})}
-	cmd.Stderr = p.log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start stripe-mock %s: %w", path, err)
-	}
 	urls := make(chan string, 1)
-	go func() {
-		// Keep reading to the end: stripe-mock prints a line per request and
-		// would block on a full pipe otherwise.
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			_, _ = p.log.Write([]byte(line + "\n"))
-			if addr, ok := strings.CutPrefix(line, "Listening for HTTP at address: "); ok {
-				select {
-				case urls <- "http://" + strings.TrimSpace(addr):
-				default:
-				}
+	seeAddr := func(line string) bool {
+		if addr, ok := strings.CutPrefix(line, "Listening for HTTP at address: "); ok {
+			select {
+			case urls <- "http://" + strings.TrimSpace(addr):
+			default:
 			}
 		}
-		_, _ = io.Copy(io.Discard, stdout)
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	select {
-	case u := <-urls:
-		p.URL = u
-		return p, nil
-	case <-p.done:
-		return nil, fmt.Errorf("stripe-mock exited at start: %s", p.Logs())
-	case <-time.After(startTimeout):
-		_ = p.Close()
-		return nil, fmt.Errorf("stripe-mock did not report its HTTP address within %v: %s", startTimeout, p.Logs())
+		return true
 	}
+	pr, err := proc.Start(cmd, proc.Options{Name: "stripe-mock", MaxLog: maxLog, Line: seeAddr})
+	if err != nil {
+		return nil, err
+	}
+	u, err := proc.Await(pr, urls, startTimeout, "report its HTTP address")
+	if err != nil {
+		return nil, err
+	}
+	return &Process{URL: u, proc: pr}, nil
 }
 
 // Logs returns the last output of the process (bounded).
-func (p *Process) Logs() string { return p.log.String() }
+func (p *Process) Logs() string { return p.proc.Logs() }
 
 // Close stops the process and waits for it. It is safe to call twice.
-func (p *Process) Close() error {
-	p.once.Do(func() {
-		if p.cmd.Process != nil {
-			_ = p.cmd.Process.Kill()
-		}
-	})
-	<-p.done
-	return nil
-}
+func (p *Process) Close() error { return p.proc.Close() }
 
 // StartT starts the pinned stripe-mock for a test and stops it in
 // t.Cleanup. It returns the base URL. When the binary is missing it fails the
@@ -199,10 +126,7 @@ func StartT(t testing.TB) string {
 	t.Helper()
 	path, err := Find()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testutil.Unavailable(t, err)
 	}
 	p, err := Start(context.Background(), path)
 	if err != nil {
@@ -210,26 +134,4 @@ func StartT(t testing.TB) string {
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p.URL
-}
-
-// capped keeps the last maxLog bytes written to it.
-type capped struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (c *capped) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.b = append(c.b, p...)
-	if over := len(c.b) - maxLog; over > 0 {
-		c.b = append(c.b[:0], c.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (c *capped) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return string(c.b)
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/client"
+
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // TestStartServesStripeAPI starts the pinned stripe-mock and calls it through
@@ -67,10 +69,7 @@ func TestFindRejects(t *testing.T) {
 func TestCloseStopsProcess(t *testing.T) {
 	path, err := Find()
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testutil.Unavailable(t, err)
 	}
 	p, err := Start(t.Context(), path)
 	if err != nil {
@@ -79,7 +78,7 @@ func TestCloseStopsProcess(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if p.cmd.ProcessState == nil {
+	if p.proc.ProcessState() == nil {
 		t.Fatal("process state unknown after Close")
 	}
 	if err := p.Close(); err != nil {
