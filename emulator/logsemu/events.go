@@ -39,10 +39,7 @@ type putLogEventsOutput struct {
 }
 
 func (s *Service) putLogEvents(in *putLogEventsInput) (any, *awsjson.Error) {
-	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+	if aerr := checkStreamRef(in.LogGroupName, in.LogStreamName); aerr != nil {
 		return nil, aerr
 	}
 	if in.LogEvents == nil {
@@ -266,7 +263,7 @@ type getLogEventsOutput struct {
 }
 
 func (s *Service) getLogEvents(in *getLogEventsInput) (any, *awsjson.Error) {
-	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+	if aerr := streamName.check("logStreamName", in.LogStreamName, true); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
@@ -287,18 +284,9 @@ func (s *Service) getLogEvents(in *getLogEventsInput) (any, *awsjson.Error) {
 			end--
 		}
 	}
-	forward := in.StartFromHead != nil && *in.StartFromHead
-	var cursor *key
-	if in.NextToken != nil {
-		dir, k, ok := parseToken(*in.NextToken)
-		if !ok {
-			return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
-		}
-		forward, cursor = dir == 'f', &k
-	}
-	limit := MaxBatchEvents
-	if in.Limit != nil {
-		limit = int(*in.Limit)
+	forward, cursor, limit, aerr := readPaging(in.NextToken, in.Limit, in.StartFromHead != nil && *in.StartFromHead)
+	if aerr != nil {
+		return nil, aerr
 	}
 
 	s.mu.RLock()
@@ -400,11 +388,11 @@ func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *awsjson.Error
 		return nil, protocol.Constraint("[...]", "logStreamNames", "Member must have length between 1 and 100")
 	}
 	for i := range in.LogStreamNames {
-		if aerr := checkStreamName(fmt.Sprintf("logStreamNames.%d.member", i+1), &in.LogStreamNames[i], true); aerr != nil {
+		if aerr := streamName.check(fmt.Sprintf("logStreamNames.%d.member", i+1), &in.LogStreamNames[i], true); aerr != nil {
 			return nil, aerr
 		}
 	}
-	if aerr := checkStreamName("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
+	if aerr := streamName.check("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
 	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
@@ -436,17 +424,9 @@ func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *awsjson.Error
 	if !forward && start < startFromHeadFalseEarliest {
 		return nil, awsjson.Errorf(codeInvalidParameter, "startFromHead=false requires a startTime on or after 2024-01-01T00:00:00Z (%d).", startFromHeadFalseEarliest)
 	}
-	var cursor *key
-	if in.NextToken != nil {
-		dir, k, ok := parseToken(*in.NextToken)
-		if !ok {
-			return nil, awsjson.Errorf(codeInvalidParameter, msgBadToken)
-		}
-		forward, cursor = dir == 'f', &k
-	}
-	limit := MaxBatchEvents
-	if in.Limit != nil {
-		limit = int(*in.Limit)
+	forward, cursor, limit, aerr := readPaging(in.NextToken, in.Limit, forward)
+	if aerr != nil {
+		return nil, aerr
 	}
 
 	s.mu.RLock()
@@ -507,4 +487,24 @@ func dirByte(forward bool) byte {
 		return 'f'
 	}
 	return 'b'
+}
+
+// readPaging reads the nextToken and limit of a GetLogEvents or
+// FilterLogEvents request: the direction to read in (forward unless the
+// token says otherwise), where to resume (nil at the start) and how many
+// events a page holds at most.
+func readPaging(token *string, limit *int32, forward bool) (bool, *key, int, *awsjson.Error) {
+	var cursor *key
+	if token != nil {
+		dir, k, ok := parseToken(*token)
+		if !ok {
+			return false, nil, 0, awsjson.Errorf(codeInvalidParameter, msgBadToken)
+		}
+		forward, cursor = dir == 'f', &k
+	}
+	n := MaxBatchEvents
+	if limit != nil {
+		n = int(*limit)
+	}
+	return forward, cursor, n, nil
 }

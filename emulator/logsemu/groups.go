@@ -32,7 +32,20 @@ func errStreamNotFound() *awsjson.Error {
 	return awsjson.Errorf(codeResourceNotFound, msgStreamNotFound)
 }
 
-func checkGroupName(member string, v *string, required bool) *awsjson.Error {
+// nameRule is what a log group or log stream name must look like.
+type nameRule struct {
+	valid   func(string) bool
+	pattern string // the pattern as CloudWatch Logs quotes it
+}
+
+var (
+	groupName  = nameRule{groupNameRE.MatchString, `[\.\-_/#A-Za-z0-9]+`}
+	streamName = nameRule{func(v string) bool { return !strings.ContainsAny(v, ":*") }, "[^:*]*"}
+)
+
+// check validates the name member v: present when required, 1 to 512
+// bytes, matching the rule.
+func (n nameRule) check(member string, v *string, required bool) *awsjson.Error {
 	if v == nil {
 		if required {
 			return protocol.Null(member)
@@ -45,29 +58,18 @@ func checkGroupName(member string, v *string, required bool) *awsjson.Error {
 	if aerr := protocol.CheckLen(member, v, 1, 512); aerr != nil {
 		return aerr
 	}
-	if !groupNameRE.MatchString(*v) {
-		return protocol.Constraint(*v, member, `Member must satisfy regular expression pattern: [\.\-_/#A-Za-z0-9]+`)
+	if !n.valid(*v) {
+		return protocol.Constraint(*v, member, "Member must satisfy regular expression pattern: "+n.pattern)
 	}
 	return nil
 }
 
-func checkStreamName(member string, v *string, required bool) *awsjson.Error {
-	if v == nil {
-		if required {
-			return protocol.Null(member)
-		}
-		return nil
-	}
-	if len(*v) > 512 {
-		return awsjson.Errorf(codeInvalidParameter, msgNameTooLong)
-	}
-	if aerr := protocol.CheckLen(member, v, 1, 512); aerr != nil {
+// checkStreamRef validates the required logGroupName and logStreamName.
+func checkStreamRef(group, stream *string) *awsjson.Error {
+	if aerr := groupName.check("logGroupName", group, true); aerr != nil {
 		return aerr
 	}
-	if strings.ContainsAny(*v, ":*") {
-		return protocol.Constraint(*v, member, "Member must satisfy regular expression pattern: [^:*]*")
-	}
-	return nil
+	return streamName.check("logStreamName", stream, true)
 }
 
 func checkNextToken(v *string) *awsjson.Error { return protocol.CheckLen("nextToken", v, 1, 1<<20) }
@@ -82,7 +84,7 @@ func (s *Service) groupRefLocked(name, identifier *string) (*group, *awsjson.Err
 		return nil, awsjson.Errorf(codeInvalidParameter, "Either logGroupName or logGroupIdentifier must be specified.")
 	}
 	if name != nil {
-		if aerr := checkGroupName("logGroupName", name, true); aerr != nil {
+		if aerr := groupName.check("logGroupName", name, true); aerr != nil {
 			return nil, aerr
 		}
 		g := s.groups[*name]
@@ -163,7 +165,7 @@ func checkTags(tags map[string]string) *awsjson.Error {
 }
 
 func (s *Service) createLogGroup(in *createLogGroupInput) (any, *awsjson.Error) {
-	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+	if aerr := groupName.check("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
 	if strings.HasPrefix(strings.ToLower(*in.LogGroupName), "aws/") {
@@ -218,7 +220,7 @@ type deleteLogGroupInput struct {
 }
 
 func (s *Service) deleteLogGroup(in *deleteLogGroupInput) (any, *awsjson.Error) {
-	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
+	if aerr := groupName.check("logGroupName", in.LogGroupName, true); aerr != nil {
 		return nil, aerr
 	}
 	s.mu.Lock()
@@ -271,7 +273,7 @@ func (s *Service) describeLogGroups(in *describeLogGroupsInput) (any, *awsjson.E
 	if in.LogGroupIdentifiers != nil && (in.LogGroupNamePrefix != nil || in.LogGroupNamePattern != nil) {
 		return nil, awsjson.Errorf(codeInvalidParameter, "logGroupIdentifiers cannot be combined with logGroupNamePrefix or logGroupNamePattern.")
 	}
-	if aerr := checkGroupName("logGroupNamePrefix", in.LogGroupNamePrefix, false); aerr != nil {
+	if aerr := groupName.check("logGroupNamePrefix", in.LogGroupNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
 	if in.LogGroupNamePattern != nil {
@@ -368,10 +370,7 @@ type streamRefInput struct {
 }
 
 func (s *Service) createLogStream(in *streamRefInput) (any, *awsjson.Error) {
-	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+	if aerr := checkStreamRef(in.LogGroupName, in.LogStreamName); aerr != nil {
 		return nil, aerr
 	}
 	s.mu.Lock()
@@ -388,10 +387,7 @@ func (s *Service) createLogStream(in *streamRefInput) (any, *awsjson.Error) {
 }
 
 func (s *Service) deleteLogStream(in *streamRefInput) (any, *awsjson.Error) {
-	if aerr := checkGroupName("logGroupName", in.LogGroupName, true); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkStreamName("logStreamName", in.LogStreamName, true); aerr != nil {
+	if aerr := checkStreamRef(in.LogGroupName, in.LogStreamName); aerr != nil {
 		return nil, aerr
 	}
 	s.mu.Lock()
@@ -462,7 +458,7 @@ func (st *stream) lastEventTS() int64 {
 }
 
 func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *awsjson.Error) {
-	if aerr := checkStreamName("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
+	if aerr := streamName.check("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
 	orderBy := "LogStreamName"
