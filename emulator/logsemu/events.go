@@ -83,13 +83,9 @@ func (s *Service) putLogEvents(in *putLogEventsInput) (any, *awsjson.Error) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.groups[*in.LogGroupName]
-	if g == nil {
-		return nil, errGroupNotFound()
-	}
-	st := g.streams[*in.LogStreamName]
-	if st == nil {
-		return nil, errStreamNotFound()
+	g, st, aerr := s.streamLocked(*in.LogGroupName, *in.LogStreamName)
+	if aerr != nil {
+		return nil, aerr
 	}
 	now := s.now()
 	oldest := now.Add(-MaxEventAge).UnixMilli()
@@ -266,10 +262,7 @@ func (s *Service) getLogEvents(in *getLogEventsInput) (any, *awsjson.Error) {
 	if aerr := streamName.check("logStreamName", in.LogStreamName, true); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkNextToken(in.NextToken); aerr != nil {
+	if aerr := checkPage(in.Limit, MaxBatchEvents, in.NextToken); aerr != nil {
 		return nil, aerr
 	}
 	start, end, aerr := checkTimeRange(in.StartTime, in.EndTime)
@@ -395,10 +388,7 @@ func (s *Service) filterLogEvents(in *filterLogEventsInput) (any, *awsjson.Error
 	if aerr := streamName.check("logStreamNamePrefix", in.LogStreamNamePrefix, false); aerr != nil {
 		return nil, aerr
 	}
-	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, MaxBatchEvents); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkNextToken(in.NextToken); aerr != nil {
+	if aerr := checkPage(in.Limit, MaxBatchEvents, in.NextToken); aerr != nil {
 		return nil, aerr
 	}
 	if in.FilterPattern != nil && len(*in.FilterPattern) > MaxFilterPatternLength {

@@ -72,7 +72,29 @@ func checkStreamRef(group, stream *string) *awsjson.Error {
 	return streamName.check("logStreamName", stream, true)
 }
 
-func checkNextToken(v *string) *awsjson.Error { return protocol.CheckLen("nextToken", v, 1, 1<<20) }
+// checkPage validates the limit (1 to max) and nextToken of a request for a
+// page.
+func checkPage(limit *int32, max int32, nextToken *string) *awsjson.Error {
+	if aerr := awsjson.CheckRange(protocol, "limit", limit, 1, max); aerr != nil {
+		return aerr
+	}
+	return protocol.CheckLen("nextToken", nextToken, 1, 1<<20)
+}
+
+// streamLocked returns the stream groupName/streamName and its group, or
+// the ResourceNotFoundException for whichever does not exist. Callers hold
+// s.mu.
+func (s *Service) streamLocked(groupName, streamName string) (*group, *stream, *awsjson.Error) {
+	g := s.groups[groupName]
+	if g == nil {
+		return nil, nil, errGroupNotFound()
+	}
+	st := g.streams[streamName]
+	if st == nil {
+		return nil, nil, errStreamNotFound()
+	}
+	return g, st, nil
+}
 
 // groupRefLocked resolves logGroupName / logGroupIdentifier (a name or a log
 // group ARN, with or without the trailing ":*"). Callers hold s.mu.
@@ -290,10 +312,7 @@ func (s *Service) describeLogGroups(in *describeLogGroupsInput) (any, *awsjson.E
 	if in.LogGroupClass != nil && !contains(logGroupClasses, *in.LogGroupClass) {
 		return nil, protocol.Constraint(*in.LogGroupClass, "logGroupClass", "Member must satisfy enum value set: ["+strings.Join(logGroupClasses, ", ")+"]")
 	}
-	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, 50); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkNextToken(in.NextToken); aerr != nil {
+	if aerr := checkPage(in.Limit, 50, in.NextToken); aerr != nil {
 		return nil, aerr
 	}
 	after, aerr := parsePageToken(in.NextToken, 1)
@@ -392,13 +411,9 @@ func (s *Service) deleteLogStream(in *streamRefInput) (any, *awsjson.Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.groups[*in.LogGroupName]
-	if g == nil {
-		return nil, errGroupNotFound()
-	}
-	st := g.streams[*in.LogStreamName]
-	if st == nil {
-		return nil, errStreamNotFound()
+	g, st, aerr := s.streamLocked(*in.LogGroupName, *in.LogStreamName)
+	if aerr != nil {
+		return nil, aerr
 	}
 	for _, e := range st.events {
 		g.storedBytes -= int64(len(e.msg))
@@ -471,10 +486,7 @@ func (s *Service) describeLogStreams(in *describeLogStreamsInput) (any, *awsjson
 	if orderBy == "LastEventTime" && in.LogStreamNamePrefix != nil {
 		return nil, awsjson.Errorf(codeInvalidParameter, "Cannot order by LastEventTime with a logStreamNamePrefix.")
 	}
-	if aerr := awsjson.CheckRange(protocol, "limit", in.Limit, 1, 50); aerr != nil {
-		return nil, aerr
-	}
-	if aerr := checkNextToken(in.NextToken); aerr != nil {
+	if aerr := checkPage(in.Limit, 50, in.NextToken); aerr != nil {
 		return nil, aerr
 	}
 	after, aerr := parsePageToken(in.NextToken, 2)
