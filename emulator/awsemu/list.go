@@ -42,6 +42,18 @@ func pageSize(max *int32) (int, *awsjson.Error) {
 	return int(*max), nil
 }
 
+// readPaging reads a list request's MaxResults and NextToken: the page size
+// and the offset to start at.
+func readPaging(max *int32, token *string) (size, offset int, aerr *awsjson.Error) {
+	if size, aerr = pageSize(max); aerr != nil {
+		return 0, 0, aerr
+	}
+	if offset, aerr = decodeToken(token); aerr != nil {
+		return 0, 0, aerr
+	}
+	return size, offset, nil
+}
+
 // ---- ListSecretVersionIds ----
 
 type listSecretVersionIDsInput struct {
@@ -66,11 +78,7 @@ type listSecretVersionIDsOutput struct {
 }
 
 func (s *Server) listSecretVersionIDs(_ context.Context, in *listSecretVersionIDsInput) (any, *awsjson.Error) {
-	size, aerr := pageSize(in.MaxResults)
-	if aerr != nil {
-		return nil, aerr
-	}
-	offset, aerr := decodeToken(in.NextToken)
+	size, offset, aerr := readPaging(in.MaxResults, in.NextToken)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -157,11 +165,7 @@ func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *aws
 	if aerr := validateFilters(in.Filters); aerr != nil {
 		return nil, aerr
 	}
-	size, aerr := pageSize(in.MaxResults)
-	if aerr != nil {
-		return nil, aerr
-	}
-	offset, aerr := decodeToken(in.NextToken)
+	size, offset, aerr := readPaging(in.MaxResults, in.NextToken)
 	if aerr != nil {
 		return nil, aerr
 	}

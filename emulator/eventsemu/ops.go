@@ -223,14 +223,8 @@ type createEventBusOutput struct {
 }
 
 func (s *Service) createEventBus(in *createEventBusInput) (any, *awsjson.Error) {
-	if in.Name == nil {
-		return nil, protocol.Null("name")
-	}
-	if aerr := protocol.CheckLen("name", in.Name, 1, 256); aerr != nil {
+	if aerr := checkBusName(in.Name); aerr != nil {
 		return nil, aerr
-	}
-	if !busNameRE.MatchString(*in.Name) {
-		return nil, protocol.Constraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
 	if aerr := protocol.CheckLen("description", in.Description, 0, 512); aerr != nil {
 		return nil, aerr
@@ -291,6 +285,20 @@ func (s *Service) busOut(b *bus) eventBusOut {
 	return eventBusOut{Name: b.name, Arn: s.busARN(b.name), Description: b.description, CreationTime: epochOut(b.created), LastModifiedTime: epochOut(b.modified)}
 }
 
+// checkBusName validates the required name of a bus to create or delete.
+func checkBusName(v *string) *awsjson.Error {
+	if v == nil {
+		return protocol.Null("name")
+	}
+	if aerr := protocol.CheckLen("name", v, 1, 256); aerr != nil {
+		return aerr
+	}
+	if !busNameRE.MatchString(*v) {
+		return protocol.Constraint(*v, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
+	}
+	return nil
+}
+
 func checkBusRef(member string, v *string) *awsjson.Error {
 	if aerr := protocol.CheckLen(member, v, 1, 1600); aerr != nil {
 		return aerr
@@ -319,14 +327,8 @@ func (s *Service) describeEventBus(in *busRefInput) (any, *awsjson.Error) {
 }
 
 func (s *Service) deleteEventBus(in *busRefInput) (any, *awsjson.Error) {
-	if in.Name == nil {
-		return nil, protocol.Null("name")
-	}
-	if aerr := protocol.CheckLen("name", in.Name, 1, 256); aerr != nil {
+	if aerr := checkBusName(in.Name); aerr != nil {
 		return nil, aerr
-	}
-	if !busNameRE.MatchString(*in.Name) {
-		return nil, protocol.Constraint(*in.Name, "name", `Member must satisfy regular expression pattern: [/\.\-_A-Za-z0-9]+`)
 	}
 	if *in.Name == DefaultBus {
 		return nil, awsjson.Errorf(codeValidation, "Cannot delete event bus default.")

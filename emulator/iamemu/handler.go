@@ -544,16 +544,9 @@ func (s *Service) listUsers(c *call) (any, *apiError) {
 }
 
 func (s *Service) deleteUser(c *call) (any, *apiError) {
-	name, given, aerr := userNameParam(c, 128)
+	u, aerr := s.namedUserLocked(c)
 	if aerr != nil {
 		return nil, aerr
-	}
-	if !given {
-		return nil, missingError("userName")
-	}
-	u, ok := s.userLocked(name)
-	if !ok {
-		return nil, noSuchUser(name)
 	}
 	if len(s.keysOfLocked(u.name)) > 0 {
 		return nil, &apiError{http.StatusConflict, "DeleteConflict", "Cannot delete entity, must delete access keys first."}

@@ -163,8 +163,8 @@ func tagLimitExceeded() *apiError {
 	return &apiError{http.StatusConflict, "LimitExceeded", fmt.Sprintf("Cannot exceed quota for TagsPerUser: %d", MaxTagsPerUser)}
 }
 
-// namedUserLocked returns the user named by UserName, which the tagging
-// operations require (they do not default to the caller).
+// namedUserLocked returns the user named by UserName, which DeleteUser and the
+// tagging operations require (they do not default to the caller).
 func (s *Service) namedUserLocked(c *call) (*user, *apiError) {
 	name, given, aerr := userNameParam(c, 128)
 	if aerr != nil {
