@@ -158,13 +158,8 @@ func TestFullIAMStateWriteFailure(t *testing.T) {
 	if _, err := admin.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); apiCode(err) != "ServiceFailure" {
 		t.Fatalf("CreateUser while the IAM state cannot be saved: %v", err)
 	}
-	resp, err := http.Get(url + "/_dualkey/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Fatalf("health: %d", resp.StatusCode)
+	if code := healthStatus(t, url); code != http.StatusInternalServerError {
+		t.Fatalf("health: %d", code)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -172,13 +167,8 @@ func TestFullIAMStateWriteFailure(t *testing.T) {
 	if _, err := st.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 		t.Fatal(err)
 	}
-	resp, err = http.Get(url + "/_dualkey/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("health after the directory came back: %d", resp.StatusCode)
+	if code := healthStatus(t, url); code != http.StatusOK {
+		t.Fatalf("health after the directory came back: %d", code)
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)

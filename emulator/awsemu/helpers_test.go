@@ -3,6 +3,7 @@ package awsemu_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -135,4 +136,15 @@ func valueIs(t *testing.T, got *string, want string, what string) {
 	if got == nil || *got != want {
 		t.Fatalf("%s: secret value differs from the expected value", what)
 	}
+}
+
+// healthStatus returns the HTTP status of the emulator's /_dualkey/health.
+func healthStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url + "/_dualkey/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -113,13 +113,8 @@ func TestStateWriteFailureIsReportedAndRetried(t *testing.T) {
 	}
 	_, err := put(e, "s", 2, "v2")
 	wantCode(t, err, "InternalServiceError")
-	resp, err := http.Get(e.url + "/_dualkey/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusInternalServerError {
-		t.Fatalf("health while the state file cannot be written: %d", resp.StatusCode)
+	if code := healthStatus(t, e.url); code != http.StatusInternalServerError {
+		t.Fatalf("health while the state file cannot be written: %d", code)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
