@@ -196,11 +196,7 @@ func (p *Process) Close() error { return p.proc.Close() }
 // either way.
 func Need(t testing.TB) string {
 	t.Helper()
-	bin, err := Find()
-	if err != nil {
-		Unavailable(t, err)
-	}
-	return bin
+	return testutil.Need(t, Find)
 }
 
 // Unavailable fails t in CI and skips it elsewhere with err, which should

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/dualkey/dualkey/internal/testutil"
 )
 
 // spec is a small OpenAPI document with one basic-auth operation, enough to
@@ -189,14 +191,7 @@ func TestFindRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := find(tc.candidates)
-			if err == nil {
-				t.Fatal("find succeeded")
-			}
-			for _, want := range []string{tc.want, InstallCommand} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not contain %q", err, want)
-				}
-			}
+			testutil.ErrorContains(t, err, tc.want, InstallCommand)
 		})
 	}
 }

@@ -124,11 +124,7 @@ func (p *Process) Close() error { return p.proc.Close() }
 // either way.
 func StartT(t testing.TB) string {
 	t.Helper()
-	path, err := Find()
-	if err != nil {
-		testutil.Unavailable(t, err)
-	}
-	p, err := Start(context.Background(), path)
+	p, err := Start(context.Background(), testutil.Need(t, Find))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,14 +52,7 @@ func TestFindRejects(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := find(tc.candidates)
-			if err == nil {
-				t.Fatal("find succeeded")
-			}
-			for _, want := range []string{tc.want, InstallCommand} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not contain %q", err, want)
-				}
-			}
+			testutil.ErrorContains(t, err, tc.want, InstallCommand)
 		})
 	}
 }
@@ -67,11 +60,7 @@ func TestFindRejects(t *testing.T) {
 // TestCloseStopsProcess proves Close waits for the process to end and is
 // safe to call twice.
 func TestCloseStopsProcess(t *testing.T) {
-	path, err := Find()
-	if err != nil {
-		testutil.Unavailable(t, err)
-	}
-	p, err := Start(t.Context(), path)
+	p, err := Start(t.Context(), testutil.Need(t, Find))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,12 @@
 // Package testutil holds the small helpers dualkey's tests share: a clock
-// that only moves when told to, a goroutine-safe buffer for log sinks, and
-// the rule for a tool a test needs but cannot find.
+// that only moves when told to, a goroutine-safe buffer for log sinks, the
+// rule for a tool a test needs but cannot find, and an error check.
 package testutil
 
 import (
 	"bytes"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,4 +66,30 @@ func Unavailable(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 	t.Skip(err)
+}
+
+// Need returns the path of the tool find finds for a test; when find fails,
+// the test fails in CI and is skipped elsewhere (Unavailable) with find's
+// error, which should name the install command.
+func Need(t testing.TB, find func() (string, error)) string {
+	t.Helper()
+	path, err := find()
+	if err != nil {
+		Unavailable(t, err)
+	}
+	return path
+}
+
+// ErrorContains fails t unless err is an error whose message contains every
+// one of parts.
+func ErrorContains(t testing.TB, err error, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one containing %q", parts)
+	}
+	for _, part := range parts {
+		if !strings.Contains(err.Error(), part) {
+			t.Errorf("error %q does not contain %q", err, part)
+		}
+	}
 }
