@@ -105,6 +105,7 @@ func (e *internalEnv) oldKeyAccepted(t *testing.T) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer kr.Close()
 	_, ok := kr.Verify(context.Background(), oldKey)
 	return ok
 }

@@ -33,8 +33,10 @@ type MetricDatum struct {
 	Value float64
 }
 
-// Emit writes one EMF line with the given dimensions (all used as one
-// dimension set, plus each of the extra sets) and values.
+// Emit writes one EMF line with the given dimensions and values. The
+// dimension sets are: the dims among Provider, Step and Action (when there
+// is one), each non-empty extra set, and Service alone; other dims are
+// properties of the line unless an extra set names them.
 func (m *Metrics) Emit(dims map[string]string, extraSets [][]string, data ...MetricDatum) {
 	m.emit(dims, nil, extraSets, data...)
 }
@@ -53,8 +55,14 @@ func (m *Metrics) emit(dims, props map[string]string, extraSets [][]string, data
 		}
 	}
 	// Every metric is also published under Service=dualkey alone, so one
-	// CloudWatch alarm per metric covers every provider and secret.
-	sets := append([][]string{keys}, extraSets...)
+	// CloudWatch alarm per metric covers every provider and secret. An
+	// empty set would publish a metric without any dimension: skipped.
+	var sets [][]string
+	for _, set := range append([][]string{keys}, extraSets...) {
+		if len(set) > 0 {
+			sets = append(sets, set)
+		}
+	}
 	sets = append(sets, []string{"Service"})
 	defs := make([]map[string]string, len(data))
 	line := map[string]any{"Service": MetricsNamespace}

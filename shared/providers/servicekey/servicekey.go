@@ -64,9 +64,12 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
-// verifyAttempts is how often testSecret asks verify_url before giving up:
-// services refresh their keyring on a TTL or, rate-limited, on an unknown
-// key, so the first request with a new key may be refused.
+// verifyAttempts is how often testSecret asks verify_url before giving up.
+// A service verifying with shared/keyring answers the first request with a
+// new key after the check that key triggers (the keyring waits up to 2 s
+// for it), so that request is normally accepted; a service with another
+// verifier, or a keyring whose Secrets Manager answers slowly, may still
+// refuse it once.
 const verifyAttempts = 4
 
 // Provider implements rotation.Provider for internal service keys.

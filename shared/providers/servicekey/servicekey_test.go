@@ -37,6 +37,13 @@ func newService(t testing.TB, env *rotationtest.Env) *service {
 	s := &service{env: env}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
+	t.Cleanup(func() { // before the server closes (cleanups run last first)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.kr != nil {
+			s.kr.Close()
+		}
+	})
 	return s
 }
 
