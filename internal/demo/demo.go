@@ -56,6 +56,8 @@ type Result struct {
 	IAM         *IAMResult
 	Stripe      *StripeResult
 	Postgres    *PostgresResult
+	// TwilioSendGrid is the Twilio and SendGrid part.
+	TwilioSendGrid *TwilioSendGridResult
 }
 
 // LambdaName is the function name the emulator invokes.
@@ -270,6 +272,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, nil
 	}
 	if res.Stripe, err = RunStripe(ctx, out, cfg.RIE); err != nil {
+		return res, err
+	}
+	if res.TwilioSendGrid, err = RunTwilioSendGrid(ctx, out, cfg.RIE); err != nil {
 		return res, err
 	}
 	if res.Postgres, err = RunPostgres(ctx, out, cfg.RIE); err != nil {

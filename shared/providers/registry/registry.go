@@ -14,10 +14,13 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/providers/mysql"
 	"github.com/dualkey/dualkey/shared/providers/postgres"
+	"github.com/dualkey/dualkey/shared/providers/sendgrid"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/providers/staged"
 	"github.com/dualkey/dualkey/shared/providers/stripe"
 	"github.com/dualkey/dualkey/shared/providers/stripewebhook"
+	"github.com/dualkey/dualkey/shared/providers/twilio"
+	"github.com/dualkey/dualkey/shared/providers/twiliotoken"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -32,6 +35,9 @@ var factories = map[string]rotation.Factory{
 	"staged":        staged.FromEnv,
 	"postgres":      postgres.FromEnv,
 	"mysql":         mysql.FromEnv,
+	"twilio":        twilio.FromEnv,
+	"twiliotoken":   twiliotoken.FromEnv,
+	"sendgrid":      sendgrid.FromEnv,
 }
 
 // Names returns the provider names, sorted.

@@ -19,7 +19,7 @@ func TestProviders(t *testing.T) {
 	if len(ps) != len(registry.Names()) {
 		t.Fatalf("built %d providers for %d names", len(ps), len(registry.Names()))
 	}
-	for _, name := range []string{"servicekey", "iamkey", "stripe", "stripewebhook", "staged", "postgres", "mysql"} {
+	for _, name := range []string{"servicekey", "iamkey", "stripe", "stripewebhook", "staged", "postgres", "mysql", "twilio", "twiliotoken", "sendgrid"} {
 		if p, ok := ps[name]; !ok || p.Name() != name {
 			t.Errorf("provider %q missing", name)
 		}
