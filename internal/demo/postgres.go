@@ -89,7 +89,7 @@ type pgDemo struct {
 // error when a rotation or any query failed, or a lifecycle step did not
 // do what it should; the servers it started are stopped when it returns.
 func RunPostgres(ctx context.Context, out io.Writer, rie string) (*PostgresResult, error) {
-	fmt.Fprintln(out, "\n==> PostgreSQL: alternating users, usage evidence from the database, reversible switch-off")
+	fmt.Fprintln(out, "\n==> part 5: PostgreSQL: alternating users, usage evidence from the database, reversible switch-off")
 	srv, err := dbtest.Start(ctx, dbtest.EnginePostgres, dbtest.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("start PostgreSQL: %w", err)
