@@ -212,19 +212,21 @@ func folderOf(t *testing.T, id, name string) string {
 // function called:
 //   - action by action: a granted action no scenario called, or a call of
 //     an action the template does not grant, fails;
-//   - statement by statement, for Secrets Manager: each call (action,
-//     secret, tag keys) must be allowed by a statement of the role with its
-//     Resource and Condition evaluated as IAM does (resource tags, the
-//     secret's rotation function, aws:TagKeys, the AdminSecretArns
-//     parameter), and every statement must allow at least one call — so a
+//   - statement by statement, for Secrets Manager and EventBridge's
+//     PutEvents: each call (action, secret, tag keys; each event's bus and
+//     source) must be allowed by a statement of the role with its Resource
+//     and Condition evaluated as IAM does (resource tags, the secret's
+//     rotation function, aws:TagKeys, events:source, the AdminSecretArns
+//     and EventBusName parameters), and every statement must allow at
+//     least one call — so a
 //     statement such as ReadAdminSecrets, whose action another statement
 //     also grants on other secrets, is proven needed, and a call outside
 //     the conditions (another provider's secret, a secret rotated by
 //     another function) fails as AccessDenied would in AWS.
 //
 // A recording proxy in front of the emulator sees each Secrets Manager
-// request's secret and tag keys; the emulator's own per-key call counts
-// confirm that no call went around it.
+// request's secret and tag keys and each event's bus and source; the
+// emulator's own per-key call counts confirm that no call went around it.
 func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs every function")
@@ -319,6 +321,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	vars := map[string][]string{
 		"AWS::Partition": {"aws"}, "AWS::Region": {awsemu.DefaultRegion}, "AWS::AccountId": {awsemu.DefaultAccountID},
 		"AWS::StackName": {policyStack}, "IAMUserPath": {"/"}, "AdminSecretArns": w.adminSecrets,
+		"EventBusName": {"default"},
 	}
 	recorded := w.rec.byKey()
 	for id, dir := range folders {
@@ -326,7 +329,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 		// Every Secrets Manager action the emulator counted went through
 		// the proxy, so the statement check below sees every call.
 		for action := range calls[key] {
-			if strings.HasPrefix(action, "secretsmanager:") && !slices.ContainsFunc(recorded[key], func(c smCall) bool { return c.Action == action }) {
+			if evaluatedAction(action) && !slices.ContainsFunc(recorded[key], func(c smCall) bool { return c.Action == action }) {
 				t.Fatalf("%s: the emulator counted %s, which the recording proxy never saw", id, action)
 			}
 		}
@@ -338,7 +341,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 		var list []*evaluated
 		for _, st := range sts[id] {
 			e := &evaluated{roleStatement: st}
-			if slices.ContainsFunc(st.actions(), func(a string) bool { return strings.HasPrefix(a, "secretsmanager:") }) {
+			if slices.ContainsFunc(st.actions(), evaluatedAction) {
 				p, err := parseStatement(st, vars)
 				if err != nil {
 					t.Fatalf("%s statement %s: %v", id, st.sid, err)
@@ -358,7 +361,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 		}
 		denied := map[string]bool{}
 		for _, c := range recorded[key] {
-			facts, err := w.secretFacts(c.SecretID)
+			facts, err := w.resourceFacts(c)
 			if err != nil {
 				t.Fatalf("%s called %s on %q: %v", id, c.Action, c.SecretID, err)
 			}
@@ -480,17 +483,10 @@ func (w *policyWorld) start(fns []string) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	bins := make([]string, len(fns))
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
-	for i, fn := range fns {
-		wg.Go(func() { bins[i], errs[i] = lambdarie.Build(w.ctx, fn, dir) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := buildFunctions(w.ctx, dir, fns...); err != nil {
 		t.Fatal(err)
 	}
-	for i, fn := range fns {
+	for _, fn := range fns {
 		user := "dualkey-fn-" + fn
 		if _, err := w.iam.CreateUser(w.ctx, &iam.CreateUserInput{UserName: aws.String(user)}); err != nil {
 			t.Fatal(err)
@@ -504,7 +500,7 @@ func (w *policyWorld) start(fns []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := lambdarie.Start(w.ctx, rie, bins[i], port, []string{
+		p, err := lambdarie.Start(w.ctx, rie, filepath.Join(dir, fn), port, []string{
 			"AWS_ENDPOINT_URL=" + w.rec.url,
 			"AWS_ACCESS_KEY_ID=" + w.keyOf[fn],
 			"AWS_SECRET_ACCESS_KEY=" + aws.ToString(k.AccessKey.SecretAccessKey),
@@ -704,16 +700,36 @@ func (w *policyWorld) checkTagsUntouched() {
 	}
 }
 
-// secretFacts is what IAM's conditions read of a secret.
+// evaluatedAction reports whether the test evaluates action's statements with
+// their resources and conditions: Secrets Manager's and EventBridge's
+// PutEvents (the recording proxy sees what they act on).
+func evaluatedAction(action string) bool {
+	return strings.HasPrefix(action, "secretsmanager:") || action == "events:PutEvents"
+}
+
+// secretFacts is what IAM's conditions read of a resource: a secret's ARN,
+// tags and rotation function, or an event bus's ARN.
 type secretFacts struct {
 	arn            string
 	tags           map[string]string
 	rotationLambda string
 }
 
-// secretFacts resolves a SecretId (name or ARN) as Secrets Manager does.
+// resourceFacts resolves what a call acts on: the event bus of an event,
+// or the secret a SecretId (name or ARN) names, as Secrets Manager does.
 // Calls without a secret (ListSecrets, GetRandomPassword) get none.
-func (w *policyWorld) secretFacts(id string) (secretFacts, error) {
+func (w *policyWorld) resourceFacts(c smCall) (secretFacts, error) {
+	if c.Action == "events:PutEvents" {
+		bus := c.EventBus
+		if bus == "" {
+			bus = "default"
+		}
+		if !strings.HasPrefix(bus, "arn:") {
+			bus = "arn:aws:events:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":event-bus/" + bus
+		}
+		return secretFacts{arn: bus}, nil
+	}
+	id := c.SecretID
 	if id == "" {
 		return secretFacts{}, nil
 	}
@@ -732,15 +748,20 @@ func (w *policyWorld) secretFacts(id string) (secretFacts, error) {
 	return f, nil
 }
 
-// smCall is one Secrets Manager request as the recording proxy saw it:
-// the signing key, the action, the secret and the tag keys it writes or
-// removes. No secret value is kept.
+// smCall is one Secrets Manager request as the recording proxy saw it
+// (the signing key, the action, the secret and the tag keys it writes or
+// removes), or one entry of an EventBridge PutEvents request (its bus and
+// source). No secret value is kept.
 type smCall struct {
 	Key, Action, SecretID string
 	TagKeys               []string
+	EventBus, Source      string
 }
 
 func (c smCall) describe(f secretFacts) string {
+	if c.Action == "events:PutEvents" {
+		return fmt.Sprintf("%s to %s with source %q", c.Action, f.arn, c.Source)
+	}
 	if c.SecretID == "" {
 		return c.Action
 	}
@@ -753,8 +774,9 @@ func (c smCall) describe(f secretFacts) string {
 }
 
 // smRecorder is a reverse proxy in front of the emulator that records every
-// Secrets Manager request. The signature stays valid: the request reaches
-// the emulator with the Host header it was signed with.
+// Secrets Manager request and every event put to EventBridge. The
+// signature stays valid: the request reaches the emulator with the Host
+// header it was signed with.
 type smRecorder struct {
 	url   string
 	mu    sync.Mutex
@@ -772,6 +794,21 @@ func (r *smRecorder) handler(target *url.URL) http.Handler {
 			return
 		}
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		key := ""
+		if m := credentialPattern.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
+			key = m[1]
+		}
+		if req.Header.Get("X-Amz-Target") == "AWSEvents.PutEvents" {
+			var in struct {
+				Entries []struct{ EventBusName, Source string }
+			}
+			_ = json.Unmarshal(body, &in)
+			r.mu.Lock()
+			for _, e := range in.Entries {
+				r.calls = append(r.calls, smCall{Key: key, Action: "events:PutEvents", EventBus: e.EventBusName, Source: e.Source})
+			}
+			r.mu.Unlock()
+		}
 		if action, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager."); ok {
 			var in struct {
 				SecretId string
@@ -779,10 +816,7 @@ func (r *smRecorder) handler(target *url.URL) http.Handler {
 				TagKeys  []string
 			}
 			_ = json.Unmarshal(body, &in)
-			c := smCall{Action: "secretsmanager:" + action, SecretID: in.SecretId, TagKeys: in.TagKeys}
-			if m := credentialPattern.FindStringSubmatch(req.Header.Get("Authorization")); m != nil {
-				c.Key = m[1]
-			}
+			c := smCall{Key: key, Action: "secretsmanager:" + action, SecretID: in.SecretId, TagKeys: in.TagKeys}
 			for _, tg := range in.Tags {
 				c.TagKeys = append(c.TagKeys, tg.Key)
 			}
@@ -897,7 +931,7 @@ func (p *iamStatement) allows(c smCall, f secretFacts) (bool, error) {
 		return false, nil
 	}
 	if !slices.ContainsFunc(p.resources, func(r string) bool {
-		if c.SecretID == "" {
+		if f.arn == "" {
 			return r == "*" // actions without a resource need Resource "*"
 		}
 		return glob(r, f.arn)
@@ -918,6 +952,8 @@ func (p *iamStatement) allows(c smCall, f secretFacts) (bool, error) {
 				}
 			case key == "aws:TagKeys":
 				have = c.TagKeys
+			case key == "events:source":
+				have = []string{c.Source}
 			default:
 				return false, fmt.Errorf("this test cannot evaluate condition key %s: teach iamStatement.allows", key)
 			}

@@ -99,9 +99,11 @@ var parameterSets = map[string]map[string]any{
 			"arn:aws:secretsmanager:us-east-1:123456789012:secret:db/master-??????"},
 		"Confirm": "12h",
 	},
-	"lifecycle-vpc-only": {
+	"lifecycle-vpc-only-no-events": {
 		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
 		"LifecycleSecurityGroupIds": []string{"sg-0123456789abcdef1"},
+		"PublishEvents":             "false",
+		"EventBusName":              "payments-bus",
 	},
 	"kms-only-email-named-alarms": {
 		"SecretsKmsKeyArn":    "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
@@ -263,6 +265,7 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 			`"kms:EncryptionContext:SecretARN":{"Fn::Sub":"arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}`,
 			`"kms:ViaService":{"Fn::Sub":"secretsmanager.${AWS::Region}.amazonaws.com"}`,
 			`{"Fn::If":["TracingActive",{"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords"]`,
+			`{"Fn::If":["PublishesEvents",{"Action":"events:PutEvents","Condition":{"StringEquals":{"events:source":"dualkey"}}`,
 		} {
 			if !strings.Contains(pol, want) {
 				t.Errorf("%sRole policy lacks %s", fn, want)
@@ -271,6 +274,9 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 		for _, st := range statements(role) {
 			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"kms:`) {
 				t.Errorf("%sRole: kms actions granted without a key (not under HasKmsKey): %s", fn, jsonOf(plain))
+			}
+			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"events:`) {
+				t.Errorf("%sRole: events actions granted whatever PublishEvents says (not under PublishesEvents): %s", fn, jsonOf(plain))
 			}
 			// AdminSecretArns defaults to empty: a statement on it
 			// without the condition would deploy an empty Resource.
@@ -388,7 +394,7 @@ func TestEnvJSONOverridesOnlyDeclaredVariables(t *testing.T) {
 // dashboard shows (it shows these too).
 var alertMetrics = []string{
 	"RotationFailed", "OldCredentialInUse", "OldCredentialStillValid", "RotationOverdue", "RotationIncomplete",
-	"RetireFailed", "RollbackPerformed", "SweepBacklog",
+	"RetireFailed", "RollbackPerformed", "SweepBacklog", "RefreshFailed", "EventPublishFailed",
 }
 
 // TestAlarmsAndDashboardUseEmittedMetrics: the dashboard body is valid JSON
