@@ -224,6 +224,23 @@ type Provider interface {
 	SwitchOff() SwitchOff
 }
 
+// UsageFingerprinter is implemented by providers that say which credential
+// of a secret value their consumers send, so that the lifecycle can search
+// the consumers' logs for its use (tag dualkey:usage-logs, package
+// shared/usagelogs) and events can name it (usageFingerprints). Every
+// provider whose consumers authenticate with the secret's credential
+// should implement it.
+type UsageFingerprinter interface {
+	// UsageFingerprint returns the usage fingerprint consumers log for the
+	// credential in a secret value: shared/fingerprint's Of ("dkfp_…") of
+	// the exact string a consumer sends to authenticate (a bearer token, a
+	// basic-auth password, an API-key header's value; for AWS SigV4 the
+	// access key id, since the secret key is never sent). It returns ""
+	// when the value holds no such credential or consumers never send it.
+	// It must not fail and never returns secret material.
+	UsageFingerprint(value string) string
+}
+
 // CredentialRequest names one version's credential for the lifecycle
 // capabilities below.
 type CredentialRequest struct {

@@ -331,7 +331,7 @@ func (e *Engine) afterPromotion(ctx context.Context, r *invocation, previous str
 	}
 	add := func(role, value string) {
 		ev.Fingerprints[role] = e.provider.Fingerprint(value)
-		if f, ok := e.provider.(interface{ UsageFingerprint(string) string }); ok {
+		if f, ok := e.provider.(UsageFingerprinter); ok {
 			ev.UsageFingerprints[role] = f.UsageFingerprint(value)
 		}
 	}

@@ -2,65 +2,30 @@ package usagelogs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
-// Fingerprinter is implemented by providers that say which credential
-// their consumers fingerprint: the string a consumer sends to authenticate
-// (a bearer token, a basic-auth password, an API-key header's value; for
-// AWS SigV4 the access key id, since the secret is never sent).
-type Fingerprinter interface {
-	// UsageFingerprint returns fingerprint.Of(the credential consumers
-	// send) for a secret value, or "" when the value holds none. It must
-	// not fail and never returns secret material.
-	UsageFingerprint(value string) string
-}
-
-// Fields says, for providers that do not implement Fingerprinter yet,
-// which field of their secret value holds the credential consumers send;
-// the first field present with a non-empty string is used. A provider's
-// Fingerprinter takes precedence.
-var Fields = map[string][]string{
-	"servicekey": {"api_key"},                      // Authorization: Bearer <api_key> (or the secret's verify_header)
-	"stripe":     {"api_key"},                      // Authorization: Bearer sk_…/rk_…
-	"sendgrid":   {"api_key"},                      // Authorization: Bearer SG.…
-	"twilio":     {"api_key_secret", "auth_token"}, // basic auth: the password (SK… key secret, or the auth token)
-	"iamkey":     {"access_key_id"},                // SigV4 sends the access key id, never the secret
-	"postgres":   {"password"},                     // consumers log it at connect; the database has its own evidence
-	"mysql":      {"password"},
-}
+// Fingerprinter is rotation.UsageFingerprinter: providers that say which
+// credential their consumers send (and so fingerprint).
+type Fingerprinter = rotation.UsageFingerprinter
 
 // FingerprintOf returns the usage fingerprint of the credential in a
-// secret value of provider p: p's Fingerprinter, else Fields. It fails,
-// naming the provider and the fix, when neither says which credential
+// secret value of provider p (its rotation.UsageFingerprinter). It fails,
+// naming the provider and the fix, when p does not say which credential
 // consumers send or the value holds none.
 func FingerprintOf(p rotation.Provider, value string) (string, error) {
-	if f, ok := p.(Fingerprinter); ok {
-		if fp := f.UsageFingerprint(value); fingerprint.Valid(fp) {
-			return fp, nil
-		}
-		return "", fmt.Errorf("provider %s finds no credential its consumers send in this version, so its use cannot be searched for in CloudWatch Logs (tag %s)", p.Name(), Tag)
-	}
-	fields, ok := Fields[p.Name()]
+	f, ok := p.(rotation.UsageFingerprinter)
 	if !ok {
-		return "", fmt.Errorf("provider %s does not say which credential its consumers send (no usagelogs.Fingerprinter), so its use cannot be searched for in CloudWatch Logs: remove tag %s from the secret", p.Name(), Tag)
+		return "", fmt.Errorf("provider %s does not say which credential its consumers send (it is no rotation.UsageFingerprinter), so its use cannot be searched for in CloudWatch Logs: remove tag %s from the secret", p.Name(), Tag)
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal([]byte(value), &m) == nil {
-		for _, f := range fields {
-			var s string
-			if json.Unmarshal(m[f], &s) == nil && s != "" {
-				return fingerprint.Of(s), nil
-			}
-		}
+	if fp := f.UsageFingerprint(value); fingerprint.Valid(fp) {
+		return fp, nil
 	}
-	return "", fmt.Errorf("provider %s: the version has no %s field with a credential, so its use cannot be searched for in CloudWatch Logs (tag %s)", p.Name(), strings.Join(fields, " or "), Tag)
+	return "", fmt.Errorf("provider %s finds no credential its consumers send in this version, so its use cannot be searched for in CloudWatch Logs: remove tag %s from the secret, or check the version's value", p.Name(), Tag)
 }
 
 // ForCredential is the lifecycle's entry point. When tags carry Tag, it

@@ -60,6 +60,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -158,13 +159,14 @@ type Provider struct {
 }
 
 var (
-	_ rotation.Provider        = (*Provider)(nil)
-	_ rotation.Discarder       = (*Provider)(nil)
-	_ rotation.Deactivator     = (*Provider)(nil)
-	_ rotation.Deleter         = (*Provider)(nil)
-	_ rotation.UsageReporter   = (*Provider)(nil)
-	_ rotation.Auditor         = (*Provider)(nil)
-	_ rotation.CredentialLimit = (*Provider)(nil)
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.Discarder          = (*Provider)(nil)
+	_ rotation.Deactivator        = (*Provider)(nil)
+	_ rotation.Deleter            = (*Provider)(nil)
+	_ rotation.UsageReporter      = (*Provider)(nil)
+	_ rotation.Auditor            = (*Provider)(nil)
+	_ rotation.CredentialLimit    = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
 )
 
 // New returns a Provider. Zero fields of cfg get their defaults; a missing
@@ -251,6 +253,11 @@ func (p *Provider) MaxLive() int { return maxKeysPerUser }
 
 // Fingerprint implements rotation.Provider: the access key id.
 func (p *Provider) Fingerprint(value string) string { return keyID(value) }
+
+// UsageFingerprint implements rotation.UsageFingerprinter: SigV4 sends the
+// access key id, never the secret key, so consumers fingerprint the access
+// key id. IAM's GetAccessKeyLastUsed stays the primary evidence.
+func (p *Provider) UsageFingerprint(value string) string { return fingerprint.Of(keyID(value)) }
 
 func (p *Provider) ready() error {
 	if p.cfg.IAM == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync"
@@ -13,10 +14,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/iamkey"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
@@ -714,6 +717,25 @@ func TestParseAndFingerprint(t *testing.T) {
 	_, err = p.Create(context.Background(), &rotation.CreateRequest{Current: &rotation.Version{Value: value(user, k, nil)}})
 	if err == nil || !strings.Contains(err.Error(), "no IAM client") {
 		t.Errorf("Create without an IAM client: %v", err)
+	}
+}
+
+// SigV4 sends the access key id, never the secret key: the usage
+// fingerprint is what fingerprint.FromRequest finds in a request the SDK
+// signed with the key.
+func TestUsageFingerprint(t *testing.T) {
+	k := accessKey{"AKIAEXAMPLE000000001", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
+	p := iamkey.New(iamkey.Config{})
+	req, _ := http.NewRequest(http.MethodPost, "https://sts.amazonaws.com/", nil)
+	const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: k.id, SecretAccessKey: k.secret}, req, emptySHA256, "sts", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.UsageFingerprint(value(user, k, nil)); got != fingerprint.Of(k.id) || got != fingerprint.FromRequest(req, "") {
+		t.Errorf("UsageFingerprint = %q, the signed request's %q, want %q", got, fingerprint.FromRequest(req, ""), fingerprint.Of(k.id))
+	}
+	if got := p.UsageFingerprint(`{"secret_access_key":"` + k.secret + `"}`); got != "" {
+		t.Errorf("a value without an access key id: %q", got)
 	}
 }
 

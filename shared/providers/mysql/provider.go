@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -82,10 +83,11 @@ type Provider struct {
 }
 
 var (
-	_ rotation.Provider      = (*Provider)(nil)
-	_ rotation.Deactivator   = (*Provider)(nil)
-	_ rotation.UsageReporter = (*Provider)(nil)
-	_ rotation.Factory       = FromEnv
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.Deactivator        = (*Provider)(nil)
+	_ rotation.UsageReporter      = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
+	_ rotation.Factory            = FromEnv
 )
 
 // New returns a Provider.
@@ -159,6 +161,21 @@ func (p *Provider) Fingerprint(value string) string {
 		return ""
 	}
 	return strings.TrimSpace(printable(user) + " " + rotation.LastFour(pw))
+}
+
+// UsageFingerprint implements rotation.UsageFingerprinter: consumers log
+// in with the password (GetRandomPassword made it: random, so its
+// fingerprint cannot be confirmed by guessing). The database's own
+// evidence (open sessions) comes first; logs add what it cannot see.
+func (p *Provider) UsageFingerprint(value string) string {
+	var v struct {
+		Password any `json:"password"`
+	}
+	if json.Unmarshal([]byte(value), &v) != nil {
+		return ""
+	}
+	pw, _ := v.Password.(string)
+	return fingerprint.Of(pw)
 }
 
 // printable bounds a name that goes into a log line or a message.

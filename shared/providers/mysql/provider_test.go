@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/mysql"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -31,6 +32,22 @@ func TestFingerprint(t *testing.T) {
 	} {
 		if got := p.Fingerprint(tc.value); got != tc.want {
 			t.Errorf("Fingerprint(%s) = %q, want %q", tc.value, got, tc.want)
+		}
+	}
+}
+
+// Consumers log in with the password: the usage fingerprint is its
+// fingerprint, "" without one.
+func TestUsageFingerprint(t *testing.T) {
+	p := mysql.New(mysql.Config{})
+	for _, tc := range []struct{ value, want string }{
+		{`{"username":"app","password":"0123456789abcdefWXYZ"}`, fingerprint.Of("0123456789abcdefWXYZ")},
+		{`{"username":"app"}`, ""},
+		{`{"username":"app","password":42}`, ""},
+		{"not json", ""},
+	} {
+		if got := p.UsageFingerprint(tc.value); got != tc.want {
+			t.Errorf("UsageFingerprint(%s) = %q, want %q", tc.value, got, tc.want)
 		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -80,7 +81,10 @@ type Provider struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-var _ rotation.Provider = (*Provider)(nil)
+var (
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
+)
 
 // New returns a Provider. client is used for verify_url (nil: a client with a
 // 10 s timeout).
@@ -133,6 +137,16 @@ func (p *Provider) Fingerprint(value string) string {
 		return ""
 	}
 	return rotation.LastFour(s.APIKey)
+}
+
+// UsageFingerprint implements rotation.UsageFingerprinter: consumers send
+// api_key (as a bearer token, or as the value of verify_header).
+func (p *Provider) UsageFingerprint(value string) string {
+	var s Secret
+	if json.Unmarshal([]byte(value), &s) != nil {
+		return ""
+	}
+	return fingerprint.Of(s.APIKey)
 }
 
 // Create implements rotation.Provider: a new random key, all other fields kept.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/internal/demosvc"
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -220,5 +221,33 @@ func TestFingerprint(t *testing.T) {
 	}
 	if !errors.Is(rotation.SecretFieldError("x", "y", ""), rotation.ErrInvalidSecret) {
 		t.Fatal("field errors must match ErrInvalidSecret")
+	}
+}
+
+// The usage fingerprint is the one consumers log for the key they send:
+// fingerprint.FromRequest on the request testSecret sends to verify_url
+// (a bearer token, or the bare key in verify_header) equals it.
+func TestUsageFingerprint(t *testing.T) {
+	for _, header := range []string{"", "X-Api-Key"} {
+		var seen string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = fingerprint.FromRequest(r, header)
+		}))
+		value := `{"api_key":"` + initialKey + `","verify_url":"` + srv.URL + `","verify_header":"` + header + `"}`
+		p := servicekey.New(servicekey.DefaultSettings, nil)
+		err := p.Test(context.Background(), &rotation.TestRequest{SecretID: "arn:test", Pending: &rotation.Version{Value: value}, Versions: noVersions{}})
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.UsageFingerprint(value); got != fingerprint.Of(initialKey) || got != seen {
+			t.Errorf("verify_header %q: UsageFingerprint %q, the request's %q, want %q", header, got, seen, fingerprint.Of(initialKey))
+		}
+	}
+	p := servicekey.New(servicekey.DefaultSettings, nil)
+	for _, v := range []string{`{}`, `{"api_key":42}`, `not json`} {
+		if got := p.UsageFingerprint(v); got != "" {
+			t.Errorf("UsageFingerprint(%s) = %q, want \"\"", v, got)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -35,8 +36,9 @@ type Provider struct {
 }
 
 var (
-	_ rotation.Provider      = (*Provider)(nil)
-	_ rotation.ExpiryChecker = (*Provider)(nil)
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.ExpiryChecker      = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
 )
 
 // New returns a Provider.
@@ -87,6 +89,22 @@ func (p *Provider) Fingerprint(value string) string {
 		return ""
 	}
 	return s.fingerprint()
+}
+
+// UsageFingerprint implements rotation.UsageFingerprinter: the credential
+// field the probe sends, as consumers send it: with basic auth the password
+// (probe.auth.basic.password_field), else probe.auth.field (default
+// api_key) without the header's prefix (a bearer token's scheme is not part
+// of the credential).
+func (p *Provider) UsageFingerprint(value string) string {
+	s, err := Parse(value)
+	if err != nil {
+		return ""
+	}
+	if b := s.Probe.Auth.Basic; b != nil {
+		return fingerprint.Of(s.creds[b.PasswordField])
+	}
+	return fingerprint.Of(s.creds[s.Probe.Fields()[0]])
 }
 
 // SwitchOff implements rotation.Provider: the vendor switches the old

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/staged"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -326,5 +327,39 @@ func TestParse(t *testing.T) {
 		if strings.Contains(text, "key-0123456789") || strings.Contains(text, "t0p") {
 			t.Errorf("%q shows the key or the URL's query value", text)
 		}
+	}
+}
+
+// The usage fingerprint is the one a consumer logs for the credential the
+// probe sends: fingerprint.FromRequest on the probe's own request (a
+// basic-auth password, a bearer token, an API-key header's value) equals
+// UsageFingerprint.
+func TestUsageFingerprint(t *testing.T) {
+	var seen atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		header := ""
+		if r.Header.Get("X-Api-Key") != "" {
+			header = "X-Api-Key"
+		}
+		seen.Store(fingerprint.FromRequest(r, header))
+	}))
+	defer srv.Close()
+	const secret = "private-0123456789abcdef"
+	cases := []struct{ name, value string }{
+		{"basic", `{"public_key":"pub-0123456789abcdef","private_key":"` + secret + `","probe":{"url":"` + srv.URL + `","auth":{"basic":{"username_field":"public_key","password_field":"private_key"}}}}`},
+		{"bearer", `{"api_key":"` + secret + `","probe":{"url":"` + srv.URL + `","auth":{"header":"Authorization","prefix":"Bearer "}}}`},
+		{"api-key header", `{"token":"` + secret + `","probe":{"url":"` + srv.URL + `","auth":{"header":"X-Api-Key","field":"token"}}}`},
+	}
+	p := staged.New(staged.Config{})
+	for _, c := range cases {
+		if _, err := p.CheckDead(context.Background(), &rotation.CredentialRequest{SecretID: "arn:test", Version: &rotation.Version{ID: "v", Value: c.value}}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := p.UsageFingerprint(c.value); got != fingerprint.Of(secret) || got != seen.Load() {
+			t.Errorf("%s: UsageFingerprint %q, the probe's request %q, want %q", c.name, got, seen.Load(), fingerprint.Of(secret))
+		}
+	}
+	if got := p.UsageFingerprint(`{"api_key":"x"}`); got != "" {
+		t.Errorf("a value without a probe: %q, want \"\"", got)
 	}
 }

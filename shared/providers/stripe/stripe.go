@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -34,8 +35,9 @@ type Provider struct {
 }
 
 var (
-	_ rotation.Provider      = (*Provider)(nil)
-	_ rotation.ExpiryChecker = (*Provider)(nil)
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.ExpiryChecker      = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
 )
 
 // New returns a Provider.
@@ -96,6 +98,10 @@ func (p *Provider) Name() string { return Name }
 // Fingerprint implements rotation.Provider: the key's prefix and last four
 // characters (sk_live_…abcd).
 func (p *Provider) Fingerprint(value string) string { return Fingerprint(apiKeyOf(value)) }
+
+// UsageFingerprint implements rotation.UsageFingerprinter: consumers send
+// api_key (sk_…/rk_…) as a bearer token.
+func (p *Provider) UsageFingerprint(value string) string { return fingerprint.Of(apiKeyOf(value)) }
 
 // SwitchOff implements rotation.Provider: Stripe expires the old key at the
 // time the operator chose when rolling it; dualkey can only check.

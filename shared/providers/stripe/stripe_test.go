@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dualkey/dualkey/emulator/stripefake"
 	"github.com/dualkey/dualkey/internal/stripemock"
+	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/stripe"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -314,6 +316,31 @@ func TestStaged(t *testing.T) {
 	check(versions{rotation.StageIncoming: in, rotation.StagePrevious: {ID: "prev", Value: in.Value}}, false, "is the previous key")
 	live, _ := b.fake.CreateKey(b.acct.ID, stripefake.KeySpec{Live: true})
 	check(versions{rotation.StageIncoming: {ID: "in", Value: `{"api_key":"` + live.Secret + `"}`}}, false, "secret live key")
+}
+
+// The usage fingerprint is the one consumers log for the key they send as
+// a bearer token: fingerprint.FromRequest on the provider's own request
+// with the key (CheckDead's GET /v1/account) equals it.
+func TestUsageFingerprint(t *testing.T) {
+	const key = "sk_test_4eC39HqLyjWDarjtT1zdp7dc"
+	var seen string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = fingerprint.FromRequest(r, "")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"acct_1","object":"account"}`)
+	}))
+	defer srv.Close()
+	p := stripe.New(stripe.Config{APIURL: srv.URL})
+	value := `{"api_key":"` + key + `"}`
+	if _, err := p.CheckDead(context.Background(), &rotation.CredentialRequest{SecretID: "arn:test", Version: &rotation.Version{ID: "v", Value: value}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.UsageFingerprint(value); got != "dkfp_2cafc0970149a84f" || got != seen {
+		t.Fatalf("UsageFingerprint %q, the request's %q, want dkfp_2cafc0970149a84f (docs/evidence-and-refresh.md)", got, seen)
+	}
+	if got := p.UsageFingerprint(`{"account_id":"acct_1"}`); got != "" {
+		t.Fatalf("a value without a key: %q", got)
+	}
 }
 
 // Every request the provider sends is valid against Stripe's OpenAPI spec:

@@ -37,11 +37,12 @@ type Provider struct {
 }
 
 var (
-	_ rotation.Provider    = (*Provider)(nil)
-	_ rotation.Deactivator = (*Provider)(nil)
-	_ rotation.Deleter     = (*Provider)(nil)
-	_ rotation.Discarder   = (*Provider)(nil)
-	_ rotation.Auditor     = (*Provider)(nil)
+	_ rotation.Provider           = (*Provider)(nil)
+	_ rotation.Deactivator        = (*Provider)(nil)
+	_ rotation.Deleter            = (*Provider)(nil)
+	_ rotation.Discarder          = (*Provider)(nil)
+	_ rotation.Auditor            = (*Provider)(nil)
+	_ rotation.UsageFingerprinter = (*Provider)(nil)
 )
 
 // New returns a Provider.
@@ -95,6 +96,14 @@ func (p *Provider) Name() string { return Name }
 // Fingerprint implements rotation.Provider: the endpoint id (we_…), which
 // is no secret.
 func (p *Provider) Fingerprint(value string) string { return endpointOf(value) }
+
+// UsageFingerprint implements rotation.UsageFingerprinter: always "".
+// Consumers never send the webhook secret: Stripe signs each delivery with
+// it and the consumers verify the signature, so no consumer log line can
+// name it, and dualkey:usage-logs on such a secret is refused with the fix.
+// The usage evidence of a webhook secret is the verifier's own count per
+// version (shared/verifier/stripesig) and the deliveries Stripe reports.
+func (p *Provider) UsageFingerprint(string) string { return "" }
 
 // SwitchOff implements rotation.Provider: the old endpoint is disabled
 // (reversible) and deleted after the grace period.

@@ -16,6 +16,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/stripewebhook"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // A rotation makes a second endpoint like the first (URL, events, API
@@ -342,5 +343,19 @@ func TestRefusals(t *testing.T) {
 			}
 			noSecret(t, "the error and the logs", err.Error()+env.Logs.String(), b.first.Secret, b.admin.Secret)
 		})
+	}
+}
+
+// Consumers never send the webhook secret (Stripe signs with it, they
+// verify), so there is no usage fingerprint, and CloudWatch Logs evidence
+// for such a secret is refused with the fix.
+func TestNoUsageFingerprint(t *testing.T) {
+	p := stripewebhook.New(stripewebhook.Config{})
+	value := `{"endpoint_id":"we_123","webhook_secret":"whsec_0123456789abcdef"}`
+	if got := p.UsageFingerprint(value); got != "" {
+		t.Fatalf("UsageFingerprint = %q, want \"\"", got)
+	}
+	if _, err := usagelogs.FingerprintOf(p, value); err == nil || !strings.Contains(err.Error(), "remove tag "+usagelogs.Tag) {
+		t.Fatalf("FingerprintOf: %v, want a refusal naming the tag", err)
 	}
 }
