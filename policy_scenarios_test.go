@@ -23,8 +23,9 @@ import (
 //	rotate → retire run → afterRetire → alarms → afterAlarms → retire run → afterSecondRetire
 //
 // To add a provider: write its scenario below (its secrets, tagged with
-// w.tags("<provider>", ...); an admin secret through w.adminSecret; the
-// vendor's fake) and add it to policyScenarios. The test fails until every
+// w.tags("<provider>", ...), one of them with w.refreshTag("<provider>")
+// and checked with w.checkRefreshed; an admin secret through
+// w.adminSecret; the vendor's fake) and add it to policyScenarios. The test fails until every
 // statement of the provider's role in template.yaml allows a call a phase
 // made, and every call is allowed by one.
 type policyScenario struct {
@@ -55,8 +56,9 @@ func servicekeyPolicy() policyScenario {
 		alarms: []string{"dualkey-rollback-svc"},
 		rotate: func(w *policyWorld) {
 			arn = w.create("svc/key", `{"api_key":"policy-test-initial-key-0123456789abcdef"}`,
-				w.tags("servicekey", lifecycle.TagAlarm, "dualkey-rollback-svc", lifecycle.TagRestoreCurrent, "true"))
+				w.tags("servicekey", append(w.refreshTag("servicekey"), lifecycle.TagAlarm, "dualkey-rollback-svc", lifecycle.TagRestoreCurrent, "true")...))
 			w.rotate(arn, "servicekey")
+			w.checkRefreshed(arn, "servicekey", 1)
 		},
 		afterSecondRetire: func(w *policyWorld) {
 			st := w.stages(arn)
@@ -111,12 +113,13 @@ func iamkeyPolicy() policyScenario {
 		fn:     "iamkey",
 		alarms: []string{"dualkey-rollback-a"},
 		rotate: func(w *policyWorld) {
-			a = create(w, "iam/a", lifecycle.TagAlarm, "dualkey-rollback-a", lifecycle.TagGrace, "48h")
+			a = create(w, "iam/a", append(w.refreshTag("iamkey"), lifecycle.TagAlarm, "dualkey-rollback-a", lifecycle.TagGrace, "48h")...)
 			b = create(w, "iam/b", lifecycle.TagGrace, "48h")
 			c = create(w, "iam/c", lifecycle.TagGrace, "0s")
 			for _, s := range []iamSecret{a, b, c} {
 				w.rotate(s.arn, "iamkey")
 			}
+			w.checkRefreshed(a.arn, "iamkey", 1)
 		},
 		afterRetire: func(w *policyWorld) {
 			for _, s := range []iamSecret{a, b, c} {
@@ -197,13 +200,14 @@ func stripePolicy() policyScenario {
 			}
 			oldKey = key.Secret
 			v, _ := json.Marshal(map[string]string{"api_key": key.Secret, "account_id": acct.ID})
-			arn = w.create("stripe/key", string(v), w.tags("stripe"))
+			arn = w.create("stripe/key", string(v), w.tags("stripe", w.refreshTag("stripe")...))
 			rolled, err := w.stripe.RollKey(key.Secret, time.Now().Add(time.Hour))
 			if err != nil {
 				t.Fatal(err)
 			}
 			stage(w.ctx, t, w.sm, arn, map[string]any{"api_key": rolled.Secret, "previous_key_expires_at": rfc3339(time.Now().Add(-time.Minute))})
 			w.rotate(arn, "stripe")
+			w.checkRefreshed(arn, "stripe", 1)
 			if got, _ := w.value(arn, rotation.StageCurrent)["api_key"].(string); got != rolled.Secret {
 				t.Fatal("stripe/key: AWSCURRENT does not hold the staged key after the rotation")
 			}
@@ -253,7 +257,7 @@ func stripewebhookPolicy() policyScenario {
 				v, _ := json.Marshal(map[string]string{"endpoint_id": id, "webhook_secret": secret, "master_secret_arn": adminARN})
 				return hook{w.create(name, string(v), w.tags("stripewebhook", extra...)), id}
 			}
-			a = mk("wh/a", "https://orders.example.com/stripe/a", lifecycle.TagAlarm, "dualkey-rollback-wh", lifecycle.TagGrace, "48h")
+			a = mk("wh/a", "https://orders.example.com/stripe/a", append(w.refreshTag("stripewebhook"), lifecycle.TagAlarm, "dualkey-rollback-wh", lifecycle.TagGrace, "48h")...)
 			b = mk("wh/b", "https://orders.example.com/stripe/b", lifecycle.TagGrace, "0s")
 			for _, h := range []hook{a, b} {
 				w.rotate(h.arn, "stripewebhook")
@@ -261,6 +265,7 @@ func stripewebhookPolicy() policyScenario {
 					t.Fatalf("%s: AWSCURRENT names endpoint %q after the rotation, want a new one", h.arn, id)
 				}
 			}
+			w.checkRefreshed(a.arn, "stripewebhook", 1)
 		},
 		afterRetire: func(w *policyWorld) {
 			for _, h := range []hook{a, b} {
@@ -293,9 +298,10 @@ func stagedPolicy() policyScenario {
 		fn: "staged",
 		rotate: func(w *policyWorld) {
 			oldKey = w.vendor.issue("m_policy")
-			arn = w.create("vendor/key", w.vendor.secretValue(oldKey), w.tags("staged"))
+			arn = w.create("vendor/key", w.vendor.secretValue(oldKey), w.tags("staged", w.refreshTag("staged")...))
 			stage(w.ctx, w.t, w.sm, arn, map[string]any{"api_key": w.vendor.issue("m_policy")})
 			w.rotate(arn, "staged")
+			w.checkRefreshed(arn, "staged", 1)
 		},
 		afterRetire: func(w *policyWorld) {
 			if rotation.Holder(w.stages(arn), rotation.StagePrevious) == "" || !w.metricEmitted("retire", "OldCredentialStillValid", "vendor/key") {

@@ -29,10 +29,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
+	"github.com/dualkey/dualkey/emulator/ecsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/emulator/stripefake"
 	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
+	"github.com/dualkey/dualkey/shared/notify"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
@@ -52,6 +54,10 @@ var notCalledByTheFunction = map[string]string{
 	// uses them to attach the function to its subnets. Managed policies are
 	// not inline statements, so they are not compared here.
 }
+
+// policyCluster is the ECS cluster of the services the scenarios refresh;
+// RefreshServiceArns allows its services.
+const policyCluster = "policy"
 
 // policyStack is the stack name the test deploys as: the emulator knows the
 // functions as dualkey-<folder>, as AWS would with this stack name.
@@ -321,7 +327,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	vars := map[string][]string{
 		"AWS::Partition": {"aws"}, "AWS::Region": {awsemu.DefaultRegion}, "AWS::AccountId": {awsemu.DefaultAccountID},
 		"AWS::StackName": {policyStack}, "IAMUserPath": {"/"}, "AdminSecretArns": w.adminSecrets,
-		"EventBusName": {"default"},
+		"EventBusName": {"default"}, "RefreshServiceArns": {"arn:aws:ecs:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":service/" + policyCluster + "/*"},
 	}
 	recorded := w.rec.byKey()
 	for id, dir := range folders {
@@ -564,6 +570,33 @@ func (w *policyWorld) adminSecret(name, value string) string {
 	return arn
 }
 
+// refreshTag registers the ECS service policy/<name> and returns the tag
+// (key, value) that makes a secret's rotation function redeploy it after
+// each promotion.
+func (w *policyWorld) refreshTag(name string) []string {
+	w.emu.ECS.AddService(policyCluster, name, name+":1", 1)
+	return []string{notify.TagRefresh, "ecs:" + policyCluster + "/" + name}
+}
+
+// checkRefreshed requires that the promotions of arn redeployed the ECS
+// service policy/<name> times times and recorded it in dualkey:state-refresh.
+func (w *policyWorld) checkRefreshed(arn, name string, times int) {
+	w.t.Helper()
+	d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	note := ""
+	for _, tag := range d.Tags {
+		if aws.ToString(tag.Key) == notify.TagRefreshState {
+			note = aws.ToString(tag.Value)
+		}
+	}
+	if n := w.emu.ECS.ForcedDeployments(policyCluster, name); n != times || !strings.Contains(note, "ecs:"+policyCluster+"/"+name+"=ok") {
+		w.t.Fatalf("%s: ECS service %s/%s was redeployed %d times (want %d), %s = %q\n%s", arn, policyCluster, name, n, times, notify.TagRefreshState, note, w.logs())
+	}
+}
+
 // hold makes the rotations of arn stop after RotateSecret's placeholder,
 // as if its function could not be reached: the test delivers the steps.
 func (w *policyWorld) hold(arn string) {
@@ -701,10 +734,11 @@ func (w *policyWorld) checkTagsUntouched() {
 }
 
 // evaluatedAction reports whether the test evaluates action's statements with
-// their resources and conditions: Secrets Manager's and EventBridge's
-// PutEvents (the recording proxy sees what they act on).
+// their resources and conditions: Secrets Manager's, EventBridge's
+// PutEvents and ECS's UpdateService (the recording proxy sees what they
+// act on).
 func evaluatedAction(action string) bool {
-	return strings.HasPrefix(action, "secretsmanager:") || action == "events:PutEvents"
+	return strings.HasPrefix(action, "secretsmanager:") || action == "events:PutEvents" || action == "ecs:UpdateService"
 }
 
 // secretFacts is what IAM's conditions read of a resource: a secret's ARN,
@@ -719,6 +753,13 @@ type secretFacts struct {
 // or the secret a SecretId (name or ARN) names, as Secrets Manager does.
 // Calls without a secret (ListSecrets, GetRandomPassword) get none.
 func (w *policyWorld) resourceFacts(c smCall) (secretFacts, error) {
+	if c.Action == "ecs:UpdateService" {
+		cluster := c.Cluster
+		if i := strings.LastIndex(cluster, "/"); i >= 0 {
+			cluster = cluster[i+1:] // a cluster ARN
+		}
+		return secretFacts{arn: "arn:aws:ecs:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":service/" + cluster + "/" + c.Service}, nil
+	}
 	if c.Action == "events:PutEvents" {
 		bus := c.EventBus
 		if bus == "" {
@@ -750,17 +791,22 @@ func (w *policyWorld) resourceFacts(c smCall) (secretFacts, error) {
 
 // smCall is one Secrets Manager request as the recording proxy saw it
 // (the signing key, the action, the secret and the tag keys it writes or
-// removes), or one entry of an EventBridge PutEvents request (its bus and
-// source). No secret value is kept.
+// removes), one entry of an EventBridge PutEvents request (its bus and
+// source), or an ECS UpdateService (its cluster and service). No secret
+// value is kept.
 type smCall struct {
 	Key, Action, SecretID string
 	TagKeys               []string
 	EventBus, Source      string
+	Cluster, Service      string
 }
 
 func (c smCall) describe(f secretFacts) string {
 	if c.Action == "events:PutEvents" {
 		return fmt.Sprintf("%s to %s with source %q", c.Action, f.arn, c.Source)
+	}
+	if c.Action == "ecs:UpdateService" {
+		return c.Action + " of " + f.arn
 	}
 	if c.SecretID == "" {
 		return c.Action
@@ -774,7 +820,8 @@ func (c smCall) describe(f secretFacts) string {
 }
 
 // smRecorder is a reverse proxy in front of the emulator that records every
-// Secrets Manager request and every event put to EventBridge. The
+// Secrets Manager request, every event put to EventBridge and every ECS
+// UpdateService. The
 // signature stays valid: the request reaches the emulator with the Host
 // header it was signed with.
 type smRecorder struct {
@@ -807,6 +854,13 @@ func (r *smRecorder) handler(target *url.URL) http.Handler {
 			for _, e := range in.Entries {
 				r.calls = append(r.calls, smCall{Key: key, Action: "events:PutEvents", EventBus: e.EventBusName, Source: e.Source})
 			}
+			r.mu.Unlock()
+		}
+		if req.Header.Get("X-Amz-Target") == ecsemu.TargetPrefix+".UpdateService" {
+			var in struct{ Cluster, Service string }
+			_ = json.Unmarshal(body, &in)
+			r.mu.Lock()
+			r.calls = append(r.calls, smCall{Key: key, Action: "ecs:UpdateService", Cluster: in.Cluster, Service: in.Service})
 			r.mu.Unlock()
 		}
 		if action, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "secretsmanager."); ok {
@@ -1018,6 +1072,13 @@ func TestTemplatePolicyConditions(t *testing.T) {
 				}
 				continue
 			}
+			if slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "ecs:") }) {
+				if res := mapGet(st.node, "Resource"); provider == "" || res == nil || res.Tag != "!Ref" || res.Value != "RefreshServiceArns" ||
+					!slices.Equal(actions, []string{"ecs:UpdateService"}) || st.condition != "HasRefreshServiceArns" {
+					t.Errorf("%s %s: ECS may be granted only to rotation functions, ecs:UpdateService alone, on !Ref RefreshServiceArns under !If HasRefreshServiceArns; got %v under %q", id, sid, actions, st.condition)
+				}
+				continue
+			}
 			for _, a := range actions {
 				switch {
 				case a == "secretsmanager:ListSecrets" || a == "secretsmanager:GetRandomPassword":
@@ -1038,16 +1099,16 @@ func TestTemplatePolicyConditions(t *testing.T) {
 						}
 					}
 					if a == "secretsmanager:TagResource" || a == "secretsmanager:UntagResource" {
-						want := []string{"dualkey:state*"}
-						if id == "RetireFunction" && a == "secretsmanager:UntagResource" {
-							want = append(want, "dualkey:emergency")
-						}
+						// dualkey:state* or a narrower dualkey:state-...;
+						// retire may also remove dualkey:emergency.
 						var got []string
 						for _, k := range seqItems(mapGet(mapGet(cond, "ForAllValues:StringLike"), "aws:TagKeys")) {
 							got = append(got, k.Value)
 						}
-						if !slices.Equal(got, want) {
-							t.Errorf("%s %s: %s limited to tag keys %v, want %v (aws:TagKeys)", id, sid, a, got, want)
+						if len(got) == 0 || slices.ContainsFunc(got, func(k string) bool {
+							return !strings.HasPrefix(k, "dualkey:state") && !(k == "dualkey:emergency" && id == "RetireFunction" && a == "secretsmanager:UntagResource")
+						}) {
+							t.Errorf("%s %s: %s limited to tag keys %v (aws:TagKeys): want dualkey:state* or narrower (retire's UntagResource also dualkey:emergency)", id, sid, a, got)
 						}
 					}
 				case a == "iam:GetUser":

@@ -97,7 +97,8 @@ var parameterSets = map[string]map[string]any{
 		"LogRetentionInDays":        "30",
 		"AdminSecretArns": []string{"arn:aws:secretsmanager:us-east-1:123456789012:secret:stripe/webhook-admin-AbCdEf",
 			"arn:aws:secretsmanager:us-east-1:123456789012:secret:db/master-??????"},
-		"Confirm": "12h",
+		"Confirm":            "12h",
+		"RefreshServiceArns": []string{"arn:aws:ecs:us-east-1:123456789012:service/prod/*", "arn:aws:ecs:us-east-1:123456789012:service/staging/payments-api"},
 	},
 	"lifecycle-vpc-only-no-events": {
 		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
@@ -274,6 +275,9 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 		for _, st := range statements(role) {
 			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"kms:`) {
 				t.Errorf("%sRole: kms actions granted without a key (not under HasKmsKey): %s", fn, jsonOf(plain))
+			}
+			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"ecs:`) {
+				t.Errorf("%sRole: ECS actions granted without RefreshServiceArns (not under HasRefreshServiceArns): %s", fn, jsonOf(plain))
 			}
 			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"events:`) {
 				t.Errorf("%sRole: events actions granted whatever PublishEvents says (not under PublishesEvents): %s", fn, jsonOf(plain))
