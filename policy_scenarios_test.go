@@ -13,6 +13,7 @@ import (
 	"github.com/dualkey/dualkey/emulator/stripefake"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/usagelogs"
 )
 
 // policyScenario drives one rotation function, and the retire and rollback
@@ -289,7 +290,8 @@ func stripewebhookPolicy() policyScenario {
 
 // stagedPolicy: a key rolled in a vendor's dashboard and staged without an
 // expiry: the rotation proves it with the secret's probe (same account);
-// the first retire run finds the old key still working with no expiry
+// the first retire run finds no use of the old key in the consumers' log
+// group (dualkey:usage-logs) and the old key still working with no expiry
 // announced (OldCredentialStillValid); once the operator revokes it, the
 // second run proves it dead and removes AWSPREVIOUS.
 func stagedPolicy() policyScenario {
@@ -298,7 +300,10 @@ func stagedPolicy() policyScenario {
 		fn: "staged",
 		rotate: func(w *policyWorld) {
 			oldKey = w.vendor.issue("m_policy")
-			arn = w.create("vendor/key", w.vendor.secretValue(oldKey), w.tags("staged", w.refreshTag("staged")...))
+			// The retire function also searches the consumers' log group
+			// (dualkey:usage-logs) for the old key: nothing there uses it.
+			w.emu.Logs.Put("/policy/consumers", "api", time.Now(), `{"msg":"GET /v1/orders 200"}`)
+			arn = w.create("vendor/key", w.vendor.secretValue(oldKey), w.tags("staged", append(w.refreshTag("staged"), usagelogs.Tag, "/policy/consumers")...))
 			stage(w.ctx, w.t, w.sm, arn, map[string]any{"api_key": w.vendor.issue("m_policy")})
 			w.rotate(arn, "staged")
 			w.checkRefreshed(arn, "staged", 1)

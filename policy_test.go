@@ -1072,6 +1072,13 @@ func TestTemplatePolicyConditions(t *testing.T) {
 				}
 				continue
 			}
+			if slices.Contains(actions, "logs:FilterLogEvents") {
+				if res := mapGet(st.node, "Resource"); id != "RetireFunction" || res == nil || res.Tag != "!Ref" || res.Value != "UsageLogGroupArns" ||
+					!slices.Equal(actions, []string{"logs:FilterLogEvents"}) || st.condition != "HasUsageLogGroupArns" {
+					t.Errorf("%s %s: logs:FilterLogEvents may be granted only to the retire function, alone, on !Ref UsageLogGroupArns under !If HasUsageLogGroupArns; got %v under %q", id, sid, actions, st.condition)
+				}
+				continue
+			}
 			if slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, "ecs:") }) {
 				if res := mapGet(st.node, "Resource"); provider == "" || res == nil || res.Tag != "!Ref" || res.Value != "RefreshServiceArns" ||
 					!slices.Equal(actions, []string{"ecs:UpdateService"}) || st.condition != "HasRefreshServiceArns" {

@@ -99,6 +99,7 @@ var parameterSets = map[string]map[string]any{
 			"arn:aws:secretsmanager:us-east-1:123456789012:secret:db/master-??????"},
 		"Confirm":            "12h",
 		"RefreshServiceArns": []string{"arn:aws:ecs:us-east-1:123456789012:service/prod/*", "arn:aws:ecs:us-east-1:123456789012:service/staging/payments-api"},
+		"UsageLogGroupArns":  []string{"arn:aws:logs:us-east-1:123456789012:log-group:/ecs/payments-*:*"},
 	},
 	"lifecycle-vpc-only-no-events": {
 		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
@@ -282,10 +283,12 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 			if plain, ok := st.(map[string]any); ok && strings.Contains(jsonOf(plain["Action"]), `"events:`) {
 				t.Errorf("%sRole: events actions granted whatever PublishEvents says (not under PublishesEvents): %s", fn, jsonOf(plain))
 			}
-			// AdminSecretArns defaults to empty: a statement on it
-			// without the condition would deploy an empty Resource.
-			if got := jsonOf(st); strings.Contains(got, `{"Ref":"AdminSecretArns"}`) && !strings.HasPrefix(got, `{"Fn::If":["HasAdminSecretArns",`) {
-				t.Errorf("%sRole: a statement on AdminSecretArns not under Fn::If HasAdminSecretArns: %s", fn, got)
+			// These lists default to empty: a statement on one without
+			// its condition would deploy an empty Resource.
+			for param, cond := range map[string]string{"AdminSecretArns": "HasAdminSecretArns", "RefreshServiceArns": "HasRefreshServiceArns", "UsageLogGroupArns": "HasUsageLogGroupArns"} {
+				if got := jsonOf(st); strings.Contains(got, `{"Ref":"`+param+`"}`) && !strings.HasPrefix(got, `{"Fn::If":["`+cond+`",`) {
+					t.Errorf("%sRole: a statement on %s not under Fn::If %s: %s", fn, param, cond, got)
+				}
 			}
 		}
 	}
