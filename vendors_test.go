@@ -148,8 +148,13 @@ func (v *stagedVendor) secretValue(token string) string {
 // go command compiles every shared package once (separate go commands
 // compiling the same uncached package at once have failed here with
 // "could not import ... (open : no such file or directory)").
+// With dir "" it only compiles (several main packages without -o are not
+// linked): enough to fill the build cache for later go builds.
 func buildFunctions(ctx context.Context, dir string, fns ...string) error {
-	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", dir + string(os.PathSeparator)}
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath"}
+	if dir != "" {
+		args = append(args, "-ldflags=-s -w", "-o", dir+string(os.PathSeparator))
+	}
 	for _, fn := range fns {
 		args = append(args, "./functions/"+fn)
 	}
