@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/dualkey/dualkey/shared/secretwatch"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -68,7 +70,7 @@ type Config struct {
 // versions of a secret. It is safe for concurrent use.
 type Verifier struct {
 	cfg      Config
-	loader   *loader
+	w        *secretwatch.Watcher[token]
 	log      *slog.Logger
 	rejected atomic.Uint64
 	accepted atomic.Uint64
@@ -121,57 +123,16 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Verifier, error) {
 		stages = append(stages, StagePending)
 	}
 	log := cfg.Logger.With("component", "twiliosig", "secret", cfg.SecretID)
-	v := &Verifier{cfg: cfg, log: log, loader: &loader{api: api, secretID: cfg.SecretID, field: cfg.Field, stages: stages,
-		now: cfg.Now, log: log, byID: map[string]*version{}}}
-	if err := v.Refresh(ctx); err != nil {
+	w, err := watch(ctx, api, cfg, stages, log)
+	if err != nil {
 		return nil, fmt.Errorf("twiliosig: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
 	}
-	return v, nil
+	return &Verifier{cfg: cfg, log: log, w: w}, nil
 }
 
 // Refresh re-reads the label map now (and any new version), regardless of
 // CheckInterval. On error the previous tokens are kept.
-func (v *Verifier) Refresh(ctx context.Context) error {
-	v.loader.refreshMu.Lock()
-	defer v.loader.refreshMu.Unlock()
-	return v.loader.refreshLocked(ctx)
-}
-
-// maybeRefresh refreshes when CheckInterval has passed; a caller that finds
-// a refresh running goes on with the current set.
-func (v *Verifier) maybeRefresh(ctx context.Context) {
-	if !v.loader.due(v.cfg.CheckInterval) || !v.loader.refreshMu.TryLock() {
-		return
-	}
-	defer v.loader.refreshMu.Unlock()
-	if v.loader.due(v.cfg.CheckInterval) {
-		v.refreshAndLog(ctx, "check interval")
-	}
-}
-
-// refreshForUnknown refreshes after a signature matched nothing, at most
-// once per MinRefreshInterval, waiting for a refresh in flight.
-func (v *Verifier) refreshForUnknown(ctx context.Context) {
-	v.loader.refreshMu.Lock()
-	defer v.loader.refreshMu.Unlock()
-	now := v.cfg.Now()
-	l := v.loader
-	l.mu.Lock()
-	allowed := l.lastUnknown.IsZero() || now.Sub(l.lastUnknown) >= v.cfg.MinRefreshInterval
-	if allowed {
-		l.lastUnknown = now
-	}
-	l.mu.Unlock()
-	if allowed {
-		v.refreshAndLog(ctx, "unknown signature")
-	}
-}
-
-func (v *Verifier) refreshAndLog(ctx context.Context, reason string) {
-	if err := v.loader.refreshLocked(ctx); err != nil {
-		v.log.Warn("twilio signature verifier: refresh failed; keeping the last good tokens", "reason", reason, "err", err.Error())
-	}
-}
+func (v *Verifier) Refresh(ctx context.Context) error { return v.w.Refresh(ctx) }
 
 // Verify checks the signature of a request to rawURL (the full URL Twilio
 // requested, query string included) with the POST form parameters params
@@ -182,18 +143,23 @@ func (v *Verifier) Verify(ctx context.Context, rawURL string, params url.Values,
 	if signature == "" {
 		return nil, v.reject(ErrNotSigned)
 	}
-	v.maybeRefresh(ctx)
-	ver := match(v.loader.snapshot(), rawURL, params, signature)
-	if ver == nil {
-		v.refreshForUnknown(ctx)
-		ver = match(v.loader.snapshot(), rawURL, params, signature)
+	// CheckInterval passed: one refresh (a caller that finds one running
+	// goes on with the current set).
+	v.w.Poll(ctx)
+	signed := func(t token) bool { return signedBy(t.key, rawURL, params, signature) }
+	e, ok := v.w.Find(signed)
+	if !ok {
+		// A token no known version holds: one refresh, at most one per
+		// MinRefreshInterval, after any running one.
+		v.w.Unknown(ctx)
+		e, ok = v.w.Find(signed)
 	}
-	if ver == nil {
+	if !ok {
 		return nil, v.reject(ErrNoMatch)
 	}
-	ver.used.add(v.cfg.Now())
+	v.w.Used(e)
 	v.accepted.Add(1)
-	return &Match{Stage: ver.stage, VersionID: ver.id, Fingerprint: ver.fingerprint}, nil
+	return &Match{Stage: e.Stage, VersionID: e.VersionID, Fingerprint: e.Value.fingerprint}, nil
 }
 
 // VerifyBody checks a request whose body is not a form (Twilio's JSON
@@ -300,18 +266,14 @@ func publicReason(err error) string {
 	return "refused"
 }
 
-// match returns the version whose token signed the request (trying every
-// token against every URL variant, in constant time per compare).
-func match(versions []*version, rawURL string, params url.Values, signature string) *version {
-	var found *version
-	for _, ver := range versions {
-		for _, u := range urlVariants(rawURL) {
-			if equal(Signature(ver.key, u, params), signature) && found == nil {
-				found = ver
-			}
-		}
+// signedBy reports whether token signed the request (trying every URL
+// variant, in constant time per compare, without an early exit).
+func signedBy(token, rawURL string, params url.Values, signature string) bool {
+	ok := false
+	for _, u := range urlVariants(rawURL) {
+		ok = equal(Signature(token, u, params), signature) || ok
 	}
-	return found
+	return ok
 }
 
 func (v *Verifier) reject(err error) error {
@@ -329,13 +291,19 @@ type Stats struct {
 
 // Stats returns the counters.
 func (v *Verifier) Stats() Stats {
-	v.loader.mu.RLock()
-	c := v.loader.calls
-	v.loader.mu.RUnlock()
-	return Stats{Accepted: v.accepted.Load(), Rejected: v.rejected.Load(), Calls: c}
+	st := v.w.Stats()
+	return Stats{Accepted: v.accepted.Load(), Rejected: v.rejected.Load(),
+		Calls: Calls{Describe: int(st.DescribeCalls), Get: int(st.GetValueCalls)}}
 }
 
 // Usage returns one record per version loaded since the Verifier was
 // created (retired ones bounded), staged versions first: the evidence of
 // which token Twilio still signs with.
-func (v *Verifier) Usage() []VersionUsage { return v.loader.usage() }
+func (v *Verifier) Usage() []VersionUsage {
+	us := v.w.Usage()
+	out := make([]VersionUsage, len(us))
+	for i, u := range us {
+		out[i] = VersionUsage{VersionID: u.VersionID, Stage: u.Stage, Fingerprint: u.Value.fingerprint, Verified: u.Uses, LastUsed: u.LastUsed}
+	}
+	return out
+}
