@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dualkey/dualkey/shared/secretwatch"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -73,7 +75,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // for concurrent use.
 type Verifier struct {
 	cfg    Config
-	loader *loader
+	w      *secretwatch.Watcher[signingSecret]
 	dedupe DedupeStore
 	log    *slog.Logger
 
@@ -184,67 +186,16 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Verifier, error) {
 		cfg.Dedupe = NewMemoryStore(cfg.DedupeCapacity, cfg.DedupeTTL, DefaultClaimTimeout, cfg.Now)
 	}
 	log := cfg.Logger.With("component", "stripesig", "secret", cfg.SecretID)
-	v := &Verifier{
-		cfg:    cfg,
-		dedupe: cfg.Dedupe,
-		log:    log,
-		loader: &loader{
-			api: api, secretID: cfg.SecretID, field: cfg.Field, endpointField: cfg.EndpointField,
-			now: cfg.Now, log: log, byID: map[string]*version{},
-		},
-	}
-	if err := v.Refresh(ctx); err != nil {
+	w, err := watch(ctx, api, cfg, log)
+	if err != nil {
 		return nil, fmt.Errorf("stripesig: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
 	}
-	return v, nil
+	return &Verifier{cfg: cfg, dedupe: cfg.Dedupe, log: log, w: w}, nil
 }
 
 // Refresh re-reads the label map now (and any new version), regardless of
 // CheckInterval. On error the previous secrets are kept.
-func (v *Verifier) Refresh(ctx context.Context) error {
-	v.loader.refreshMu.Lock()
-	defer v.loader.refreshMu.Unlock()
-	return v.loader.refreshLocked(ctx)
-}
-
-// maybeRefresh refreshes when CheckInterval has passed; a caller that finds
-// another refresh running goes on with the current set.
-func (v *Verifier) maybeRefresh(ctx context.Context) {
-	if !v.loader.due(v.cfg.CheckInterval) || !v.loader.refreshMu.TryLock() {
-		return
-	}
-	defer v.loader.refreshMu.Unlock()
-	if v.loader.due(v.cfg.CheckInterval) {
-		v.refreshAndLog(ctx, "check interval")
-	}
-}
-
-// refreshForUnknown refreshes after a signature matched nothing, at most
-// once per MinRefreshInterval, waiting for a refresh in flight. Only
-// refreshes triggered this way count against the limit: a periodic refresh
-// a moment ago must not stop the first event of a new endpoint from loading
-// its secret.
-func (v *Verifier) refreshForUnknown(ctx context.Context) {
-	v.loader.refreshMu.Lock()
-	defer v.loader.refreshMu.Unlock()
-	now := v.cfg.Now()
-	l := v.loader
-	l.mu.Lock()
-	allowed := l.lastUnknown.IsZero() || now.Sub(l.lastUnknown) >= v.cfg.MinRefreshInterval
-	if allowed {
-		l.lastUnknown = now
-	}
-	l.mu.Unlock()
-	if allowed {
-		v.refreshAndLog(ctx, "unknown signature")
-	}
-}
-
-func (v *Verifier) refreshAndLog(ctx context.Context, reason string) {
-	if err := v.loader.refreshLocked(ctx); err != nil {
-		v.log.Warn("stripe webhook verifier: refresh failed; keeping the last good secrets", "reason", reason, "err", err)
-	}
-}
+func (v *Verifier) Refresh(ctx context.Context) error { return v.w.Refresh(ctx) }
 
 // Verify checks a delivery: the Stripe-Signature header must carry a
 // timestamp within Tolerance and a v1 signature of "<t>.<payload>" by the
@@ -266,21 +217,27 @@ func (v *Verifier) Verify(ctx context.Context, payload []byte, header string) (*
 	if d := now.Sub(sh.Timestamp); d > v.cfg.Tolerance || d < -v.cfg.Tolerance {
 		return nil, v.reject(reasonTimestamp, fmt.Errorf("%w: signed at %s, now %s, tolerance %v", ErrTimestamp, sh.Timestamp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), v.cfg.Tolerance))
 	}
-	v.maybeRefresh(ctx)
-	ver := match(v.loader.snapshot(), sh, payload)
-	if ver == nil {
-		v.refreshForUnknown(ctx)
-		ver = match(v.loader.snapshot(), sh, payload)
+	// CheckInterval passed: one refresh (a caller that finds another one
+	// running goes on with the current set).
+	v.w.Poll(ctx)
+	signed := func(s signingSecret) bool { return anyMatch(ComputeSignature(sh.Timestamp, payload, s.key), sh.V1) }
+	ver, ok := v.w.Find(signed)
+	if !ok {
+		// An unknown secret (a new endpoint may already be sending): one
+		// refresh, at most one per MinRefreshInterval, after any running
+		// one.
+		v.w.Unknown(ctx)
+		ver, ok = v.w.Find(signed)
 	}
-	if ver == nil {
+	if !ok {
 		return nil, v.reject(reasonNoMatch, ErrNoMatch)
 	}
 	ev, err := parseEvent(payload)
 	if err != nil {
 		return nil, v.reject(reasonPayload, err)
 	}
-	ver.verified.add(now)
-	d := &Delivery{Event: ev, Match: Match{Stage: ver.stage, VersionID: ver.id, EndpointID: ver.endpointID, Fingerprint: ver.fingerprint}, v: v}
+	v.w.Used(ver)
+	d := &Delivery{Event: ev, Match: Match{Stage: ver.Stage, VersionID: ver.VersionID, EndpointID: ver.Value.endpointID, Fingerprint: ver.Value.fingerprint}, v: v}
 	owned, err := v.dedupe.Claim(ctx, ev.ID)
 	if err != nil {
 		return nil, v.reject(reasonDedupe, fmt.Errorf("%w: claim %s: %v", ErrDedupe, ev.ID, err))
@@ -290,18 +247,6 @@ func (v *Verifier) Verify(ctx context.Context, payload []byte, header string) (*
 		v.dups.Add(1)
 	}
 	return d, nil
-}
-
-// match returns the version whose secret signed payload, trying every
-// version against every v1 signature with constant-time compares.
-func match(versions []*version, sh SignatureHeader, payload []byte) *version {
-	var found *version
-	for _, ver := range versions {
-		if anyMatch(ComputeSignature(sh.Timestamp, payload, ver.secret), sh.V1) && found == nil {
-			found = ver
-		}
-	}
-	return found
 }
 
 func parseEvent(payload []byte) (Event, error) {
@@ -369,9 +314,8 @@ func (v *Verifier) Stats() Stats {
 			s.Rejected[reasonNames[i]] = n
 		}
 	}
-	v.loader.mu.RLock()
-	s.Calls = v.loader.calls
-	v.loader.mu.RUnlock()
+	st := v.w.Stats()
+	s.Calls = Calls{Describe: int(st.DescribeCalls), Get: int(st.GetValueCalls)}
 	return s
 }
 
@@ -390,19 +334,11 @@ type VersionUsage struct {
 // Usage returns one record per version loaded since the Verifier was
 // created (retired ones bounded), staged versions first.
 func (v *Verifier) Usage() []VersionUsage {
-	v.loader.mu.RLock()
-	out := make([]VersionUsage, 0, len(v.loader.history))
-	for _, h := range v.loader.history {
-		u := VersionUsage{VersionID: h.id, EndpointID: h.endpointID, Fingerprint: h.fingerprint}
-		if cur := v.loader.byID[h.id]; cur != nil {
-			u.Stage = cur.stage
-		}
-		h.verified.mu.Lock()
-		u.Verified, u.LastUsed = h.verified.n, h.verified.last
-		h.verified.mu.Unlock()
-		out = append(out, u)
+	us := v.w.Usage()
+	out := make([]VersionUsage, len(us))
+	for i, u := range us {
+		out[i] = VersionUsage{VersionID: u.VersionID, Stage: u.Stage, EndpointID: u.Value.endpointID,
+			Fingerprint: u.Value.fingerprint, Verified: u.Uses, LastUsed: u.LastUsed}
 	}
-	v.loader.mu.RUnlock()
-	sortedStages(out)
 	return out
 }
