@@ -11,4 +11,4 @@ func WithTimer(cfg Config, timer func(deadline time.Time) <-chan time.Time) Conf
 }
 
 // LoopDone returns a channel closed when k's check loop has ended.
-func LoopDone(k *Keyring) <-chan struct{} { return k.c.loopDone }
+func LoopDone(k *Keyring) <-chan struct{} { return k.w.LoopDone() }

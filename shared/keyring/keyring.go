@@ -36,30 +36,24 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/smithy-go"
 
-	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/secretwatch"
 )
 
 // Staging labels used by Secrets Manager rotation.
 const (
-	StageCurrent  = "AWSCURRENT"
-	StagePending  = "AWSPENDING"
-	StagePrevious = "AWSPREVIOUS"
+	StageCurrent  = secretwatch.StageCurrent
+	StagePending  = secretwatch.StagePending
+	StagePrevious = secretwatch.StagePrevious
 )
 
 // Defaults applied by New to zero Config fields.
@@ -77,12 +71,9 @@ const (
 // same (new) key is accepted.
 const NoWait time.Duration = -1
 
-// maxRetired bounds how many no-longer-staged versions Usage remembers.
-const maxRetired = 8
-
 // stages is the order in which labels are reported and, when one version
 // carries several labels, which label wins (first wins).
-var stages = [...]string{StageCurrent, StagePending, StagePrevious}
+var stages = []string{StageCurrent, StagePending, StagePrevious}
 
 // ValueGetter is the part of *secretsmanager.Client that reads one version.
 type ValueGetter interface {
@@ -200,67 +191,13 @@ type Stats struct {
 	UnknownKeyChecks, UnknownKeyJoins, RateLimited uint64
 }
 
-// version is one secret version the keyring has read. Its value never
-// changes in Secrets Manager, so it is read once and kept while it is staged
-// (and, for Usage and rollbacks, a while after).
-type version struct {
-	id          string
-	fingerprint string
-	digest      [sha256.Size]byte
-	problem     string    // non-empty: the value is not a usable key (never retried)
-	stage       string    // guarded by core.mu
-	retiredAt   time.Time // guarded by core.mu
-	accepted    atomic.Uint64
-	lastUsed    atomic.Int64 // unix nanoseconds; 0 = never
-}
-
-// entry is one accepted key. Entries are immutable once installed.
-type entry struct {
-	stage   string
-	current int // 1 for AWSCURRENT: accepted even when stale
-	digest  [sha256.Size]byte
-	v       *version
-}
-
-// flight is one running check; callers that want its result wait on done.
-type flight struct {
-	done chan struct{}
-	err  error // set before done is closed
-}
-
 // Keyring verifies presented API keys against the staged versions of a
 // secret. It is safe for concurrent use. Call Close when done with it; a
 // Keyring that becomes unreachable stops its loop as well.
 type Keyring struct {
-	c *core
-}
-
-// core is the Keyring's state. The background goroutines hold only the core,
-// so an abandoned Keyring can be garbage-collected and stop them.
-type core struct {
-	api     SecretsAPI
-	cfg     Config
-	log     *slog.Logger
-	metrics *rotation.Metrics
-
-	ctx      context.Context // cancelled by close; parent of every check
-	cancel   context.CancelFunc
-	loopDone chan struct{}
-	checks   sync.WaitGroup // running flights
-
-	mu          sync.RWMutex // guards the fields below
-	entries     []entry
-	versions    map[string]*version
-	labels      [len(stages)]string // version id per stage at the last success
-	secretName  string              // Name from DescribeSecret, for metrics
-	lastAttempt time.Time
-	lastSuccess time.Time
-	lastErr     string
-	failures    int  // consecutive failed checks
-	announced   bool // stale state last logged
-	closed      bool
-	running     *flight
-	stats       Stats
+	// w runs the checks (shared/secretwatch). Its goroutines hold only w,
+	// so an abandoned Keyring can be garbage-collected and stop them.
+	w *secretwatch.Watcher[key]
 }
 
 // New creates a Keyring, loads the key set once and starts the background
@@ -277,41 +214,12 @@ func New(ctx context.Context, api SecretsAPI, cfg Config) (*Keyring, error) {
 	if err := applyDefaults(&cfg); err != nil {
 		return nil, err
 	}
-	c := &core{
-		api:      api,
-		cfg:      cfg,
-		log:      cfg.Logger.With("component", "keyring", "secret", cfg.SecretID),
-		versions: make(map[string]*version),
-		loopDone: make(chan struct{}),
-	}
-	if cfg.Metrics != nil {
-		c.metrics = rotation.NewMetrics(cfg.Metrics, cfg.Now)
-	}
-	// The loop keeps the first context's values (tracing, for example) but
-	// not its cancellation: New's ctx is often a request's.
-	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
-
-	started := cfg.Now()
-	c.mu.Lock()
-	c.lastAttempt = started
-	c.mu.Unlock()
-	loadCtx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout)
-	err := c.check(loadCtx, started)
-	cancel()
-	c.mu.Lock()
-	c.stats.Checks++
+	w, err := watch(ctx, api, cfg)
 	if err != nil {
-		c.stats.CheckFailures++
-	}
-	c.mu.Unlock()
-	if err != nil {
-		c.cancel()
-		close(c.loopDone)
 		return nil, fmt.Errorf("keyring: load %s of secret %q (field %q): %w", StageCurrent, cfg.SecretID, cfg.Field, err)
 	}
-	go c.loop()
-	k := &Keyring{c: c}
-	runtime.AddCleanup(k, func(c *core) { c.close() }, c)
+	k := &Keyring{w: w}
+	runtime.AddCleanup(k, func(w *secretwatch.Watcher[key]) { w.Close() }, w)
 	return k, nil
 }
 
@@ -364,16 +272,7 @@ func applyDefaults(cfg *Config) error {
 // end. Afterwards Verify still answers from the last key set but nothing is
 // refreshed, so AWSPENDING and AWSPREVIOUS keys are refused once MaxStaleness
 // has passed. Close is idempotent.
-func (k *Keyring) Close() { k.c.close() }
-
-func (c *core) close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cancel()
-	<-c.loopDone
-	c.checks.Wait()
-}
+func (k *Keyring) Close() { k.w.Close() }
 
 // Verify reports whether presented is the key of the AWSCURRENT, AWSPENDING
 // or AWSPREVIOUS version (only AWSCURRENT while the keyring is stale). The
@@ -382,73 +281,41 @@ func (c *core) close() {
 // background check, rate-limited, and waits for it at most UnknownKeyWait or
 // until ctx is done.
 func (k *Keyring) Verify(ctx context.Context, presented string) (Match, bool) {
-	return k.c.verify(ctx, presented)
-}
-
-func (c *core) verify(ctx context.Context, presented string) (Match, bool) {
 	if presented == "" {
 		return Match{}, false
 	}
 	digest := sha256.Sum256([]byte(presented))
-	if m, ok := c.match(&digest); ok {
+	if m, ok := k.match(&digest); ok {
 		return m, true
 	}
-	f := c.checkForUnknownKey()
-	if f == nil || c.cfg.UnknownKeyWait < 0 {
+	if !k.w.Unknown(ctx) {
 		return Match{}, false
 	}
-	wake, stop := c.after(c.cfg.Now().Add(c.cfg.UnknownKeyWait))
-	defer stop()
-	select {
-	case <-f.done:
-		return c.match(&digest)
-	case <-wake:
-	case <-ctx.Done():
-	}
-	return Match{}, false
+	return k.match(&digest)
 }
 
-// match compares digest with every entry in constant time. The loop has no
-// early exit: which entry (if any) matched is selected with
-// subtle.ConstantTimeSelect, so timing does not reveal the matching version.
-// Digests are fixed-length, so the length of the presented key does not leak
-// either. While stale, only the AWSCURRENT entry can match.
-func (c *core) match(digest *[sha256.Size]byte) (Match, bool) {
-	now := c.cfg.Now()
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	fresh := 1
-	if c.staleLocked(now) {
-		fresh = 0
-	}
+// match compares digest with every usable entry in constant time. The loop
+// has no early exit: which entry (if any) matched is selected with
+// subtle.ConstantTimeSelect, so timing does not reveal the matching
+// version. Digests are fixed-length, so the length of the presented key
+// does not leak either. While stale, only the AWSCURRENT entry is usable.
+func (k *Keyring) match(digest *[sha256.Size]byte) (Match, bool) {
+	entries := k.w.Usable()
 	// The first matching entry wins (AWSCURRENT before AWSPENDING before
 	// AWSPREVIOUS), so a key that two versions share is counted for the
 	// newer label. found stays 1 after the first match.
 	idx, found := -1, 0
-	for i := range c.entries {
-		eq := subtle.ConstantTimeCompare(digest[:], c.entries[i].digest[:]) & (c.entries[i].current | fresh)
+	for i := range entries {
+		eq := subtle.ConstantTimeCompare(digest[:], entries[i].Value.digest[:])
 		idx = subtle.ConstantTimeSelect(eq&^found, i, idx)
 		found |= eq
 	}
 	if idx < 0 {
 		return Match{}, false
 	}
-	e := &c.entries[idx]
-	e.v.accepted.Add(1)
-	ns := now.UnixNano()
-	for {
-		old := e.v.lastUsed.Load()
-		if ns <= old || e.v.lastUsed.CompareAndSwap(old, ns) {
-			break
-		}
-	}
-	return Match{Stage: e.stage, VersionID: e.v.id, Fingerprint: e.v.fingerprint}, true
-}
-
-// staleLocked reports whether no check has succeeded for longer than
-// MaxStaleness at t. The caller holds c.mu.
-func (c *core) staleLocked(t time.Time) bool {
-	return t.Sub(c.lastSuccess) > c.cfg.MaxStaleness
+	e := entries[idx]
+	k.w.Used(e)
+	return Match{Stage: e.Stage, VersionID: e.VersionID, Fingerprint: e.Value.fingerprint}, true
 }
 
 // Refresh runs a check now, regardless of CheckInterval and the rate limit,
@@ -456,19 +323,17 @@ func (c *core) staleLocked(t time.Time) bool {
 // called is waited for first, so the result reflects Secrets Manager after
 // the call. On error the previous key set is kept.
 func (k *Keyring) Refresh(ctx context.Context) error {
-	return k.c.refresh(ctx)
+	return k.w.Refresh(ctx)
 }
 
 // Stats returns a snapshot of the keyring's checks.
 func (k *Keyring) Stats() Stats {
-	c := k.c
-	now := c.cfg.Now()
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	s := c.stats
-	s.LastCheck, s.LastSuccess, s.LastError = c.lastAttempt, c.lastSuccess, c.lastErr
-	s.Stale = c.staleLocked(now)
-	return s
+	s := k.w.Stats()
+	return Stats{
+		LastCheck: s.LastCheck, LastSuccess: s.LastSuccess, LastError: s.LastError, Stale: s.Stale,
+		Checks: s.Checks, CheckFailures: s.CheckFailures, DescribeCalls: s.DescribeCalls, GetValueCalls: s.GetValueCalls,
+		UnknownKeyChecks: s.UnknownChecks, UnknownKeyJoins: s.UnknownJoins, RateLimited: s.RateLimited,
+	}
 }
 
 // Usage returns one record per version seen since the Keyring was created
@@ -476,58 +341,18 @@ func (k *Keyring) Stats() Stats {
 // AWSCURRENT, AWSPENDING, AWSPREVIOUS, then retired versions newest first.
 // Versions whose value is not a usable key are left out.
 func (k *Keyring) Usage() []VersionUsage {
-	c := k.c
-	c.mu.RLock()
-	out := make([]VersionUsage, 0, len(c.versions))
-	for _, v := range c.versions {
-		if v.problem != "" {
-			continue
-		}
-		u := VersionUsage{
-			VersionID:   v.id,
-			Stage:       v.stage,
-			Fingerprint: v.fingerprint,
-			Accepted:    v.accepted.Load(),
-			RetiredAt:   v.retiredAt,
-		}
-		if ns := v.lastUsed.Load(); ns != 0 {
-			u.LastUsed = time.Unix(0, ns)
-		}
-		out = append(out, u)
+	us := k.w.Usage()
+	out := make([]VersionUsage, len(us))
+	for i, u := range us {
+		out[i] = VersionUsage{VersionID: u.VersionID, Stage: u.Stage, Fingerprint: u.Value.fingerprint,
+			Accepted: u.Uses, LastUsed: u.LastUsed, RetiredAt: u.RetiredAt}
 	}
-	c.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool {
-		ri, rj := stageRank(out[i].Stage), stageRank(out[j].Stage)
-		if ri != rj {
-			return ri < rj
-		}
-		if !out[i].RetiredAt.Equal(out[j].RetiredAt) {
-			return out[i].RetiredAt.After(out[j].RetiredAt)
-		}
-		return out[i].VersionID < out[j].VersionID
-	})
 	return out
-}
-
-func stageRank(stage string) int {
-	for i, s := range stages {
-		if s == stage {
-			return i
-		}
-	}
-	return len(stages)
 }
 
 // IsNotFound reports whether err is a Secrets Manager
 // ResourceNotFoundException (typed, or any smithy API error with that code).
-func IsNotFound(err error) bool {
-	var rnf *types.ResourceNotFoundException
-	if errors.As(err, &rnf) {
-		return true
-	}
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ResourceNotFoundException"
-}
+func IsNotFound(err error) bool { return secretwatch.IsNotFound(err) }
 
 // ExtractKey returns the API key held in a SecretString: the string value of
 // field if the SecretString is a JSON object, otherwise the whole string.
@@ -536,49 +361,12 @@ func ExtractKey(secretString, field string) (string, error) {
 	if field == "" {
 		field = DefaultField
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(secretString), &obj); err != nil || obj == nil {
-		// Not a JSON object: the whole SecretString is the key. The JSON
-		// error is deliberately dropped: it may quote secret characters.
-		if secretString == "" {
-			return "", errors.New("secret string is empty")
-		}
-		return secretString, nil
-	}
-	raw, ok := obj[field]
-	if !ok {
-		return "", fmt.Errorf("JSON field %q not found in secret", field)
-	}
-	var key string
-	if err := json.Unmarshal(raw, &key); err != nil {
-		return "", fmt.Errorf("JSON field %q is not a string", field)
-	}
-	if key == "" {
-		return "", fmt.Errorf("JSON field %q is empty", field)
-	}
-	return key, nil
+	return secretwatch.Field(secretString, field, "")
 }
-
-// minFingerprintRunes is the shortest key whose last 4 characters are shown;
-// for shorter keys 4 characters would give away too much of the key.
-const minFingerprintRunes = 12
 
 // Fingerprint identifies a key without revealing it: "…" followed by its last
 // 4 characters, never more. Keys shorter than 12 characters get just "…".
-func Fingerprint(key string) string {
-	r := []rune(key)
-	if len(r) < minFingerprintRunes {
-		return "…"
-	}
-	return "…" + string(r[len(r)-4:])
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
+func Fingerprint(key string) string { return secretwatch.Last4(key) }
 
 // presentedKey extracts the key from "Authorization: Bearer <key>" or, failing
 // that, from "X-Api-Key".
