@@ -59,7 +59,9 @@ func commands() []command {
 		{"cancel", "SECRET", "cancel a rotation that did not finish: discard the pending credential, remove AWSPENDING",
 			"Cancel a rotation that did not finish, so a new one can start: the pending credential is destroyed at\n" +
 				"the provider (no orphan is left) and AWSPENDING is removed from its version. --dry-run prints both\n" +
-				"steps. Make sure no rotation is running: 'dualkey status SECRET' shows when the pending version was made.", runCancel},
+				"steps. Make sure no rotation is running: 'dualkey status SECRET' shows when the pending version was made.\n" +
+				"A rotation that replaces the credential in place (a single-user database secret) is not cancelled: once\n" +
+				"its setSecret ran, only the pending version's credential works; the message says how to finish it.", runCancel},
 		{"stage", "SECRET", "stage a credential rolled in a vendor's dashboard (Stripe, Braintree) for the next rotation", stageHelp, runStage},
 		{"status", "SECRET", "show SECRET's versions, labels, lifecycle path and state, and what the next retire run does",
 			"Show SECRET's rotation settings, versions and labels, its provider's lifecycle path, the lifecycle state\n" +
@@ -103,8 +105,9 @@ const exitCodes = `exit codes:
      than its risk class (no other command exits 1)
   2  usage error: the command line is wrong; the message says what
   3  refused: dualkey stopped to protect a credential, or there was nothing to do
-     (a leaked credential, the rollback window closed, --yes needed, nothing to cancel, a rotation
-     still pending); the message ends with the command that goes on
+     (a leaked credential, the rollback window closed, nothing to roll back to, --yes needed, nothing
+     to cancel, a cancel that could lose the working credential, a rotation still pending); the
+     message ends with the command that goes on
   4  failed: a call to AWS or the provider failed, or the secret's settings are wrong
   5  audit: the provider cannot list its credentials`
 
@@ -171,6 +174,7 @@ func exitCode(err error) int {
 		return exitCannotAudit
 	case errors.Is(err, errNeedsYes), errors.Is(err, lifecycle.ErrLeakedCredential), errors.Is(err, lifecycle.ErrOutsideRollbackWindow),
 		errors.Is(err, lifecycle.ErrNothingToRollBack), errors.Is(err, lifecycle.ErrNothingToCancel), errors.Is(err, lifecycle.ErrRotationIncomplete),
+		errors.Is(err, lifecycle.ErrCancelUnsafe),
 		errors.Is(err, errStageRefused):
 		return exitRefused
 	}

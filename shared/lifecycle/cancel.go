@@ -73,6 +73,9 @@ func (l *Lifecycle) cancel(ctx context.Context, s *secret, rep *Report, opt Canc
 		if err != nil {
 			return err
 		}
+		if err := l.inPlace(ctx, s, pend); err != nil {
+			return err
+		}
 		_, discarder := s.provider.(rotation.Discarder)
 		switch {
 		case other != "":
@@ -82,7 +85,7 @@ func (l *Lifecycle) cancel(ctx context.Context, s *secret, rep *Report, opt Canc
 			rep.add(Action{Op: OpDiscard, Version: pend, Fingerprint: fp, Applied: apply,
 				Reason: "destroy the pending credential" + started + " at provider " + s.provider.Name() + ": no version will ever reference it"})
 			discard = &rotation.DiscardRequest{SecretID: s.arn, Token: pend, Value: v.Value, Versions: s.reader, Destroy: true}
-		case s.provider.SwitchOff() == rotation.SwitchOffLabelGated:
+		case s.provider.SwitchOff() == rotation.SwitchOffLabelGated: // per secret, label-gated is never an answer
 			rep.add(Action{Op: OpCheck, Version: pend, Fingerprint: fp, Applied: true,
 				Reason: "a label-gated credential exists only in its version: once AWSPENDING goes, no service accepts it"})
 		default:
@@ -105,6 +108,35 @@ func (l *Lifecycle) cancel(ctx context.Context, s *secret, rep *Report, opt Canc
 	}
 	l.metric(s, "RotationCancelled")
 	return nil
+}
+
+// inPlace refuses to cancel a rotation that replaces the credential in
+// place (rotation.SwitchOffNone for AWSCURRENT: a single-user database
+// secret): once its setSecret ran, only the pending version's credential
+// works, and removing AWSPENDING would leave the secret without a working
+// credential. It names the ways to finish or, when setSecret never ran, to
+// drop the rotation by hand.
+func (l *Lifecycle) inPlace(ctx context.Context, s *secret, pend string) error {
+	cur := rotation.Holder(s.stages, rotation.StageCurrent)
+	if cur == "" {
+		return nil
+	}
+	if _, ok := s.provider.(rotation.SwitchOffPerSecret); !ok {
+		return nil
+	}
+	req, _, err := l.credential(ctx, s, cur)
+	if err != nil {
+		return err
+	}
+	off, why, err := l.switchOffOf(s, req.Version)
+	if err != nil || off != rotation.SwitchOffNone {
+		return err
+	}
+	return fmt.Errorf("secret %s: %w: provider %s replaces this secret's credential in place at setSecret (%s), so once setSecret has run only the pending version %s holds a working credential, "+
+		"and removing AWSPENDING would leave AWSCURRENT's credential not working. Finish the rotation instead: fix its cause and let Secrets Manager retry it, or start it again with its own version id: "+
+		"aws secretsmanager rotate-secret --secret-id %s --client-request-token %s. Only if the rotation function's log shows that setSecret never ran for version %s, remove the label yourself: "+
+		"aws secretsmanager update-secret-version-stage --secret-id %s --version-stage AWSPENDING --remove-from-version-id %s",
+		s.name, ErrCancelUnsafe, s.provider.Name(), why, pend, ShellWord(s.name), pend, pend, ShellWord(s.name), pend)
 }
 
 // alsoIn returns another labelled version that holds the same credential

@@ -145,6 +145,7 @@ func TestNewRefusesMismatchedSwitchOff(t *testing.T) {
 		{"delete-only with Deactivator", lyingDeactivator{lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffDeleteOnly}}, "Deactivator"},
 		{"external without ExpiryChecker", lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffExternal}, "ExpiryChecker"},
 		{"unknown", lying{deleteOnly{vendorBase{v}}, "sometimes"}, "sometimes"},
+		{"none for every secret", lying{deleteOnly{vendorBase{v}}, rotation.SwitchOffNone}, "per-secret"},
 	}
 	for _, c := range cases {
 		_, err := lifecycle.New(lifecycle.Config{SecretsManager: secretsmanager.New(secretsmanager.Options{Region: "us-east-1"}), Providers: map[string]rotation.Provider{"vendorkey": c.p}})

@@ -76,6 +76,10 @@ var (
 	// ErrRotationIncomplete: AWSPENDING sits on a version from a rotation
 	// that did not finish, so Secrets Manager refuses a new one.
 	ErrRotationIncomplete = errors.New("a previous rotation isn't complete")
+	// ErrCancelUnsafe: cancelling the pending rotation could leave the
+	// secret without a working credential (its rotation replaces the
+	// credential in place).
+	ErrCancelUnsafe = errors.New("cancelling could lose the working credential")
 	// ErrCannotAudit: the provider cannot list its credentials.
 	ErrCannotAudit = errors.New("provider cannot list its credentials")
 	// ErrCannotSwitchOff: an emergency needs a credential switched off that
@@ -480,6 +484,9 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	prev := rotation.Holder(s.stages, rotation.StagePrevious)
 	dv := rotation.Holder(s.stages, rotation.StageDeactivated)
 	if prev == "" || prev == dv {
+		if prev == "" && cur != "" && !apply {
+			l.currentPath(ctx, s, rep, cur)
+		}
 		if dv != "" {
 			if err := l.deactivated(ctx, s, rep, dv, now, apply); err != nil {
 				return err
@@ -489,9 +496,11 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 		}
 		// dualkey:emergency goes once its leaked credential is switched off
 		// (a crash may have left it); before that it must stay.
-		leaked := leakedVersions(s.tags)
-		if slices.Contains(leaked, dv) || (slices.Contains(leaked, s.tags[TagStateVersion]) && (s.tags[TagState] == StateDeleted || s.tags[TagState] == StateDeactivated)) {
-			return l.clearEmergency(ctx, s, apply)
+		if dv != "" {
+			return l.clearEmergency(ctx, s, apply, dv)
+		}
+		if st := s.tags[TagState]; st == StateDeleted || st == StateDeactivated || st == StateReplaced {
+			return l.clearEmergency(ctx, s, apply, s.tags[TagStateVersion])
 		}
 		return nil
 	}
@@ -512,6 +521,10 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	case StateExpired:
 		rep.add(Action{Op: OpWait, Version: prev, Reason: "the vendor switched the old credential off (checked " + s.tags[TagStateSince] + "); nothing to do until the next rotation"})
 		return nil
+	case StateReplaced:
+		rep.Path = PathFor(s.provider, rotation.SwitchOffNone, s.tags[TagStateNote], s.settings)
+		rep.add(Action{Op: OpWait, Version: prev, Reason: replacedWait(s)})
+		return l.clearEmergency(ctx, s, apply, prev)
 	case StateDeleting:
 		return l.deletePrevious(ctx, s, rep, prev, apply, emergency, "finishing the delete started "+s.tags[TagStateSince])
 	case StateHeld:
@@ -524,7 +537,14 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	if err != nil {
 		return err
 	}
-	path := s.provider.SwitchOff()
+	path, why, err := l.switchOffOf(s, req.Version)
+	if err != nil {
+		return err
+	}
+	rep.Path = PathFor(s.provider, path, why, s.settings)
+	if path == rotation.SwitchOffNone {
+		return l.replaced(ctx, s, rep, prev, fp, why, now, apply, emergency)
+	}
 	if !emergency {
 		if end := s.promoted.Add(s.settings.Drain); now.Before(end) {
 			rep.add(Action{Op: OpWait, Version: prev, Fingerprint: fp, Reason: fmt.Sprintf("drain window: consumers have until %s to pick up the new credential", stamp(end))})
@@ -575,6 +595,46 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 		return l.deletePrevious(ctx, s, rep, prev, apply, emergency, why)
 	}
 	return l.switchOff(ctx, s, rep, req, fp, now, apply, emergency)
+}
+
+// currentPath sets the report's path to the one the current credential
+// will take, for a provider whose path depends on the secret, so that
+// status and dry runs of a secret not rotated yet say it. It costs a read,
+// so only dry runs ask; a failure leaves the provider's path.
+func (l *Lifecycle) currentPath(ctx context.Context, s *secret, rep *Report, cur string) {
+	if _, ok := s.provider.(rotation.SwitchOffPerSecret); !ok {
+		return
+	}
+	req, _, err := l.credential(ctx, s, cur)
+	if err != nil {
+		return
+	}
+	if off, why, err := l.switchOffOf(s, req.Version); err == nil {
+		rep.Path = PathFor(s.provider, off, why, s.settings)
+	}
+}
+
+// replaced records that the old credential of prev was replaced in place
+// at setSecret (rotation.SwitchOffNone): nothing is switched off or
+// claimed to be, the version keeps its labels, and no rollback can bring
+// it back. An emergency records it as leaked all the same.
+func (l *Lifecycle) replaced(ctx context.Context, s *secret, rep *Report, prev, fp, why string, now time.Time, apply, emergency bool) error {
+	if emergency {
+		if err := l.recordLeaked(ctx, s, apply, prev); err != nil {
+			return err
+		}
+	}
+	rep.add(Action{Op: OpCheck, Version: prev, Fingerprint: fp, Applied: true, Reason: "nothing to switch off: " + why +
+		"; no deactivation is recorded, AWSPREVIOUS keeps its label, and no rollback can bring the old credential back"})
+	if err := l.setState(ctx, s, rep, apply, prev, StateReplaced, now, why); err != nil {
+		return err
+	}
+	return l.clearEmergency(ctx, s, apply, prev)
+}
+
+// replacedWait is the report of a run after replaced.
+func replacedWait(s *secret) string {
+	return "the old credential was replaced in place at setSecret (" + s.tags[TagStateNote] + "), recorded " + s.tags[TagStateSince] + "; nothing to switch off until the next rotation"
 }
 
 // usage checks the provider's evidence of use of the old credential. It
@@ -698,7 +758,7 @@ func (l *Lifecycle) switchOff(ctx context.Context, s *secret, rep *Report, req *
 	if err := l.setState(ctx, s, rep, apply, prev, StateDeactivated, now, why); err != nil {
 		return err
 	}
-	return l.clearEmergency(ctx, s, apply)
+	return l.clearEmergency(ctx, s, apply, prev)
 }
 
 // expiry follows a credential the vendor switches off by itself
@@ -726,7 +786,7 @@ func (l *Lifecycle) expiry(ctx context.Context, s *secret, rep *Report, req *rot
 		if err := l.setState(ctx, s, rep, apply, prev, StateExpired, now, live.Detail); err != nil {
 			return err
 		}
-		return l.clearEmergency(ctx, s, apply)
+		return l.clearEmergency(ctx, s, apply, prev)
 	}
 	if emergency {
 		reason := fmt.Sprintf("emergency: the old credential leaked and still works (%s); provider %s cannot switch it off: expire or revoke it in the vendor's dashboard now, then check with: %s",
@@ -900,7 +960,7 @@ func (l *Lifecycle) deletePrevious(ctx context.Context, s *secret, rep *Report, 
 		return err
 	}
 	if emergency {
-		return l.clearEmergency(ctx, s, apply)
+		return l.clearEmergency(ctx, s, apply, prev)
 	}
 	return nil
 }
@@ -919,10 +979,13 @@ func (l *Lifecycle) removeStage(ctx context.Context, s *secret, stage, version s
 	return nil
 }
 
-// clearEmergency removes dualkey:emergency once the leaked credential is
-// switched off (the only non-state tag the functions remove).
-func (l *Lifecycle) clearEmergency(ctx context.Context, s *secret, apply bool) error {
-	if !apply || s.tags[TagEmergency] == "" {
+// clearEmergency removes dualkey:emergency once the credential of version,
+// recorded as leaked, is switched off (the only non-state tag the
+// functions remove). The switch-off of a credential not recorded as
+// leaked (an older one, retired before the emergency rotation ran) leaves
+// the tag for the rotation and the run after it.
+func (l *Lifecycle) clearEmergency(ctx context.Context, s *secret, apply bool, version string) error {
+	if !apply || s.tags[TagEmergency] == "" || version == "" || !slices.Contains(leakedVersions(s.tags), version) {
 		return nil
 	}
 	return l.untag(ctx, s, TagEmergency)

@@ -42,6 +42,9 @@ func checkProvider(name string, p rotation.Provider) error {
 			return fmt.Errorf("lifecycle: provider %q declares a %s switch-off but is a rotation.Deactivator; declare %s instead",
 				name, off, rotation.SwitchOffReversible)
 		}
+	case rotation.SwitchOffNone:
+		return fmt.Errorf("lifecycle: provider %q declares switch-off %s for every secret: that is only a per-secret answer (rotation.SwitchOffPerSecret); declare the path of the secrets that have an old credential to switch off",
+			name, off)
 	default:
 		return fmt.Errorf("lifecycle: provider %q declares switch-off %q; want %s, %s, %s or %s",
 			name, off, rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly, rotation.SwitchOffExternal)
@@ -49,11 +52,57 @@ func checkProvider(name string, p rotation.Provider) error {
 	return nil
 }
 
+// switchOffOf returns the path of version v's credential and, for
+// rotation.SwitchOffNone, why: the provider's SwitchOffFor when it has one
+// (and v is known), else its SwitchOff. It refuses an answer other than
+// the provider's own path or SwitchOffNone, so the lifecycle never takes a
+// path the provider's capabilities were not checked for.
+func (l *Lifecycle) switchOffOf(s *secret, v *rotation.Version) (rotation.SwitchOff, string, error) {
+	off := s.provider.SwitchOff()
+	ps, ok := s.provider.(rotation.SwitchOffPerSecret)
+	if !ok || v == nil {
+		return off, "", nil
+	}
+	got, why := ps.SwitchOffFor(v)
+	switch got {
+	case off:
+		return off, "", nil
+	case rotation.SwitchOffNone:
+		if why == "" {
+			why = "the old credential stopped working when setSecret replaced it in place"
+		}
+		return got, why, nil
+	}
+	return "", "", fmt.Errorf("secret %s: provider %s declares switch-off %q for version %s, but a provider may declare per secret only its own path (%s) or %s; nothing was changed",
+		s.name, s.provider.Name(), got, v.ID, off, rotation.SwitchOffNone)
+}
+
 // Path describes in words the path a provider's old credentials take under
 // settings s, for status, dry runs and logs, e.g.
 //
 //	reversible: drain 1h → usage check (quiet 1h) → deactivate → grace 48h → delete; rollback reactivates it until the delete
+//
+// For a provider whose path depends on the secret (rotation.SwitchOffPerSecret)
+// it describes its own path and says that some secrets have nothing to
+// switch off; the lifecycle's reports give the secret's own (PathFor).
 func Path(p rotation.Provider, s Settings) string {
+	path := PathFor(p, p.SwitchOff(), "", s)
+	if _, ok := p.(rotation.SwitchOffPerSecret); ok {
+		path += "; for a secret whose old credential stops working at setSecret there is nothing to switch off (" + string(rotation.SwitchOffNone) + ")"
+	}
+	return path
+}
+
+// PathFor describes the path off of a provider's old credential under
+// settings s; why says, for rotation.SwitchOffNone, why nothing is left to
+// switch off.
+func PathFor(p rotation.Provider, off rotation.SwitchOff, why string, s Settings) string {
+	if off == rotation.SwitchOffNone {
+		if why == "" {
+			why = "the old credential stopped working when setSecret replaced it in place"
+		}
+		return string(off) + ": nothing to switch off (" + why + "): no drain, no usage check, no deactivation; AWSPREVIOUS keeps its label; no rollback: the old credential cannot come back"
+	}
 	steps := []string{"drain " + human(s.Drain)}
 	if _, ok := p.(rotation.UsageReporter); ok && s.UsageLogs != "" {
 		steps = append(steps, "usage check (quiet "+human(s.Quiet)+"; the provider's evidence and CloudWatch Logs "+s.UsageLogs+")")
@@ -71,7 +120,7 @@ func Path(p rotation.Provider, s Settings) string {
 	}
 	_, deleter := p.(rotation.Deleter)
 	var tail string
-	switch p.SwitchOff() {
+	switch off {
 	case rotation.SwitchOffReversible:
 		window()
 		steps = append(steps, "deactivate")
@@ -94,7 +143,7 @@ func Path(p rotation.Provider, s Settings) string {
 		steps = append(steps, "the vendor switches it off at the time chosen when it was rolled", "checked dead", "AWSPREVIOUS removed")
 		tail = "dualkey cannot switch it off and alerts while it still works after that; rollback is possible while the vendor still accepts it"
 	default:
-		return string(p.SwitchOff()) + ": unknown path"
+		return string(off) + ": unknown path"
 	}
-	return string(p.SwitchOff()) + ": " + strings.Join(steps, " → ") + "; " + tail
+	return string(off) + ": " + strings.Join(steps, " → ") + "; " + tail
 }

@@ -31,6 +31,7 @@ func TestPath(t *testing.T) {
 		{"delete-only", deleteOnly{vendorBase{v}}, []string{"delete-only: drain 1h → usage check (quiet 1h) → confirmation 24h → delete", "no deactivated stage"}, []string{"deactivate →", "grace"}},
 		{"reversible without delete", reversible{vendorBase{v}}, []string{"reversible: drain 1h → usage check (quiet 1h) → deactivate;", "no delete stage"}, []string{"grace", "→ delete"}},
 		{"external", expiring{vendorBase{v}}, []string{"external: drain 1h → usage check (quiet 1h) → the vendor switches it off", "checked dead", "cannot switch it off"}, []string{"deactivate", "grace", "→ delete"}},
+		{"per secret", inPlace{reversible{vendorBase{v}}, rotation.SwitchOffNone}, []string{"reversible: drain 1h", "for a secret whose old credential stops working at setSecret there is nothing to switch off (none)"}, nil},
 	}
 	for _, c := range cases {
 		got := lifecycle.Path(c.p, s)
@@ -43,6 +44,21 @@ func TestPath(t *testing.T) {
 			if strings.Contains(got, n) {
 				t.Errorf("%s: Path = %q, must not contain %q", c.name, got, n)
 			}
+		}
+	}
+}
+
+// PathFor the path "none" says why and promises nothing it will not do.
+func TestPathForNone(t *testing.T) {
+	got := lifecycle.PathFor(reversible{}, rotation.SwitchOffNone, "single-user secret", lifecycle.DefaultSettings)
+	for _, w := range []string{"none: nothing to switch off (single-user secret)", "no deactivation", "AWSPREVIOUS keeps its label", "no rollback"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("PathFor(none) = %q, want it to contain %q", got, w)
+		}
+	}
+	for _, n := range []string{"drain 1h", "→ deactivate", "grace"} {
+		if strings.Contains(got, n) {
+			t.Errorf("PathFor(none) = %q, must not contain %q", got, n)
 		}
 	}
 }

@@ -120,6 +120,23 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 		return "", fmt.Errorf("secret %s: %w: credential %s of version %s was switched off by an emergency rotation because it leaked, and a rollback would bring it back; "+
 			"if you accept that: %s", s.name, ErrLeakedCredential, fp, target, l.cmd("rollback", "--reactivate-leaked-credential", s.name))
 	}
+	req, fp, err := l.credential(ctx, s, target)
+	if err != nil {
+		return "", err
+	}
+	off, why, err := l.switchOffOf(s, req.Version)
+	if err != nil {
+		return "", err
+	}
+	rep.Path = PathFor(s.provider, off, why, s.settings)
+	if off == rotation.SwitchOffNone {
+		msg := fmt.Sprintf("the old credential of version %s cannot come back: %s", target, why)
+		if automatic {
+			return ignored(msg), nil
+		}
+		return "", fmt.Errorf("secret %s: %w: %s; to replace the current credential, rotate: %s", s.name, ErrNothingToRollBack, msg, l.cmd("rotate", s.name))
+	}
+	path = off
 	switchedOff := target == dv
 	// Until the delete (delete-only) or the vendor's expiry (external), a
 	// rollback stays possible past the window, as for a deactivated one.
@@ -132,10 +149,6 @@ func (l *Lifecycle) rollback(ctx context.Context, s *secret, rep *Report, opt Ro
 			return ignored("outside the rollback window: " + msg), nil
 		}
 		return "", fmt.Errorf("secret %s: %w: %s; an operator can still force it: %s", s.name, ErrOutsideRollbackWindow, msg, l.cmd("rollback", "--force", s.name))
-	}
-	req, fp, err := l.credential(ctx, s, target)
-	if err != nil {
-		return "", err
 	}
 	reason := opt.Reason
 	if reason == "" {

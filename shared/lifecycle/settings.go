@@ -25,7 +25,7 @@ const (
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
 	TagEmergency      = rotation.TagEmergency       // "true": no drain; switch the old credential off at once
 
-	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | waiting-expiry | expired | held
+	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | waiting-expiry | expired | replaced | held
 	TagStateVersion  = rotation.TagStateVersion  // the version the state is about
 	TagStateSince    = rotation.TagStateSince    // RFC 3339 time the state was entered
 	TagStateNote     = rotation.TagStateNote     // why, in words (no secrets)
@@ -44,6 +44,7 @@ const (
 	StateDeleted       = "deleted"
 	StateWaitingExpiry = "waiting-expiry" // external: waiting for the vendor to switch it off
 	StateExpired       = "expired"        // external: the vendor switched it off
+	StateReplaced      = "replaced"       // none: setSecret replaced the credential in place; nothing to switch off
 	StateHeld          = "held"
 )
 

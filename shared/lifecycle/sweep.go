@@ -283,7 +283,11 @@ func (l *Lifecycle) idle(e *types.SecretListEntry, now time.Time, opt Options, r
 	if !report {
 		return nil, true
 	}
-	rep := &Report{Secret: s.name, ARN: s.arn, Provider: p.Name(), Path: Path(p, s.settings), State: s.tags[TagState], Actions: actions}
+	path := Path(p, s.settings)
+	if s.stateOf(rotation.Holder(s.stages, rotation.StagePrevious)) == StateReplaced {
+		path = PathFor(p, rotation.SwitchOffNone, s.tags[TagStateNote], s.settings)
+	}
+	rep := &Report{Secret: s.name, ARN: s.arn, Provider: p.Name(), Path: path, State: s.tags[TagState], Actions: actions}
 	return rep, true
 }
 
@@ -384,6 +388,8 @@ func (l *Lifecycle) quick(s *secret, now time.Time, opt Options) ([]alert, []Act
 		acts = append(acts, Action{Op: OpWait, Version: prev, Reason: "the old credential was deleted " + s.tags[TagStateSince] + "; nothing to do until the next rotation"})
 	case StateExpired:
 		acts = append(acts, Action{Op: OpWait, Version: prev, Reason: "the vendor switched the old credential off (checked " + s.tags[TagStateSince] + "); nothing to do until the next rotation"})
+	case StateReplaced:
+		acts = append(acts, Action{Op: OpWait, Version: prev, Reason: replacedWait(s)})
 	case StateHeld:
 		acts = append(acts, Action{Op: OpHold, Version: prev, Reason: "retirement held since " + s.tags[TagStateSince] + " (" + s.tags[TagStateNote] + "); resume with: " + l.cmd("retire", "--resume", s.name)})
 	case StateDraining:

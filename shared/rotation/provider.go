@@ -188,11 +188,43 @@ const (
 	// drain → usage check → confirmation period → delete; rollback is
 	// possible until the delete. The provider must implement Deleter.
 	SwitchOffDeleteOnly SwitchOff = "delete-only"
+	// SwitchOffNone: nothing is left to switch off, because the old
+	// credential stopped working when setSecret replaced it in place (a
+	// single-user database secret, whose user changes its own password).
+	// It is only ever a per-secret answer (SwitchOffPerSecret): a provider
+	// whose every secret worked so would have no dual-key window at all.
+	// Path: the lifecycle records the state "replaced" at once (no drain,
+	// no usage check, nothing deactivated, no CredentialDeactivated; the
+	// version keeps its labels) and refuses a rollback, which could not
+	// bring the old credential back.
+	SwitchOffNone SwitchOff = "none"
 )
+
+// SwitchOffPerSecret is implemented by providers whose switch-off depends
+// on the secret (postgres and mysql: alternating users are reversible, a
+// single user has nothing left to switch off). The lifecycle asks it
+// wherever it would ask SwitchOff and takes the path of the answer.
+type SwitchOffPerSecret interface {
+	// SwitchOffFor says how the credential of version v is switched off
+	// once a rotation has replaced it: the provider's SwitchOff(), or
+	// SwitchOffNone with why (in words, no secrets) for the status, the
+	// dry run and the state note. v is the old version the lifecycle
+	// retires or rolls back to (AWSPREVIOUS), or AWSCURRENT when it asks
+	// what a rotation would do to the current credential (status, cancel).
+	// It reads only v.Value, makes no call and must not fail: a value it
+	// cannot read gets SwitchOff().
+	SwitchOffFor(v *Version) (off SwitchOff, why string)
+}
 
 // Provider creates, installs and verifies credentials for one kind of
 // service. Implementations must be safe to call again after a crash at any
-// point: the engine re-invokes a step that failed.
+// point: the engine re-invokes a step that failed. They must also be safe
+// for concurrent use on different secrets: the retire sweep calls one
+// provider for up to DUALKEY_SWEEP_CONCURRENCY (default 8) secrets at once,
+// so a provider keeps no mutable state between calls other than behind a
+// lock (clients and settings fixed at construction are fine). Concurrent
+// calls for the same secret (a step Lambda delivers twice) are the
+// engine's and Create's concern (ErrConcurrentDelivery).
 type Provider interface {
 	// Name is a short, stable identifier ("servicekey", "iamkey") used in logs,
 	// metrics and tags.
@@ -220,7 +252,8 @@ type Provider interface {
 	// never return secret material and must not fail: return "" when unsure.
 	Fingerprint(value string) string
 	// SwitchOff declares how the provider's old credentials are switched
-	// off (see SwitchOff). It is a constant of the provider.
+	// off (see SwitchOff). It is a constant of the provider; a provider
+	// whose secrets differ implements SwitchOffPerSecret as well.
 	SwitchOff() SwitchOff
 }
 

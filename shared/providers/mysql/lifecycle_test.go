@@ -2,12 +2,18 @@ package mysql_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/mysql"
@@ -323,4 +329,145 @@ func TestSingleUserLifecycle(t *testing.T) {
 	if err := w.works(rotation.StageCurrent); err != nil {
 		t.Fatalf("current after the refused Reactivate: %v", err)
 	}
+}
+
+// A single-user secret has no old credential left once setSecret changed
+// the password in place, and the lifecycle says so instead of claiming a
+// switch-off: status and the dry run show the path "none" and why, even
+// before the first rotation; retire records the state "replaced" at once
+// (no drain, no deactivation, no DUALKEY_DEACTIVATED, no
+// CredentialDeactivated, AWSPREVIOUS kept) and then has nothing to do;
+// a rollback is refused by an operator and ignored for an alarm, changing
+// nothing; and a cancel that would leave AWSCURRENT's replaced password as
+// the secret's only credential is refused, while retrying the rotation
+// finishes it.
+func TestSingleUserRecordsNoSwitchOff(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, mysql.StrategySingle)
+	tagSecretT(t, w, map[string]string{lifecycle.TagAlarm: "orders-5xx"})
+	why := `single-user secret: user "` + w.u.app + `" changes its own password at setSecret`
+	dry, err := w.lc.Retire(ctx, w.arn, lifecycle.Options{DryRun: true})
+	if err != nil || !strings.HasPrefix(dry.Path, "none: nothing to switch off") || !strings.Contains(dry.Path, why) {
+		t.Fatalf("dry run before the first rotation: %v; path %q, want none saying %q", err, dry.Path, why)
+	}
+	w.mustRotate()
+	old, _ := w.version(rotation.StagePrevious)
+	dry, err = w.lc.Retire(ctx, w.arn, lifecycle.Options{DryRun: true})
+	if err != nil || !strings.Contains(dry.String(), "lifecycle: none: nothing to switch off ("+why) || !strings.Contains(dry.String(), "nothing to switch off: "+why) || dry.State != lifecycle.StateReplaced {
+		t.Fatalf("dry run after the rotation: %v\n%s", err, dry)
+	}
+	if st := tagsOfWorld(t, w)[lifecycle.TagState]; st != "" {
+		t.Fatalf("the dry run wrote state %q", st)
+	}
+
+	rep := w.retire() // within the drain window: nothing to drain
+	if rep.State != lifecycle.StateReplaced || !strings.Contains(reasons(rep), "no deactivation is recorded") {
+		t.Fatalf("retire: state %q\n%s", rep.State, reasons(rep))
+	}
+	for _, a := range rep.Actions {
+		if a.Op.Changes() {
+			t.Fatalf("retire claims a step: %s %s", a.Op, a.Reason)
+		}
+	}
+	tags := tagsOfWorld(t, w)
+	if tags[lifecycle.TagState] != lifecycle.StateReplaced || tags[lifecycle.TagStateVersion] != old || !strings.Contains(tags[lifecycle.TagStateNote], "single-user secret") {
+		t.Fatalf("state tags %v", tags)
+	}
+	if _, ok := tags[lifecycle.TagDeactivatedAt]; ok {
+		t.Fatalf("a deactivation time was recorded: %v", tags)
+	}
+	labels := w.labels()
+	if rotation.Holder(labels, rotation.StageDeactivated) != "" || rotation.Holder(labels, rotation.StagePrevious) != old {
+		t.Fatalf("labels %v: want AWSPREVIOUS kept on %s and no %s", labels, old, rotation.StageDeactivated)
+	}
+	if m := w.metrics.String(); strings.Contains(m, "CredentialDeactivated") || strings.Contains(m, "RetireFailed") {
+		t.Fatalf("metrics:\n%s", m)
+	}
+	w.clock.Advance(3 * time.Hour)
+	if rep := w.retire(); rep.State != lifecycle.StateReplaced || !strings.Contains(reasons(rep), "nothing to switch off until the next rotation") {
+		t.Fatalf("the next run: %s", reasons(rep))
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current: %v", err)
+	}
+
+	_, err = w.lc.Rollback(ctx, w.arn, lifecycle.RollbackOptions{Reason: "test", Force: true})
+	if !errors.Is(err, lifecycle.ErrNothingToRollBack) || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "dualkey rotate") {
+		t.Fatalf("rollback: %v, want ErrNothingToRollBack saying why and naming dualkey rotate", err)
+	}
+	reps, err := w.lc.HandleAlarm(ctx, alarmEvent("orders-5xx", w.clock.Now()))
+	if err != nil || len(reps) != 1 || !strings.Contains(reps[0].String(), "ignored") || !strings.Contains(reps[0].String(), why) {
+		t.Fatalf("alarm: %v %v", err, reps)
+	}
+	if got := tagsOfWorld(t, w); got[lifecycle.TagState] != lifecycle.StateReplaced {
+		t.Fatalf("a refused rollback changed the state: %v", got)
+	}
+	if strings.Contains(w.metrics.String(), "RollbackPerformed") {
+		t.Fatal("a refused rollback was counted")
+	}
+
+	// A rotation that stops after setSecret: the password is already the
+	// pending one, so AWSCURRENT's no longer works.
+	w.invoke = func(ctx context.Context, payload []byte) error {
+		if strings.Contains(string(payload), `"testSecret"`) {
+			return errors.New("stopped")
+		}
+		return w.engine.HandleJSON(ctx, payload)
+	}
+	token, rec := w.rotate("")
+	if rec.Succeeded || rec.FailedStep != rotation.StepTest {
+		t.Fatalf("the held rotation: %+v", rec)
+	}
+	w.invoke = nil
+	if err := w.works(rotation.StageCurrent); err == nil {
+		t.Fatal("AWSCURRENT still logs in after a single-user setSecret: the test does not show the hazard")
+	}
+	_, err = w.lc.Cancel(ctx, w.arn, lifecycle.CancelOptions{})
+	if !errors.Is(err, lifecycle.ErrCancelUnsafe) || !strings.Contains(err.Error(), "--client-request-token "+token) {
+		t.Fatalf("cancel: %v, want ErrCancelUnsafe naming the retry", err)
+	}
+	if rotation.Holder(w.labels(), rotation.StagePending) != token {
+		t.Fatal("the refused cancel removed AWSPENDING")
+	}
+	if _, rec := w.rotate(token); !rec.Succeeded {
+		t.Fatalf("the retried rotation: %s %s", rec.FailedStep, rec.Error)
+	}
+	if err := w.works(rotation.StageCurrent); err != nil {
+		t.Fatalf("current after the retried rotation: %v", err)
+	}
+	w.noSecretsIn("the logs", w.logs.String()+w.metrics.String())
+}
+
+// tagSecretT tags the world's secret.
+func tagSecretT(t *testing.T, w *world, kv map[string]string) {
+	t.Helper()
+	var tags []types.Tag
+	for k, v := range kv {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(v)})
+	}
+	if _, err := w.sm.TagResource(context.Background(), &secretsmanager.TagResourceInput{SecretId: aws.String(w.arn), Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// tagsOfWorld returns the world's secret's tags.
+func tagsOfWorld(t *testing.T, w *world) map[string]string {
+	t.Helper()
+	d, err := w.sm.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, tg := range d.Tags {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m
+}
+
+// alarmEvent is EventBridge's event for an alarm entering ALARM at at.
+func alarmEvent(name string, at time.Time) events.CloudWatchEvent {
+	detail, _ := json.Marshal(map[string]any{"alarmName": name, "state": map[string]string{
+		"value": "ALARM", "timestamp": at.UTC().Format("2006-01-02T15:04:05.000-0700")}})
+	return events.CloudWatchEvent{Source: "aws.cloudwatch", DetailType: "CloudWatch Alarm State Change", Time: at, Detail: detail}
 }

@@ -36,6 +36,8 @@ type world struct {
 	engine    *rotation.Engine
 	lc        *lifecycle.Lifecycle
 	logs      *testutil.SyncBuffer
+	// metrics receives the lifecycle's EMF lines.
+	metrics *testutil.SyncBuffer
 	// invoke runs one rotation step; nil runs dualkey's engine.
 	invoke func(ctx context.Context, payload []byte) error
 }
@@ -46,7 +48,7 @@ const worldLambda = "arn:aws:lambda:us-east-1:123456789012:function:dualkey-mysq
 // strategy says so), tagged for dualkey with a one-hour drain.
 func newWorld(t testing.TB, strategy mysql.Strategy) *world {
 	t.Helper()
-	w := &world{t: t, u: newUsers(t), clock: testutil.NewFakeClock(time.Now().UTC().Truncate(time.Second)), logs: &testutil.SyncBuffer{}}
+	w := &world{t: t, u: newUsers(t), clock: testutil.NewFakeClock(time.Now().UTC().Truncate(time.Second)), logs: &testutil.SyncBuffer{}, metrics: &testutil.SyncBuffer{}}
 	emu, err := awsemu.New(awsemu.Config{Now: w.clock.Now, Invoker: awsemu.InvokerFunc(func(ctx context.Context, _ string, payload []byte) error {
 		if w.invoke != nil {
 			return w.invoke(ctx, payload)
@@ -90,7 +92,7 @@ func newWorld(t testing.TB, strategy mysql.Strategy) *world {
 		t.Fatal(err)
 	}
 	if w.lc, err = lifecycle.New(lifecycle.Config{SecretsManager: w.sm, Providers: map[string]rotation.Provider{mysql.Name: w.provider},
-		Now: w.clock.Now, LogWriter: w.logs, MetricsWriter: io.Discard}); err != nil {
+		Now: w.clock.Now, LogWriter: w.logs, MetricsWriter: w.metrics}); err != nil {
 		t.Fatal(err)
 	}
 	return w

@@ -134,8 +134,9 @@ func describeSessions(user string, sessions []Session) string {
 // check before it found none).
 //
 // A single-user secret has nothing left to switch off: setSecret replaced
-// the old password in place, so it stopped working then. Deactivate changes
-// nothing and says so in the log.
+// the old password in place, so it stopped working then. The lifecycle
+// does not ask (SwitchOffFor says rotation.SwitchOffNone); asked anyway,
+// Deactivate changes nothing and says so in the log.
 func (p *Provider) Deactivate(ctx context.Context, req *rotation.CredentialRequest) error {
 	s, strategy, err := credential(req)
 	if err != nil {

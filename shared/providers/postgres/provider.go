@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -85,6 +86,7 @@ var (
 	_ rotation.Deactivator        = (*Provider)(nil)
 	_ rotation.UsageReporter      = (*Provider)(nil)
 	_ rotation.UsageFingerprinter = (*Provider)(nil)
+	_ rotation.SwitchOffPerSecret = (*Provider)(nil)
 	_ rotation.Factory            = FromEnv
 )
 
@@ -140,8 +142,29 @@ func (p *Provider) Name() string { return Name }
 // SwitchOff implements rotation.Provider: the previous user of an
 // alternating pair is locked (NOLOGIN) and unlocked again on rollback or by
 // the next rotation, which reuses it; there is no delete stage. A
-// single-user secret has nothing left to switch off (see Deactivate).
+// single-user secret has nothing left to switch off (SwitchOffFor).
 func (p *Provider) SwitchOff() rotation.SwitchOff { return rotation.SwitchOffReversible }
+
+// SwitchOffFor implements rotation.SwitchOffPerSecret. The rotation that
+// replaces version v follows v's strategy (it was AWSCURRENT then):
+// alternating users keep v's user working until the lifecycle locks it
+// (SwitchOffReversible); a single user changes its own password at
+// setSecret, so v's password stopped working then and nothing is left to
+// switch off (rotation.SwitchOffNone). A value it cannot read gets
+// SwitchOffReversible, whose Deactivate then fails naming the problem.
+func (p *Provider) SwitchOffFor(v *rotation.Version) (rotation.SwitchOff, string) {
+	if v == nil {
+		return rotation.SwitchOffReversible, ""
+	}
+	sec, err := Parse(v.Value)
+	if err != nil {
+		return rotation.SwitchOffReversible, ""
+	}
+	if strategy, err := StrategyOf(v.Value); err != nil || strategy != StrategySingle {
+		return rotation.SwitchOffReversible, ""
+	}
+	return rotation.SwitchOffNone, "single-user secret: user " + strconv.Quote(printable(sec.Username)) + " changes its own password at setSecret, so the old password stopped working then"
+}
 
 // Fingerprint implements rotation.Provider: the user name and the last four
 // characters of the password ("app_clone …x7Qa"), never more.

@@ -53,6 +53,14 @@ func testContract(t *testing.T, s Subject) {
 	default:
 		t.Errorf("SwitchOff is %q, want one of %q, %q, %q, %q", p.SwitchOff(), rotation.SwitchOffReversible, rotation.SwitchOffLabelGated, rotation.SwitchOffDeleteOnly, rotation.SwitchOffExternal)
 	}
+	if ps, ok := p.(rotation.SwitchOffPerSecret); ok {
+		if off, why := ps.SwitchOffFor(&rotation.Version{ID: "initial", Value: env.Fixture.Initial}); off != p.SwitchOff() && (off != rotation.SwitchOffNone || why == "") {
+			t.Errorf("SwitchOffFor(the initial value) = %q, %q; want the provider's own %q, or %q with why", off, why, p.SwitchOff(), rotation.SwitchOffNone)
+		}
+		if off, _ := ps.SwitchOffFor(&rotation.Version{ID: "bad", Value: "not json"}); off != p.SwitchOff() {
+			t.Errorf("SwitchOffFor(a value it cannot read) = %q; want the provider's own %q", off, p.SwitchOff())
+		}
+	}
 	if l, ok := p.(rotation.CredentialLimit); ok && l.MaxLive() < 2 {
 		t.Errorf("MaxLive() = %d: a dual-key rotation needs room for two credentials", l.MaxLive())
 	}
