@@ -451,6 +451,9 @@ func (l *Lifecycle) Retire(ctx context.Context, id string, opt Options) (*Report
 		check = l.quickCheck(s, opt)
 	}
 	err = l.retire(ctx, s, rep, opt)
+	if serr := l.checkStaged(ctx, s, rep, l.now()); serr != nil {
+		err = errors.Join(err, serr)
+	}
 	if err == nil && check != nil {
 		err = check(rep)
 	}

@@ -24,6 +24,7 @@ const (
 	TagAlarm          = "dualkey:alarm"             // CloudWatch alarm name that triggers rollback
 	TagRestoreCurrent = "dualkey:rollback-restore"  // "true": rollback also moves AWSCURRENT back
 	TagEmergency      = rotation.TagEmergency       // "true": no drain; switch the old credential off at once
+	TagStageLead      = "dualkey:stage-lead"        // staged providers: alert this long before the rotation is due while nothing is staged (e.g. "168h")
 
 	TagState         = rotation.TagState         // draining | in-use | waiting-window | confirming | deactivated | deleting | deleted | waiting-expiry | expired | replaced | held
 	TagStateVersion  = rotation.TagStateVersion  // the version the state is about
@@ -60,20 +61,27 @@ type Settings struct {
 	// UsageLogs lists the log groups of tag dualkey:usage-logs,
 	// comma-separated ("": none). Only a tag sets it.
 	UsageLogs string
+	// StageLead: for providers whose new credential an operator stages
+	// (rotation.StageChecker), the retire run alerts (KeyNotStaged) from
+	// this long before NextRotationDate while nothing new is staged; 0
+	// alerts from the due date on.
+	StageLead time.Duration
 }
 
 // DefaultSettings are dualkey's defaults.
-var DefaultSettings = Settings{Drain: time.Hour, Grace: 48 * time.Hour, Confirm: 24 * time.Hour, RollbackWindow: 15 * time.Minute}
+var DefaultSettings = Settings{Drain: time.Hour, Grace: 48 * time.Hour, Confirm: 24 * time.Hour, RollbackWindow: 15 * time.Minute, StageLead: 7 * 24 * time.Hour}
 
 // SettingsFromEnv reads DUALKEY_DRAIN, DUALKEY_QUIET, DUALKEY_GRACE,
-// DUALKEY_CONFIRM, DUALKEY_ROLLBACK_WINDOW, DUALKEY_DEACTIVATE_WINDOW and
-// DUALKEY_ROLLBACK_RESTORE over DefaultSettings.
+// DUALKEY_CONFIRM, DUALKEY_ROLLBACK_WINDOW, DUALKEY_STAGE_LEAD,
+// DUALKEY_DEACTIVATE_WINDOW and DUALKEY_ROLLBACK_RESTORE over
+// DefaultSettings.
 func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	s := DefaultSettings
 	for _, d := range []struct {
 		env string
 		dst *time.Duration
-	}{{"DUALKEY_DRAIN", &s.Drain}, {"DUALKEY_QUIET", &s.Quiet}, {"DUALKEY_GRACE", &s.Grace}, {"DUALKEY_CONFIRM", &s.Confirm}, {"DUALKEY_ROLLBACK_WINDOW", &s.RollbackWindow}} {
+	}{{"DUALKEY_DRAIN", &s.Drain}, {"DUALKEY_QUIET", &s.Quiet}, {"DUALKEY_GRACE", &s.Grace}, {"DUALKEY_CONFIRM", &s.Confirm}, {"DUALKEY_ROLLBACK_WINDOW", &s.RollbackWindow},
+		{"DUALKEY_STAGE_LEAD", &s.StageLead}} {
 		if v := getenv(d.env); v != "" {
 			x, err := time.ParseDuration(v)
 			if err != nil || x < 0 {
@@ -105,7 +113,7 @@ func (s Settings) withTags(tags map[string]string) (Settings, error) {
 	for _, d := range []struct {
 		tag string
 		dst *time.Duration
-	}{{TagDrain, &s.Drain}, {TagQuiet, &s.Quiet}, {TagGrace, &s.Grace}, {TagConfirm, &s.Confirm}, {TagRollbackWindow, &s.RollbackWindow}} {
+	}{{TagDrain, &s.Drain}, {TagQuiet, &s.Quiet}, {TagGrace, &s.Grace}, {TagConfirm, &s.Confirm}, {TagRollbackWindow, &s.RollbackWindow}, {TagStageLead, &s.StageLead}} {
 		if v, ok := tags[d.tag]; ok {
 			x, err := time.ParseDuration(strings.TrimSpace(v))
 			if err != nil || x < 0 {

@@ -321,6 +321,11 @@ func (l *Lifecycle) quick(s *secret, now time.Time, opt Options) ([]alert, []Act
 	if opt.Emergency || s.tags[TagEmergency] != "" {
 		return nil, nil, false
 	}
+	// A credential must be staged before the rotation: retire asks the
+	// provider (KeyNotStaged).
+	if l.stageDue(s, now) {
+		return nil, nil, false
+	}
 	// ListSecrets may lag by minutes (AWS: "might not reflect changes from
 	// the last five minutes"): AWSPENDING seen there may belong to a
 	// rotation that has finished since. Retire looks again with

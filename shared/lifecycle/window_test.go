@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,6 +61,22 @@ func TestSettingsFromEnv(t *testing.T) {
 	}
 	if _, err := SettingsFromEnv(func(k string) string { return map[string]string{"DUALKEY_GRACE": "two days"}[k] }); err == nil {
 		t.Fatal("bad DUALKEY_GRACE accepted")
+	}
+	if s.StageLead != 7*24*time.Hour {
+		t.Fatalf("default stage lead %s, want 7 days", s.StageLead)
+	}
+	lead, err := SettingsFromEnv(func(k string) string { return map[string]string{"DUALKEY_STAGE_LEAD": "72h"}[k] })
+	if err != nil || lead.StageLead != 72*time.Hour {
+		t.Fatalf("DUALKEY_STAGE_LEAD=72h: %+v, %v", lead, err)
+	}
+	if _, err := SettingsFromEnv(func(k string) string { return map[string]string{"DUALKEY_STAGE_LEAD": "7d"}[k] }); err == nil || !strings.Contains(err.Error(), "DUALKEY_STAGE_LEAD") {
+		t.Fatalf("DUALKEY_STAGE_LEAD=7d: %v, want an error naming it", err)
+	}
+	if tagged, err := s.withTags(map[string]string{TagStageLead: "24h"}); err != nil || tagged.StageLead != 24*time.Hour {
+		t.Fatalf("tag %s=24h: %+v, %v", TagStageLead, tagged, err)
+	}
+	if _, err := s.withTags(map[string]string{TagStageLead: "soon"}); err == nil || !strings.Contains(err.Error(), TagStageLead) {
+		t.Fatalf("tag %s=soon: %v, want an error naming it", TagStageLead, err)
 	}
 	if got := tagValue("old key used: 2026-11-23T10:00:00Z via sts (us-east-1) & more!"); got != "old key used: 2026-11-23T10:00:00Z via sts us-east-1 more" {
 		t.Fatalf("tagValue = %q", got)

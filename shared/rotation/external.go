@@ -41,3 +41,22 @@ type ExpiryChecker interface {
 	// be asked.
 	CheckDead(ctx context.Context, req *CredentialRequest) (*Liveness, error)
 }
+
+// StageChecker is implemented by providers whose new credentials an
+// operator rolls in the vendor's dashboard and stages with dualkey stage
+// (StageIncoming): the next createSecret adopts what is staged and fails
+// without it. The retire function asks it before a rotation is due, so a
+// key that nobody staged raises an alert (KeyNotStaged) instead of a
+// failed rotation.
+type StageChecker interface {
+	// Staged reports whether a credential newer than AWSCURRENT's is
+	// staged: the StageIncoming version holds a credential the next
+	// createSecret would adopt (neither the current nor the previous one,
+	// of the same kind). req.Version is AWSCURRENT (nil: the provider
+	// reads it through req.Versions). detail says what is staged, or what
+	// the operator must do, without any credential. A staged value that
+	// cannot be adopted is (false, why, nil); err is only for versions
+	// that cannot be read and a current value that cannot be parsed. It
+	// must not change anything.
+	Staged(ctx context.Context, req *CredentialRequest) (staged bool, detail string, err error)
+}

@@ -108,7 +108,8 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 	return &rotation.CreateResponse{Value: string(in.raw)}, nil
 }
 
-// Staged reports whether a credential newer than AWSCURRENT's is staged.
+// Staged implements rotation.StageChecker: whether a credential newer than
+// AWSCURRENT's is staged.
 // detail says what is staged, or what the operator must do, without any
 // credential. The retire function uses it to raise the "not staged" alert
 // before a rotation is due. err is for failures to read the versions and

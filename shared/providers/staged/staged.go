@@ -38,6 +38,7 @@ type Provider struct {
 var (
 	_ rotation.Provider           = (*Provider)(nil)
 	_ rotation.ExpiryChecker      = (*Provider)(nil)
+	_ rotation.StageChecker       = (*Provider)(nil)
 	_ rotation.UsageFingerprinter = (*Provider)(nil)
 )
 

@@ -84,7 +84,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 	return &rotation.CreateResponse{Value: value}, nil
 }
 
-// Staged reports whether a key newer than AWSCURRENT's is staged
+// Staged implements rotation.StageChecker: whether a key newer than AWSCURRENT's is staged
 // (DUALKEY_INCOMING holds a key that is neither the current nor the
 // previous one and is of the same kind and mode). detail says what is
 // staged, or what the operator must do, without any key. The retire
