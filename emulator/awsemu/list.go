@@ -1,10 +1,11 @@
 package awsemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,7 +14,9 @@ import (
 	"github.com/dualkey/dualkey/emulator/internal/awsjson"
 )
 
-// Pagination tokens are opaque to clients; here they encode an offset.
+// Pagination tokens are opaque to clients. ListSecretVersionIds' encode an
+// offset into one secret's versions (at most about 100); ListSecrets' name
+// a place in an order (listToken).
 func encodeToken(offset int) *string {
 	t := base64.RawURLEncoding.EncodeToString([]byte("dualkey:" + strconv.Itoa(offset)))
 	return &t
@@ -27,7 +30,7 @@ func decodeToken(tok *string) (int, *awsjson.Error) {
 	rest, ok := strings.CutPrefix(string(b), "dualkey:")
 	n, err2 := strconv.Atoi(rest)
 	if err != nil || !ok || err2 != nil || n < 0 {
-		return 0, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
+		return 0, errInvalidNextToken()
 	}
 	return n, nil
 }
@@ -42,8 +45,9 @@ func pageSize(max *int32) (int, *awsjson.Error) {
 	return int(*max), nil
 }
 
-// readPaging reads a list request's MaxResults and NextToken: the page size
-// and the offset to start at.
+// readPaging reads ListSecretVersionIds' MaxResults and NextToken: the page
+// size and the offset to start at. ListSecrets checks the same in the same
+// order, with its own tokens.
 func readPaging(max *int32, token *string) (size, offset int, aerr *awsjson.Error) {
 	if size, aerr = pageSize(max); aerr != nil {
 		return 0, 0, aerr
@@ -103,7 +107,7 @@ func (s *Server) listSecretVersionIDs(_ context.Context, in *listSecretVersionID
 	}
 	out := listSecretVersionIDsOutput{ARN: sec.ARN, Name: sec.Name, Versions: []versionEntry{}}
 	if offset > len(entries) {
-		return nil, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
+		return nil, errInvalidNextToken()
 	}
 	end := min(offset+size, len(entries))
 	out.Versions = append(out.Versions, entries[offset:end]...)
@@ -161,11 +165,31 @@ func validateFilters(fs []filter) *awsjson.Error {
 	return nil
 }
 
+// ListSecrets pages through one of the list orders (order.go) instead of
+// filtering and sorting every secret for every page: a page seeks to the
+// place its NextToken names and walks on, applying the filters, until it
+// has MaxResults secrets and has found the next one, whose place becomes
+// the NextToken. A page costs the secrets it walks over, so a listing looks
+// at each secret once, whatever the number of secrets.
+//
+// A NextToken names a place in the order (the next secret's sort key,
+// sequence number and ARN), not an offset, so a listing that secrets are
+// created in, deleted from or changed in while it is paged never skips or
+// repeats a secret whose place did not change. A secret whose sort key
+// changes mid-listing (LastChangedDate, LastAccessedDate) moves: it is
+// listed where the walk meets it, twice or not at all if it moved across
+// the walk's place, as AWS's ListSecrets "might not reflect changes from the
+// last five minutes". A NextToken belongs to its SortBy and SortOrder: with
+// another it is InvalidNextTokenException.
 func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *awsjson.Error) {
 	if aerr := validateFilters(in.Filters); aerr != nil {
 		return nil, aerr
 	}
-	size, offset, aerr := readPaging(in.MaxResults, in.NextToken)
+	size, aerr := pageSize(in.MaxResults)
+	if aerr != nil {
+		return nil, aerr
+	}
+	tok, aerr := decodeListToken(in.NextToken)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -179,82 +203,126 @@ func (s *Server) listSecrets(_ context.Context, in *listSecretsInput) (any, *aws
 	default:
 		return nil, awsjson.Errorf(codeValidation, "1 validation error detected: Value '%s' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: [created-date, last-accessed-date, last-changed-date, name]", in.SortBy)
 	}
+	key, desc := sortKeyOf(in.SortBy), in.SortOrder == "desc"
+	var from *position
+	if tok != nil {
+		if tok.SortBy != sortKeyNames[key] || tok.Desc != desc {
+			return nil, errInvalidNextToken()
+		}
+		from = ptr(tok.position(key))
+	}
+	includeDeleted := in.IncludePlannedDeletion != nil && *in.IncludePlannedDeletion
+	filters := compileFilters(in.Filters)
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.purgeExpiredLocked()
-	var matched []*secret
-	for _, sec := range s.st.Secrets {
-		if sec.deleted() && (in.IncludePlannedDeletion == nil || !*in.IncludePlannedDeletion) {
+	out := listSecretsOutput{SecretList: make([]secretListEntry, 0, size)}
+	for cur := s.st.orders[key].seek(from, desc); cur.valid(); cur.step(desc) {
+		sec := cur.secret()
+		if (sec.deleted() && !includeDeleted) || !s.matchesAll(sec, filters) {
 			continue
 		}
-		if s.matchesAll(sec, in.Filters) {
-			matched = append(matched, sec)
+		if len(out.SecretList) == size {
+			out.NextToken = encodeListToken(key, desc, &sec.listed)
+			break
 		}
-	}
-	sortSecrets(matched, in.SortBy, in.SortOrder == "desc")
-	if offset > len(matched) {
-		return nil, awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
-	}
-	end := min(offset+size, len(matched))
-	out := listSecretsOutput{SecretList: []secretListEntry{}}
-	for _, sec := range matched[offset:end] {
 		d := s.describe(sec)
 		out.SecretList = append(out.SecretList, secretListEntry{secretMeta: d.secretMeta, SecretVersionsToStages: d.VersionIdsToStages})
-	}
-	if end < len(matched) {
-		out.NextToken = encodeToken(end)
 	}
 	return out, nil
 }
 
-func sortSecrets(list []*secret, by string, desc bool) {
-	key := func(s *secret) time.Time {
-		switch by {
-		case "last-accessed-date":
-			if s.LastAccessed == nil {
-				return time.Time{}
-			}
-			return *s.LastAccessed
-		case "last-changed-date":
-			return s.LastChanged
-		}
-		return s.Created
+func errInvalidNextToken() *awsjson.Error {
+	return awsjson.Errorf(codeInvalidNextToken, "The NextToken value is invalid.")
+}
+
+// listToken is what a ListSecrets NextToken carries: the order it belongs to
+// and the place in it of the next secret to return.
+type listToken struct {
+	SortBy string `json:"by"`
+	Desc   bool   `json:"desc,omitempty"`
+	Sec    int64  `json:"s,omitempty"` // the time, for the date orders
+	Nsec   int64  `json:"ns,omitempty"`
+	Name   string `json:"n,omitempty"` // the name, for the name order
+	Seq    int64  `json:"q"`
+	ARN    string `json:"a"`
+}
+
+const listTokenPrefix = "dualkey:list:"
+
+func encodeListToken(key sortKey, desc bool, l *listedKeys) *string {
+	p := key.position(l)
+	t := listToken{SortBy: sortKeyNames[key], Desc: desc, Seq: p.seq, ARN: p.arn}
+	if key == byName {
+		t.Name = p.name
+	} else {
+		t.Sec, t.Nsec = p.t.Unix(), int64(p.t.Nanosecond())
 	}
-	less := func(a, b *secret) bool {
-		if by == "name" {
-			if a.Name != b.Name {
-				return a.Name < b.Name
-			}
-		} else if ka, kb := key(a), key(b); !ka.Equal(kb) {
-			return ka.Before(kb)
-		}
-		return a.Seq < b.Seq
+	b, _ := json.Marshal(t) // a struct of strings and numbers always encodes
+	enc := base64.RawURLEncoding.EncodeToString(append([]byte(listTokenPrefix), b...))
+	return &enc
+}
+
+func decodeListToken(tok *string) (*listToken, *awsjson.Error) {
+	if tok == nil {
+		return nil, nil
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if desc {
-			return less(list[j], list[i])
+	b, err := base64.RawURLEncoding.DecodeString(*tok)
+	if err != nil {
+		return nil, errInvalidNextToken()
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(listTokenPrefix))
+	var t listToken
+	if !ok || json.Unmarshal(rest, &t) != nil || !slices.Contains(sortKeyNames[:], t.SortBy) || t.Nsec < 0 || t.Nsec >= 1e9 {
+		return nil, errInvalidNextToken()
+	}
+	return &t, nil
+}
+
+func (t *listToken) position(key sortKey) position {
+	p := position{seq: t.Seq, arn: t.ARN}
+	if key == byName {
+		p.name = t.Name
+	} else {
+		p.t = time.Unix(t.Sec, t.Nsec)
+	}
+	return p
+}
+
+// compiledFilter is one ListSecrets filter with its values split once per
+// request into those of which one must match and the "!"-negated ones none
+// of which may.
+type compiledFilter struct {
+	key      string
+	pos, neg []string
+}
+
+func compileFilters(fs []filter) []compiledFilter {
+	out := make([]compiledFilter, 0, len(fs))
+	for _, f := range fs {
+		c := compiledFilter{key: f.Key}
+		for _, v := range f.Values {
+			if n, ok := strings.CutPrefix(v, "!"); ok {
+				c.neg = append(c.neg, n)
+			} else {
+				c.pos = append(c.pos, v)
+			}
 		}
-		return less(list[i], list[j])
-	})
+		out = append(out, c)
+	}
+	return out
 }
 
 // matchesAll applies AWS filter semantics: filters are ANDed; within a filter
 // the positive values are ORed and any matching "!"-negated value excludes
 // the secret.
-func (s *Server) matchesAll(sec *secret, fs []filter) bool {
+func (s *Server) matchesAll(sec *secret, fs []compiledFilter) bool {
 	for _, f := range fs {
-		var pos, neg []string
-		for _, v := range f.Values {
-			if n, ok := strings.CutPrefix(v, "!"); ok {
-				neg = append(neg, n)
-			} else {
-				pos = append(pos, v)
-			}
-		}
-		if len(pos) > 0 && !slices.ContainsFunc(pos, func(v string) bool { return s.matchOne(sec, f.Key, v) }) {
+		if len(f.pos) > 0 && !slices.ContainsFunc(f.pos, func(v string) bool { return s.matchOne(sec, f.key, v) }) {
 			return false
 		}
-		if slices.ContainsFunc(neg, func(v string) bool { return s.matchOne(sec, f.Key, v) }) {
+		if slices.ContainsFunc(f.neg, func(v string) bool { return s.matchOne(sec, f.key, v) }) {
 			return false
 		}
 	}

@@ -79,6 +79,8 @@ type secret struct {
 	Tags              []tag               `json:"tags,omitempty"`
 	Versions          map[string]*version `json:"versions"`
 	Seq               int64               `json:"seq"`
+
+	listed listedKeys // the sort keys its place in the list orders is by (order.go)
 }
 
 func (s *secret) deleted() bool { return s.DeletedDate != nil }
@@ -139,11 +141,12 @@ type state struct {
 	Secrets map[string]*secret `json:"secrets"` // by ARN
 	Seq     int64              `json:"seq"`
 
-	names map[string]*secret // by name; kept by add and remove
+	names  map[string]*secret // by name; kept by add and remove
+	orders secretOrders       // the secrets in each ListSecrets order; kept by add, remove and reorder
 }
 
 func newState() *state {
-	return &state{Secrets: map[string]*secret{}, names: map[string]*secret{}}
+	return &state{Secrets: map[string]*secret{}, names: map[string]*secret{}, orders: newSecretOrders()}
 }
 
 func (st *state) nextSeq() int64 {
@@ -155,6 +158,7 @@ func (st *state) nextSeq() int64 {
 func (st *state) add(sec *secret) {
 	st.Secrets[sec.ARN] = sec
 	st.names[sec.Name] = sec
+	st.orders.insert(sec)
 }
 
 // remove forgets a secret for good.
@@ -163,14 +167,24 @@ func (st *state) remove(sec *secret) {
 	if st.names[sec.Name] == sec {
 		delete(st.names, sec.Name)
 	}
+	st.orders.remove(sec)
 }
 
-// reindex rebuilds the name index from Secrets (after loading a state file).
+// reorder moves sec to its new place in the list orders after a change to
+// its sort keys (LastChangedDate, LastAccessedDate).
+func (st *state) reorder(sec *secret) { st.orders.reorder(sec) }
+
+// reindex rebuilds the name index and the list orders from Secrets (after
+// loading a state file).
 func (st *state) reindex() {
 	st.names = make(map[string]*secret, len(st.Secrets))
+	all := make([]*secret, 0, len(st.Secrets))
 	for _, sec := range st.Secrets {
 		st.names[sec.Name] = sec
+		all = append(all, sec)
 	}
+	st.orders = newSecretOrders()
+	st.orders.build(all)
 }
 
 // byName returns the secret with that exact name.

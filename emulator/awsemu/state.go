@@ -105,8 +105,14 @@ func (s *Server) commitLocked(ctx context.Context, arn string) {
 	}
 }
 
-// markDirtyLocked marks the secret arn's encoding stale. The caller holds s.mu.
+// markDirtyLocked records that the secret arn changed: it moves to its new
+// place in the list orders (a removed secret has already left them) and its
+// cached encoding is marked stale. Every change to a secret calls it. The
+// caller holds s.mu.
 func (s *Server) markDirtyLocked(arn string) {
+	if sec := s.st.Secrets[arn]; sec != nil {
+		s.st.reorder(sec)
+	}
 	if s.cfg.StateFile == "" {
 		return
 	}
