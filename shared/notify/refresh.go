@@ -204,7 +204,7 @@ func refreshErr(t Target, err error) error {
 	if errors.As(err, &ae) {
 		switch ae.ErrorCode() {
 		case "AccessDeniedException", "AccessDenied":
-			fix = fmt.Sprintf("grant ecs:UpdateService on arn:aws:ecs:REGION:ACCOUNT:service/%s/%s to the function's role", t.Cluster, t.Service)
+			fix = fmt.Sprintf("grant ecs:UpdateService on arn:aws:ecs:REGION:ACCOUNT:service/%s/%s to the function's role: add that ARN (or a wildcard covering it) to the template's RefreshServiceArns parameter", t.Cluster, t.Service)
 		case "ClusterNotFoundException", "ServiceNotFoundException", "ServiceNotActiveException":
 			fix = fmt.Sprintf("correct tag %s (the service must exist, be ACTIVE and be in the function's account and region)", TagRefresh)
 		}

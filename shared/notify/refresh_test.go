@@ -81,7 +81,7 @@ func TestRefreshFailureIsReportedNotFatal(t *testing.T) {
 	}
 	for _, want := range []string{
 		"3 of 4 services not refreshed after the promotion of version " + newVer + "; the rotation stands",
-		"force a new deployment of ecs:prod/api", "grant ecs:UpdateService on arn:aws:ecs:REGION:ACCOUNT:service/prod/api to the function's role",
+		"force a new deployment of ecs:prod/api", "grant ecs:UpdateService on arn:aws:ecs:REGION:ACCOUNT:service/prod/api to the function's role: add that ARN (or a wildcard covering it) to the template's RefreshServiceArns parameter",
 		"force a new deployment of ecs:prod/gone", "correct tag dualkey:refresh",
 	} {
 		if !strings.Contains(err.Error(), want) {

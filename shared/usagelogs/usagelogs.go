@@ -238,7 +238,7 @@ func groupErr(req Request, group string, err error) error {
 				"(dualkey never counts a missing group as unused): correct the tag with aws secretsmanager tag-resource --secret-id %s --tags Key=%s,Value=GROUP,GROUP, or create the group",
 				ErrGroupNotFound, group, Tag, secret, Tag)
 		case "AccessDeniedException", "AccessDenied", "UnauthorizedOperation":
-			return fmt.Errorf("%w: the function may not read log group %s (tag %s): grant logs:FilterLogEvents on arn:aws:logs:REGION:ACCOUNT:log-group:%s:* to its role: %w",
+			return fmt.Errorf("%w: the function may not read log group %s (tag %s): grant logs:FilterLogEvents on arn:aws:logs:REGION:ACCOUNT:log-group:%s:* to its role: add that ARN (or a wildcard covering it) to the template's UsageLogGroupArns parameter: %w",
 				ErrAccessDenied, group, Tag, strings.TrimPrefix(group, "arn:"), err)
 		}
 	}

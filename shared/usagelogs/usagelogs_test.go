@@ -236,7 +236,7 @@ func (a apiError) FilterLogEvents(context.Context, *cloudwatchlogs.FilterLogEven
 
 func TestAccessDeniedNamesThePermission(t *testing.T) {
 	_, err := reporter(t, apiError{"AccessDeniedException"}, 0).Check(ctx(), quietHour("/app/api"))
-	if !errors.Is(err, usagelogs.ErrAccessDenied) || !strings.Contains(err.Error(), "grant logs:FilterLogEvents on arn:aws:logs:REGION:ACCOUNT:log-group:/app/api:*") {
+	if !errors.Is(err, usagelogs.ErrAccessDenied) || !strings.Contains(err.Error(), "grant logs:FilterLogEvents on arn:aws:logs:REGION:ACCOUNT:log-group:/app/api:* to its role: add that ARN (or a wildcard covering it) to the template's UsageLogGroupArns parameter") {
 		t.Errorf("error = %v", err)
 	}
 	_, err = reporter(t, apiError{"ThrottlingException"}, 0).Check(ctx(), quietHour("/app/api"))
