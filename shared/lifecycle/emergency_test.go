@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/dualkey/dualkey/shared/keyring"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -118,5 +120,74 @@ func TestEmergencyOverridesHold(t *testing.T) {
 	rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{Emergency: true})
 	if err != nil || ops(rep) != "deactivate" || e.oldKeyAccepted(t) {
 		t.Fatalf("emergency on a held secret: %v\n%s", err, rep)
+	}
+}
+
+// keyAccepted asks a fresh keyring whether it accepts key.
+func (e *internalEnv) keyAccepted(t *testing.T, key string) bool {
+	t.Helper()
+	kr, err := keyring.New(context.Background(), e.SM, keyring.Config{SecretID: e.arn, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kr.Close()
+	_, ok := kr.Verify(context.Background(), key)
+	return ok
+}
+
+// The scheduled emergency path: dualkey:emergency=true set by hand, then a
+// rotation. The rotation's createSecret records the AWSCURRENT it replaces
+// as leaked, and the emergency switch-off acts only on that version. A
+// retire run before the rotation leaves the older AWSPREVIOUS on its usual
+// path (here: still draining) and keeps the tag; the run after the
+// rotation switches the leaked key off at once, drain or not, and clears
+// the tag. Both orders end the same.
+func TestEmergencyTagActsOnlyOnTheLeakedVersion(t *testing.T) {
+	for _, retireFirst := range []bool{true, false} {
+		name := "rotation first"
+		if retireFirst {
+			name = "retire run before the rotation"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newInternalEnv(t, map[string]string{lifecycle.TagDrain: "24h"})
+			leakedID := rotation.Holder(e.Labels(ctx, e.arn), rotation.StageCurrent)
+			var leakedKey struct {
+				APIKey string `json:"api_key"`
+			}
+			if err := json.Unmarshal([]byte(e.Value(ctx, e.arn, rotation.StageCurrent)), &leakedKey); err != nil {
+				t.Fatal(err)
+			}
+			tagSecret(t, e.SM, e.arn, map[string]string{lifecycle.TagEmergency: "true"})
+			if retireFirst {
+				rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+				if err != nil || ops(rep) != "wait,wait" || !strings.Contains(rep.String(), "no version is recorded as leaked yet") || !strings.Contains(rep.String(), "dualkey rotate --emergency") {
+					t.Fatalf("retire before the rotation: %v\n%s", err, rep)
+				}
+				if !e.oldKeyAccepted(t) {
+					t.Fatal("the older key, which did not leak, was switched off")
+				}
+				if tg := e.tags(t); tg[lifecycle.TagEmergency] != "true" || tg[lifecycle.TagStateLeaked] != "" {
+					t.Fatalf("tags after the early run: %v", tg)
+				}
+			}
+			e.MustRotate(ctx, e.arn)
+			if got := e.tags(t)[lifecycle.TagStateLeaked]; got != leakedID {
+				t.Fatalf("%s = %q after the rotation, want the replaced version %s", lifecycle.TagStateLeaked, got, leakedID)
+			}
+			if !e.keyAccepted(t, leakedKey.APIKey) {
+				t.Fatal("the leaked key is refused before the retire run: the test shows nothing")
+			}
+			rep, err := e.lc.Retire(ctx, e.arn, lifecycle.Options{})
+			if err != nil || ops(rep) != "deactivate" || rep.Actions[len(rep.Actions)-1].Version != leakedID {
+				t.Fatalf("retire after the rotation: %v\n%s", err, rep)
+			}
+			if e.keyAccepted(t, leakedKey.APIKey) || e.oldKeyAccepted(t) {
+				t.Fatal("a key is still accepted after the emergency switch-off")
+			}
+			if tg := e.tags(t); tg[lifecycle.TagEmergency] != "" || tg[lifecycle.TagStateLeaked] != leakedID {
+				t.Fatalf("tags after the emergency switch-off: %v", tg)
+			}
+		})
 	}
 }

@@ -474,18 +474,30 @@ func (l *Lifecycle) retire(ctx context.Context, s *secret, rep *Report, opt Opti
 	l.checkOverdue(s, rep, now)
 	emergency := opt.Emergency
 	cur := rotation.Holder(s.stages, rotation.StageCurrent)
-	if !emergency && s.tags[TagEmergency] == "true" {
-		if slices.Contains(leakedVersions(s.tags), cur) {
-			// dualkey rotate --emergency marks the leaked AWSCURRENT before
-			// it rotates: until the rotation replaces it, switching off the
-			// older AWSPREVIOUS would be the wrong credential.
-			rep.add(Action{Op: OpWait, Version: cur, Reason: "emergency: waiting for the rotation to replace the leaked AWSCURRENT credential; see " + l.cmd("status", s.name)})
-			return nil
-		}
-		emergency = true
-	}
 	prev := rotation.Holder(s.stages, rotation.StagePrevious)
 	dv := rotation.Holder(s.stages, rotation.StageDeactivated)
+	if !emergency && s.tags[TagEmergency] == "true" {
+		// The emergency switch-off acts only on a version recorded as
+		// leaked: the emergency rotation's createSecret (or dualkey rotate
+		// --emergency, before it) records AWSCURRENT, which the rotation
+		// then makes AWSPREVIOUS.
+		leaked := leakedVersions(s.tags)
+		switch {
+		case slices.Contains(leaked, cur):
+			// Until the rotation replaces it, switching off the older
+			// AWSPREVIOUS would be the wrong credential.
+			rep.add(Action{Op: OpWait, Version: cur, Reason: "emergency: waiting for the rotation to replace the leaked AWSCURRENT credential; see " + l.cmd("status", s.name)})
+			return nil
+		case (prev != "" && slices.Contains(leaked, prev)) || (prev == "" && dv != "" && slices.Contains(leaked, dv)):
+			emergency = true
+		default:
+			// The tag was set by hand and no rotation has run since: the
+			// older AWSPREVIOUS is not the leaked credential and follows
+			// its usual path; the tag stays for the rotation.
+			rep.add(Action{Op: OpWait, Version: cur, Reason: fmt.Sprintf("emergency: tag %s=true is set, but no version is recorded as leaked yet; the emergency rotation's createSecret records AWSCURRENT and the retire run after it switches it off at once; the older previous credential follows its usual path meanwhile; rotate now: %s",
+				TagEmergency, l.cmd("rotate", "--emergency", s.name))})
+		}
+	}
 	if prev == "" || prev == dv {
 		if prev == "" && cur != "" && !apply {
 			l.currentPath(ctx, s, rep, cur)
@@ -1029,12 +1041,8 @@ func (l *Lifecycle) untag(ctx context.Context, s *secret, keys ...string) error 
 	return nil
 }
 
-// leakedVersions reads dualkey:state-leaked: version ids separated by
-// spaces (commas are read too, but not written: tag values in some AWS
-// services may not contain them).
-func leakedVersions(tags map[string]string) []string {
-	return strings.FieldsFunc(tags[TagStateLeaked], func(r rune) bool { return r == ',' || r == ' ' })
-}
+// leakedVersions reads dualkey:state-leaked (rotation.LeakedVersions).
+func leakedVersions(tags map[string]string) []string { return rotation.LeakedVersions(tags) }
 
 // recordLeaked adds versions to dualkey:state-leaked, before anything is
 // switched off. Versions that no longer hold a label are dropped (nothing
@@ -1042,15 +1050,7 @@ func leakedVersions(tags map[string]string) []string {
 func (l *Lifecycle) recordLeaked(ctx context.Context, s *secret, apply bool, versions ...string) error {
 	old := leakedVersions(s.tags)
 	list := slices.DeleteFunc(slices.Clone(old), func(v string) bool { return len(s.stages[v]) == 0 && !slices.Contains(versions, v) })
-	for _, v := range versions {
-		if !slices.Contains(list, v) {
-			list = append(list, v)
-		}
-	}
-	for len(strings.Join(list, " ")) > maxTagValue && len(list) > 1 {
-		list = list[1:]
-	}
-	value := strings.Join(list, " ")
+	value := rotation.WithLeaked(list, versions...)
 	if !apply || value == s.tags[TagStateLeaked] {
 		return nil
 	}

@@ -37,7 +37,8 @@ type SecretsManagerAPI interface {
 	// GetRandomPassword generates a random string.
 	GetRandomPassword(ctx context.Context, in *secretsmanager.GetRandomPasswordInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetRandomPasswordOutput, error)
 	// TagResource sets the dualkey:state* tags when createSecret retires a
-	// credential (see CreateResponse.Retired).
+	// credential (see CreateResponse.Retired) or records the current
+	// version as leaked before an emergency rotation.
 	TagResource(ctx context.Context, in *secretsmanager.TagResourceInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.TagResourceOutput, error)
 	// UntagResource removes dualkey:state-deactivated-at when createSecret
 	// retires the deactivated credential.

@@ -60,6 +60,12 @@ func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string
 		}
 		return "", err
 	}
+	emergency := r.tags[TagEmergency] == "true"
+	if emergency {
+		if err := e.recordLeaked(ctx, r, current, log); err != nil {
+			return "", err
+		}
+	}
 	start := e.now()
 	resp, err := e.provider.Create(ctx, &CreateRequest{
 		SecretID:  r.arn,
@@ -67,7 +73,7 @@ func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string
 		Current:   current,
 		Versions:  r.reader,
 		Passwords: passwords{e},
-		Emergency: r.tags[TagEmergency] == "true",
+		Emergency: emergency,
 	})
 	if err != nil {
 		if errors.Is(err, ErrConcurrentDelivery) {
@@ -115,6 +121,28 @@ func (e *Engine) create(ctx context.Context, r *invocation, rotationToken string
 	e.remember(r.arn, r.token, resp.Value)
 	log.Info("created pending version", "current", e.provider.Fingerprint(current.Value), "pending", fp)
 	return OutcomeSuccess, nil
+}
+
+// recordLeaked adds the AWSCURRENT version to dualkey:state-leaked before
+// an emergency rotation (tag dualkey:emergency=true) replaces it, so that
+// the retire run switches off exactly that credential once it is
+// AWSPREVIOUS, whether it runs before or after the rotation, and no alarm
+// ever brings it back. dualkey rotate --emergency records it before the
+// rotation starts: then this makes no call.
+func (e *Engine) recordLeaked(ctx context.Context, r *invocation, current *Version, log *slog.Logger) error {
+	list := LeakedVersions(r.tags)
+	if slices.Contains(list, current.ID) {
+		return nil
+	}
+	value := WithLeaked(list, current.ID)
+	if _, err := e.sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(r.arn), Tags: []types.Tag{
+		{Key: aws.String(TagStateLeaked), Value: aws.String(value)},
+	}}); err != nil {
+		return fmt.Errorf("record the leaked current version %s in tag %s before the emergency rotation: %w: %w", current.ID, TagStateLeaked, ErrSecretsManager, err)
+	}
+	r.tags[TagStateLeaked] = value
+	log.Warn("emergency rotation: the current credential is recorded as leaked", "version", current.ID, "current", e.provider.Fingerprint(current.Value), "tag", TagStateLeaked)
+	return nil
 }
 
 // pollPending is how often awaitPending looks at the pending version.

@@ -1,5 +1,10 @@
 package rotation
 
+import (
+	"slices"
+	"strings"
+)
+
 // Tags dualkey reads and writes on a secret. The engine checks the
 // provider and managed tags; the lifecycle (retire, rollback) reads its
 // settings from more tags (see shared/lifecycle and docs/lifecycle.md) and
@@ -24,11 +29,40 @@ const (
 	TagStateNote = "dualkey:state-note"
 	// TagDeactivatedAt is when the DUALKEY_DEACTIVATED version was switched off.
 	TagDeactivatedAt = "dualkey:state-deactivated-at"
-	// TagStateLeaked lists the versions (comma-separated ids) whose
-	// credential an emergency rotation switched off because it leaked; no
-	// automatic rollback may bring them back.
+	// TagStateLeaked lists the versions (ids separated by spaces) whose
+	// credential leaked: an emergency rotation's createSecret (or dualkey
+	// rotate --emergency) records AWSCURRENT before replacing it, and the
+	// lifecycle's emergency switch-off acts only on versions listed here.
+	// No automatic rollback may bring them back.
 	TagStateLeaked = "dualkey:state-leaked"
 )
+
+// LeakedVersions reads TagStateLeaked: version ids separated by spaces
+// (commas are read too, but never written: tag values in some AWS
+// services may not contain them).
+func LeakedVersions(tags map[string]string) []string {
+	return strings.FieldsFunc(tags[TagStateLeaked], func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// maxTagValue is the longest tag value dualkey writes (Secrets Manager
+// accepts 256).
+const maxTagValue = 255
+
+// WithLeaked returns the TagStateLeaked value that lists the versions of
+// list and then versions, each once, separated by spaces; the oldest go
+// first when the value would not fit a tag.
+func WithLeaked(list []string, versions ...string) string {
+	var out []string
+	for _, v := range append(slices.Clone(list), versions...) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for len(strings.Join(out, " ")) > maxTagValue && len(out) > 1 {
+		out = out[1:]
+	}
+	return strings.Join(out, " ")
+}
 
 // StateDeleted is the dualkey:state value of a credential that was
 // destroyed: its rollback window is over.
