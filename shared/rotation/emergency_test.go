@@ -135,7 +135,7 @@ func TestEmergencyStopsWhenTheLeakCannotBeRecorded(t *testing.T) {
 	if _, err := env.Rotate(ctx, arn); err != nil {
 		t.Fatal(err)
 	}
-	if stepErr == nil || !strings.Contains(stepErr.Error(), rotation.TagStateLeaked) || !errors.Is(stepErr, rotation.ErrSecretsManager) {
+	if stepErr == nil || !strings.Contains(stepErr.Error(), rotation.TagStateLeaked) || !errors.Is(stepErr, rotation.ErrSecretsManager) || !strings.Contains(stepErr.Error(), "dualkey rotate --emergency "+rotationtest.SecretName) {
 		t.Fatalf("createSecret: %v, want an error naming %s", stepErr, rotation.TagStateLeaked)
 	}
 	if seen.Load() {

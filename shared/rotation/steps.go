@@ -138,7 +138,8 @@ func (e *Engine) recordLeaked(ctx context.Context, r *invocation, current *Versi
 	if _, err := e.sm.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(r.arn), Tags: []types.Tag{
 		{Key: aws.String(TagStateLeaked), Value: aws.String(value)},
 	}}); err != nil {
-		return fmt.Errorf("record the leaked current version %s in tag %s before the emergency rotation: %w: %w", current.ID, TagStateLeaked, ErrSecretsManager, err)
+		return fmt.Errorf("record the leaked current version %s in tag %s before the emergency rotation (nothing was made; the function's role needs secretsmanager:TagResource on that tag key, "+
+			"or record it with your own credentials and rotate: dualkey rotate --emergency %s): %w: %w", current.ID, TagStateLeaked, shellWord(r.name), ErrSecretsManager, err)
 	}
 	r.tags[TagStateLeaked] = value
 	log.Warn("emergency rotation: the current credential is recorded as leaked", "version", current.ID, "current", e.provider.Fingerprint(current.Value), "tag", TagStateLeaked)
