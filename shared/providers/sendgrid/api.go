@@ -10,11 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp"
 )
 
 // Errors the provider wraps.
@@ -33,14 +33,6 @@ var (
 // DefaultAPIURL is SendGrid's global API.
 const DefaultAPIURL = "https://api.sendgrid.com"
 
-// Rate-limit retries.
-const (
-	maxRateLimitRetries = 4
-	maxRateLimitWait    = time.Minute
-	deadlineMargin      = 2 * time.Second
-	defaultRetryAfter   = time.Second
-)
-
 // maxBody bounds a response body read.
 const maxBody = 1 << 20
 
@@ -48,8 +40,7 @@ const maxBody = 1 << 20
 type api struct {
 	base  string
 	hc    *http.Client
-	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
+	limit vendorhttp.RateLimit
 }
 
 // call is one request.
@@ -90,7 +81,7 @@ func statusOf(err error) int {
 
 // do sends c and decodes the answer into c.replyTo. A 429 is retried after
 // the wait SendGrid asks for while it fits the context's deadline (or
-// maxRateLimitWait without one).
+// vendorhttp.MaxRateLimitWait without one).
 func (a *api) do(ctx context.Context, c call) error {
 	var body []byte
 	if c.body != nil {
@@ -104,15 +95,12 @@ func (a *api) do(ctx context.Context, c call) error {
 	if len(c.query) > 0 {
 		u += "?" + c.query.Encode()
 	}
-	budget := maxRateLimitWait
-	if dl, ok := ctx.Deadline(); ok {
-		budget = dl.Sub(a.now()) - deadlineMargin
-	}
-	waited := time.Duration(0)
-	for attempt := 0; ; attempt++ {
+	var sendErr error // send's own error, already said
+	resp, waited, err := a.limit.Do(ctx, func() (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, c.method, u, bytes.NewReader(body))
 		if err != nil {
-			return fmt.Errorf("%s: %w", c.op, err)
+			sendErr = fmt.Errorf("%s: %w", c.op, err)
+			return nil, sendErr
 		}
 		if body == nil {
 			req.Body, req.ContentLength = http.NoBody, 0
@@ -126,33 +114,31 @@ func (a *api) do(ctx context.Context, c call) error {
 		}
 		resp, err := a.hc.Do(req)
 		if err != nil {
-			return fmt.Errorf("%s: %s", c.op, rotation.RedactURLs(err.Error()))
+			sendErr = fmt.Errorf("%s: %s", c.op, rotation.RedactURLs(err.Error()))
+			return nil, sendErr
 		}
-		raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusTooManyRequests && attempt < maxRateLimitRetries {
-			wait := RetryAfter(resp.Header, a.now())
-			if waited+wait <= budget {
-				if err := a.sleep(ctx, wait); err != nil {
-					return fmt.Errorf("%s: %w", c.op, err)
-				}
-				waited += wait
-				continue
-			}
-		}
-		if rerr != nil {
-			return fmt.Errorf("%s: read the answer: %w", c.op, rerr)
-		}
-		if !slices.Contains(c.want, resp.StatusCode) {
-			return a.fail(c, resp.StatusCode, raw, waited)
-		}
-		if c.replyTo != nil && len(raw) > 0 {
-			if err := json.Unmarshal(raw, c.replyTo); err != nil {
-				return fmt.Errorf("%s: SendGrid's answer is not the documented JSON: %w", c.op, err)
-			}
-		}
-		return nil
+		return resp, nil
+	})
+	switch {
+	case sendErr != nil:
+		return sendErr
+	case err != nil: // the wait for a retry was cut short
+		return fmt.Errorf("%s: %w", c.op, err)
 	}
+	raw, rerr := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	if rerr != nil {
+		return fmt.Errorf("%s: read the answer: %w", c.op, rerr)
+	}
+	if !slices.Contains(c.want, resp.StatusCode) {
+		return a.fail(c, resp.StatusCode, raw, waited)
+	}
+	if c.replyTo != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, c.replyTo); err != nil {
+			return fmt.Errorf("%s: SendGrid's answer is not the documented JSON: %w", c.op, err)
+		}
+	}
+	return nil
 }
 
 // fail builds the error of an unexpected answer: SendGrid's messages
@@ -170,9 +156,9 @@ func (a *api) fail(c call, status int, raw []byte, waited time.Duration) error {
 			if i == 5 {
 				break
 			}
-			msg := printable(m.Message)
+			msg := vendorhttp.Printable(m.Message)
 			if m.Field != nil && *m.Field != "" {
-				msg = printable(*m.Field) + ": " + msg
+				msg = vendorhttp.Printable(*m.Field) + ": " + msg
 			}
 			ae.Messages = append(ae.Messages, msg)
 		}
@@ -194,49 +180,8 @@ func (a *api) fail(c call, status int, raw []byte, waited time.Duration) error {
 // HTTP date), else X-RateLimit-Reset (the Unix time the limit resets);
 // one second when neither is usable.
 func RetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
-		}
-	}
-	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return max(time.Unix(n, 0).Sub(now), 0)
-		}
-	}
-	return defaultRetryAfter
+	return vendorhttp.RetryAfter(h, now, rateLimitReset)
 }
 
-// printable bounds a string SendGrid returned before it goes into an error.
-func printable(s string) string {
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-// checkBaseURL accepts https URLs, and http ones on loopback only.
-func checkBaseURL(name, v string) (string, error) {
-	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return "", fmt.Errorf("environment variable %s=%q: must be a base URL such as https://api.sendgrid.com (no path, query or user info)", name, rotation.SafeURL(v))
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
-			return "", fmt.Errorf("environment variable %s=%q: http is allowed on loopback only (tests); use https", name, rotation.SafeURL(v))
-		}
-	default:
-		return "", fmt.Errorf("environment variable %s=%q: must be an https URL", name, rotation.SafeURL(v))
-	}
-	return u.Scheme + "://" + u.Host, nil
-}
+// rateLimitReset is SendGrid's header with the Unix time its limit resets.
+const rateLimitReset = "X-RateLimit-Reset"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -86,22 +87,18 @@ func New(cfg Config) *Provider {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var rt http.RoundTripper = http.DefaultTransport
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		rt = cfg.HTTPClient.Transport
-	}
 	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
 	base := DefaultAPIURL
 	if cfg.APIURL != "" {
-		b, err := checkBaseURL("DUALKEY_SENDGRID_API_URL", cfg.APIURL)
+		u, err := vendorhttp.CheckBaseURL("DUALKEY_SENDGRID_API_URL", cfg.APIURL, DefaultAPIURL)
 		if err != nil {
 			p.err = err
+		} else {
+			base = u.String()
 		}
-		base = b
 	}
-	p.api = &api{base: base, hc: &http.Client{Transport: rt, Timeout: cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		sleep: cfg.Sleep, now: cfg.Now}
+	p.api = &api{base: base, hc: vendorhttp.Config{Transport: vendorhttp.TransportOf(cfg.HTTPClient), Timeout: cfg.Timeout}.Plain(),
+		limit: vendorhttp.RateLimit{Sleep: cfg.Sleep, Now: cfg.Now, ResetHeader: rateLimitReset}}
 	return p
 }
 
@@ -112,10 +109,10 @@ func New(cfg Config) *Provider {
 func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 	cfg := Config{APIURL: env.Get("DUALKEY_SENDGRID_API_URL"), HTTPClient: env.HTTPClient, Logger: env.Log()}
 	var err error
-	if cfg.Timeout, err = durationSetting(env, "DUALKEY_SENDGRID_TIMEOUT", time.Second, 5*time.Minute); err != nil {
+	if cfg.Timeout, err = vendorhttp.Duration(env.Get, "DUALKEY_SENDGRID_TIMEOUT", time.Second, 5*time.Minute, "30s"); err != nil {
 		return nil, err
 	}
-	if cfg.PropagationBudget, err = durationSetting(env, "DUALKEY_SENDGRID_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget); err != nil {
+	if cfg.PropagationBudget, err = vendorhttp.Duration(env.Get, "DUALKEY_SENDGRID_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget, "30s"); err != nil {
 		return nil, err
 	}
 	p := New(cfg)
@@ -126,19 +123,6 @@ func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 }
 
 var _ rotation.Factory = FromEnv
-
-// durationSetting reads a duration variable within [lo, hi]; 0 when unset.
-func durationSetting(env rotation.Env, name string, lo, hi time.Duration) (time.Duration, error) {
-	v := env.Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		return 0, fmt.Errorf("environment variable %s=%q: must be a duration from %s to %s, such as 30s", name, printable(v), lo, hi)
-	}
-	return d, nil
-}
 
 // Name implements rotation.Provider.
 func (p *Provider) Name() string { return Name }

@@ -14,6 +14,7 @@ import (
 	iamv1 "github.com/twilio/twilio-go/rest/iam/v1"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
 )
 
 // maxKeysListed bounds a key listing (Twilio has no documented key limit;
@@ -39,8 +40,8 @@ func (p *Provider) listKeys(s *services) ([]key, error) {
 	}
 	out := make([]key, 0, len(got))
 	for _, k := range got {
-		if sid := deref(k.Sid); keyPattern.MatchString(sid) {
-			out = append(out, key{sid: sid, name: deref(k.FriendlyName), created: parseTwilioTime(k.DateCreated)})
+		if sid := twilioclient.Deref(k.Sid); keyPattern.MatchString(sid) {
+			out = append(out, key{sid: sid, name: twilioclient.Deref(k.FriendlyName), created: twilioclient.ParseTime(k.DateCreated)})
 		}
 	}
 	return out, nil
@@ -60,7 +61,7 @@ func findKey(keys []key, sid string) *key {
 func (p *Provider) currentKey(s *services, sid string) (*iamv1.IamV1Key, error) {
 	k, err := s.iam.FetchKey(sid)
 	if err != nil {
-		if isNotFound(err) {
+		if twilioclient.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: the current key %s (api_key_sid of AWSCURRENT) is not a key of account %s: check api_key_sid and account_sid, "+
 				"or, if it was deleted, create a key in the Twilio Console, store it as AWSCURRENT and rotate again (its kind and policy cannot be read any more)",
 				ErrNoSuchKey, sid, s.cred.account)
@@ -82,7 +83,7 @@ func (p *Provider) refuseMainKey(ctx context.Context, cur *Secret) error {
 	case err == nil:
 		return fmt.Errorf("the current key %s is a Main API key (it may manage keys): Twilio creates Main keys only in the Console, and dualkey would replace it with a Standard key; "+
 			"rotate it by hand, or give the consumers a Standard or restricted key and store that", cur.APIKeySID)
-	case isStatus(err, http.StatusUnauthorized), isStatus(err, http.StatusForbidden):
+	case twilioclient.IsStatus(err, http.StatusUnauthorized), twilioclient.IsStatus(err, http.StatusForbidden):
 		return nil
 	}
 	return callError("check the kind of the current key "+cur.APIKeySID, nil, err)
@@ -234,13 +235,13 @@ func (p *Provider) createKey(s *services, name string, policy *map[string]any) (
 		if err != nil {
 			return "", "", callError("create a restricted key with the current key's policy", s.cred, err)
 		}
-		sid, secret = deref(nk.Sid), deref(nk.Secret)
+		sid, secret = twilioclient.Deref(nk.Sid), twilioclient.Deref(nk.Secret)
 	} else {
 		nk, err := s.api.CreateNewKey(&api2010.CreateNewKeyParams{PathAccountSid: &s.cred.account, FriendlyName: &name})
 		if err != nil {
 			return "", "", callError("create a Standard key", s.cred, err)
 		}
-		sid, secret = deref(nk.Sid), deref(nk.Secret)
+		sid, secret = twilioclient.Deref(nk.Sid), twilioclient.Deref(nk.Secret)
 	}
 	if !keyPattern.MatchString(sid) || !secretPattern.MatchString(secret) {
 		if keyPattern.MatchString(sid) {
@@ -254,7 +255,7 @@ func (p *Provider) createKey(s *services, name string, policy *map[string]any) (
 // deleteKey deletes a key of the account; a key that is gone is success.
 func (p *Provider) deleteKey(s *services, sid string) error {
 	err := s.api.DeleteKey(sid, &api2010.DeleteKeyParams{PathAccountSid: &s.cred.account})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !twilioclient.IsNotFound(err) {
 		return callError("delete key "+sid, s.cred, err)
 	}
 	return nil

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -94,29 +94,14 @@ func New(cfg Config) *Provider {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var base http.RoundTripper = http.DefaultTransport
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		base = cfg.HTTPClient.Transport
-	}
 	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
-	hosts := map[string]*url.URL{}
-	for _, e := range []struct{ host, name, v string }{
-		{"api.twilio.com", "DUALKEY_TWILIO_API_URL", cfg.Endpoints.API},
-		{"iam.twilio.com", "DUALKEY_TWILIO_IAM_URL", cfg.Endpoints.IAM},
-	} {
-		if e.v == "" {
-			continue
-		}
-		u, err := checkBaseURL(e.name, e.v)
-		if err != nil {
-			p.err = err
-			continue
-		}
-		if u.String() != "https://"+e.host {
-			hosts[e.host] = u
-		}
-	}
-	p.api = &api{base: base, hosts: hosts, timeout: cfg.Timeout, sleep: cfg.Sleep, now: cfg.Now}
+	hosts, err := vendorhttp.Hosts(
+		vendorhttp.Endpoint{Host: "api.twilio.com", Setting: "DUALKEY_TWILIO_API_URL", URL: cfg.Endpoints.API},
+		vendorhttp.Endpoint{Host: "iam.twilio.com", Setting: "DUALKEY_TWILIO_IAM_URL", URL: cfg.Endpoints.IAM},
+	)
+	p.err = err
+	p.api = &api{vendorhttp.Config{Transport: vendorhttp.TransportOf(cfg.HTTPClient), Hosts: hosts, Timeout: cfg.Timeout,
+		RateLimit: vendorhttp.RateLimit{Sleep: cfg.Sleep, Now: cfg.Now}}}
 	return p
 }
 
@@ -128,10 +113,10 @@ func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 	cfg := Config{HTTPClient: env.HTTPClient, Logger: env.Log(),
 		Endpoints: Endpoints{API: env.Get("DUALKEY_TWILIO_API_URL"), IAM: env.Get("DUALKEY_TWILIO_IAM_URL")}}
 	var err error
-	if cfg.Timeout, err = durationSetting(env, "DUALKEY_TWILIO_TIMEOUT", time.Second, 5*time.Minute); err != nil {
+	if cfg.Timeout, err = vendorhttp.Duration(env.Get, "DUALKEY_TWILIO_TIMEOUT", time.Second, 5*time.Minute, "30s"); err != nil {
 		return nil, err
 	}
-	if cfg.PropagationBudget, err = durationSetting(env, "DUALKEY_TWILIO_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget); err != nil {
+	if cfg.PropagationBudget, err = vendorhttp.Duration(env.Get, "DUALKEY_TWILIO_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget, "30s"); err != nil {
 		return nil, err
 	}
 	p := New(cfg)
@@ -142,19 +127,6 @@ func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 }
 
 var _ rotation.Factory = FromEnv
-
-// durationSetting reads a duration variable within [lo, hi]; 0 when unset.
-func durationSetting(env rotation.Env, name string, lo, hi time.Duration) (time.Duration, error) {
-	v := env.Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < lo || d > hi {
-		return 0, fmt.Errorf("environment variable %s=%q: must be a duration from %s to %s, such as 30s", name, printable(v), lo, hi)
-	}
-	return d, nil
-}
 
 // Name implements rotation.Provider.
 func (p *Provider) Name() string { return Name }

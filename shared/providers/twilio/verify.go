@@ -8,6 +8,7 @@ import (
 	api2010 "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
 )
 
 // Set implements rotation.Provider: a new Twilio key works as soon as it
@@ -52,13 +53,13 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 	s := p.api.with(ctx, admin)
 	nk, err := s.iam.FetchKey(pend.APIKeySID)
 	if err != nil {
-		if isNotFound(err) {
+		if twilioclient.IsNotFound(err) {
 			return fmt.Errorf("%w: the pending key %s is not a key of account %s (deleted?): cancel the rotation with %s and start a new one",
 				ErrNoSuchKey, pend.APIKeySID, cur.AccountSID, rotation.CancelCommand(req.SecretID))
 		}
 		return callError("read the pending key "+pend.APIKeySID, admin, err)
 	}
-	if m, ok := parseMarker(deref(nk.FriendlyName)); !ok || !m.of(req.SecretID, req.Token) {
+	if m, ok := parseMarker(twilioclient.Deref(nk.FriendlyName)); !ok || !m.of(req.SecretID, req.Token) {
 		return fmt.Errorf("the pending key %s was not created by this rotation (its friendly name is not dualkey's marker for version %s): cancel the rotation with %s",
 			pend.APIKeySID, req.Token, rotation.CancelCommand(req.SecretID))
 	}
@@ -90,9 +91,9 @@ func (p *Provider) works(ctx context.Context, k *Secret) (string, error) {
 		switch {
 		case err == nil:
 			return "read a page of the account's messages", nil
-		case isStatus(err, http.StatusForbidden):
+		case twilioclient.IsStatus(err, http.StatusForbidden):
 			return "authenticated (its policy does not allow reading messages: 403)", nil
-		case !isStatus(err, http.StatusUnauthorized):
+		case !twilioclient.IsStatus(err, http.StatusUnauthorized):
 			return "", callError("call Twilio with the pending key "+k.APIKeySID, nil, err)
 		}
 		if p.now().Add(backoff).After(deadline) {

@@ -11,6 +11,8 @@ import (
 	accountsv1 "github.com/twilio/twilio-go/rest/accounts/v1"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp"
+	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
 )
 
 // Create implements rotation.Provider: it creates the account's secondary
@@ -144,7 +146,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		}
 	}
 	if deleteSecondary {
-		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !isNotFound(err) {
+		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return nil, callError("emergency rotation: delete AWSPREVIOUS's secondary auth token", mgr, err)
 		}
 		p.log.Warn("emergency rotation: deleted AWSPREVIOUS's secondary auth token before its retirement finished", "secret", req.SecretID, "token", TokenFingerprint(prevToken))
@@ -179,7 +181,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 // refusedByTwilio reports an error that is Twilio's 4xx answer: the
 // request was refused and changed nothing.
 func refusedByTwilio(err error) bool {
-	te, ok := restError(err)
+	te, ok := twilioclient.RestError(err)
 	return ok && te.Status >= 400 && te.Status < 500
 }
 
@@ -191,23 +193,23 @@ func (p *Provider) createSecondary(s *services, earlierAttempt bool) (string, er
 	for attempt := 0; ; attempt++ {
 		sec, err := s.accounts.CreateSecondaryAuthToken(&accountsv1.CreateSecondaryAuthTokenParams{})
 		if err == nil {
-			t := deref(sec.SecondaryAuthToken)
-			if !tokenPattern.MatchString(t) || deref(sec.AccountSid) != s.cred.account {
+			t := twilioclient.Deref(sec.SecondaryAuthToken)
+			if !tokenPattern.MatchString(t) || twilioclient.Deref(sec.AccountSid) != s.cred.account {
 				return "", errors.New("create the secondary auth token: Twilio answered without a token for the account; retry the rotation")
 			}
 			return t, nil
 		}
-		te, ok := restError(err)
+		te, ok := twilioclient.RestError(err)
 		refused := ok && te.Status >= 400 && te.Status < 500 && te.Status != http.StatusUnauthorized && te.Status != http.StatusTooManyRequests && te.Status != http.StatusForbidden
 		if !refused {
 			return "", callError("create the secondary auth token", s.cred, err)
 		}
 		if !earlierAttempt || attempt > 0 {
-			return "", &callErr{msg: fmt.Sprintf("Twilio refused a new secondary auth token for account %s (HTTP %d, code %d: %s): the account probably has one that dualkey did not create. "+
+			return "", &twilioclient.Error{Msg: fmt.Sprintf("Twilio refused a new secondary auth token for account %s (HTTP %d, code %d: %s): the account probably has one that dualkey did not create. "+
 				"If nothing uses it, delete it in the Console (Account → API keys & tokens) or promote it, then rotate again; nothing was changed",
-				s.cred.account, te.Status, te.Code, printable(te.Message)), errs: []error{err}}
+				s.cred.account, te.Status, te.Code, vendorhttp.Printable(te.Message)), Errs: []error{err}}
 		}
-		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !isNotFound(err) {
+		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return "", callError("delete the secondary auth token an earlier attempt of this rotation left", s.cred, err)
 		}
 		p.log.Info("deleted the secondary auth token an earlier attempt of this rotation left; it was never stored", "account_sid", s.cred.account)
@@ -252,7 +254,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 			return err
 		}
 		if ok {
-			if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !isNotFound(err) {
+			if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 				return callError("delete the secondary auth token that can never be stored", mgr, err)
 			}
 			p.log.Info("deleted the secondary auth token that no version can reference", "secret", req.SecretID, "token", req.Token, "pending", TokenFingerprint(d.AuthToken))

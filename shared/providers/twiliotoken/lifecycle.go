@@ -8,6 +8,7 @@ import (
 	accountsv1 "github.com/twilio/twilio-go/rest/accounts/v1"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
 )
 
 // Delete implements rotation.Deleter for the delete-only lifecycle: it ends
@@ -74,7 +75,7 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 		if err != nil {
 			return callError("promote the secondary auth token", mgr, err)
 		}
-		if !same(deref(got.AuthToken), curToken) {
+		if !same(twilioclient.Deref(got.AuthToken), curToken) {
 			return fmt.Errorf("promoted the secondary auth token, but Twilio reports a primary other than AWSCURRENT's token %s: check the account's tokens now", TokenFingerprint(curToken))
 		}
 		p.log.Warn("promoted the secondary auth token at Twilio: the old primary no longer works, and Twilio signs webhooks with AWSCURRENT's token",
@@ -88,7 +89,7 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 			p.log.Info("the auth token no longer works at Twilio: nothing to end", "secret", req.SecretID, "version", req.Version.ID, "token", fp)
 			return nil
 		}
-		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !isNotFound(err) {
+		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return callError("delete the secondary auth token", mgr, err)
 		}
 		p.log.Info("deleted the secondary auth token", "secret", req.SecretID, "version", req.Version.ID, "token", fp)

@@ -10,6 +10,7 @@ import (
 	api2010 "github.com/twilio/twilio-go/rest/api/v2010"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
 )
 
 // lockPrefix starts the friendly name of a lock key.
@@ -64,11 +65,11 @@ func (p *Provider) locks(s *services) ([]lock, error) {
 	}
 	var out []lock
 	for _, k := range got {
-		f := strings.Fields(deref(k.FriendlyName))
-		if len(f) != 3 || f[0] != lockPrefix || len(f[2]) != 12 || !keyPattern.MatchString(deref(k.Sid)) {
+		f := strings.Fields(twilioclient.Deref(k.FriendlyName))
+		if len(f) != 3 || f[0] != lockPrefix || len(f[2]) != 12 || !keyPattern.MatchString(twilioclient.Deref(k.Sid)) {
 			continue
 		}
-		out = append(out, lock{sid: deref(k.Sid), token: f[1], secret: f[2], created: parseTwilioTime(k.DateCreated)})
+		out = append(out, lock{sid: twilioclient.Deref(k.Sid), token: f[1], secret: f[2], created: twilioclient.ParseTime(k.DateCreated)})
 	}
 	return out, nil
 }
@@ -83,7 +84,7 @@ func (p *Provider) takeLock(s *services, secretARN, token string, stale map[stri
 	if err != nil {
 		return "", callError("create the lock key "+name, s.cred, err)
 	}
-	mine := deref(k.Sid)
+	mine := twilioclient.Deref(k.Sid)
 	if !keyPattern.MatchString(mine) {
 		return "", fmt.Errorf("create the lock key %s: Twilio answered without a key SID", name)
 	}
@@ -124,7 +125,7 @@ func (p *Provider) dropLocks(s *services, secretARN, token string) error {
 // deleteKey deletes a key; one that is gone is success.
 func (p *Provider) deleteKey(s *services, sid string) error {
 	err := s.api.DeleteKey(sid, &api2010.DeleteKeyParams{PathAccountSid: &s.cred.account})
-	if err != nil && !isNotFound(err) {
+	if err != nil && !twilioclient.IsNotFound(err) {
 		return callError("delete the lock key "+sid, s.cred, err)
 	}
 	return nil
