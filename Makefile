@@ -14,6 +14,12 @@ LDFLAGS   := -s -w
 BUILD     ?= build
 GOBUILD   := CGO_ENABLED=0 GOOS=linux $(GO) build -tags lambda.norpc -trimpath -ldflags="$(LDFLAGS)"
 FUZZTIME  ?= 30s
+## DB_CA_BUNDLE: a PEM file of CA certificates (for Amazon RDS the global bundle,
+## https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem) packaged as
+## db-ca-bundle.pem with the functions that log in to databases (postgres, mysql, retire,
+## rollback); the template's DatabaseCABundle parameter names it. Empty: none packaged.
+DB_CA_BUNDLE ?=
+DB_CA_FUNCTIONS := postgres mysql retire rollback
 SHELL     := /bin/bash
 
 export DUALKEY_RIE := $(RIE)
@@ -41,13 +47,25 @@ dbtools:
 	internal/dbtest/install-packages.sh
 
 ## build: static bootstrap binaries for every function, linux/arm64 and linux/amd64, in $(BUILD)/<fn>/<arch>/
+## (with DB_CA_BUNDLE=file, also db-ca-bundle.pem beside the database functions' bootstraps)
 build: $(addprefix build-fn-,$(FUNCTIONS))
 
 build-fn-%:
 	@for arch in $(ARCHES); do \
 		echo "build functions/$* ($$arch)"; \
 		GOARCH=$$arch $(GOBUILD) -o $(BUILD)/$*/$$arch/bootstrap ./functions/$* || exit 1; \
+		if [ -n "$(DB_CA_BUNDLE)" ] && [ -n "$(filter $*,$(DB_CA_FUNCTIONS))" ]; then \
+			cp "$(DB_CA_BUNDLE)" $(BUILD)/$*/$$arch/db-ca-bundle.pem || exit 1; \
+		fi; \
 	done
+
+# copy-db-ca packages DB_CA_BUNDLE with a function built by sam build
+# (DB_CA_BUNDLE=/abs/path/global-bundle.pem sam build --no-cached): sam build runs make
+# in a copy of the source, and its cache does not see a changed DB_CA_BUNDLE.
+define copy-db-ca
+	@if [ -n "$(DB_CA_BUNDLE)" ]; then cp "$(DB_CA_BUNDLE)" $(ARTIFACTS_DIR)/db-ca-bundle.pem || \
+		{ echo "DB_CA_BUNDLE=$(DB_CA_BUNDLE): cannot copy it into the package (sam build runs make in a copy of the source: give an absolute path)" >&2; exit 1; }; fi
+endef
 
 ## SAM (BuildMethod: makefile) calls build-<LogicalId> with ARTIFACTS_DIR set.
 build-ServiceKeyFunction:
@@ -60,10 +78,24 @@ build-StripeWebhookFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/stripewebhook
 build-StagedFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/staged
+build-PostgresFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/postgres
+	$(copy-db-ca)
+build-MySQLFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/mysql
+	$(copy-db-ca)
+build-TwilioFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/twilio
+build-TwilioTokenFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/twiliotoken
+build-SendGridFunction:
+	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/sendgrid
 build-RetireFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/retire
+	$(copy-db-ca)
 build-RollbackFunction:
 	GOARCH=arm64 $(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/rollback
+	$(copy-db-ca)
 
 ## vet: formatting and go vet
 vet:

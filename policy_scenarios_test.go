@@ -10,7 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/emulator/stripefake"
+	"github.com/dualkey/dualkey/emulator/twiliofake"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/usagelogs"
@@ -46,6 +48,11 @@ var policyScenarios = []func() policyScenario{
 	stripePolicy,
 	stripewebhookPolicy,
 	stagedPolicy,
+	postgresPolicy,
+	mysqlPolicy,
+	twilioPolicy,
+	twiliotokenPolicy,
+	sendgridPolicy,
 }
 
 // servicekeyPolicy: an internal key is rotated (GetRandomPassword), its old
@@ -317,6 +324,217 @@ func stagedPolicy() policyScenario {
 		afterSecondRetire: func(w *policyWorld) {
 			if p := rotation.Holder(w.stages(arn), rotation.StagePrevious); p != "" {
 				w.t.Fatalf("vendor/key: once the vendor refuses the old key the retire run should remove AWSPREVIOUS (still on %q)\n%s", p, w.logs())
+			}
+		},
+	}
+}
+
+// postgresPolicy and mysqlPolicy: an application user rotated with
+// alternating users through its master user's secret (AdminSecretArns):
+// the rotation reads the master secret and GetRandomPassword; the first
+// retire run logs in as the master (usage evidence: no session of the
+// previous user) and locks the previous user; its alarm makes the rollback
+// function unlock it through the master; the second retire run leaves it
+// (retirement held).
+func postgresPolicy() policyScenario { return databasePolicy("postgres") }
+
+func mysqlPolicy() policyScenario { return databasePolicy("mysql") }
+
+func databasePolicy(fn string) policyScenario {
+	var u *dbUsers
+	var arn, previous string
+	alarm := "dualkey-rollback-" + fn
+	return policyScenario{
+		fn:     fn,
+		alarms: []string{alarm},
+		rotate: func(w *policyWorld) {
+			srv := w.pg
+			if fn == "mysql" {
+				srv = w.maria
+			}
+			u = newDBUsers(w.t, srv)
+			master := w.adminSecret("db/"+fn+"-master", u.value(u.master, u.masterPW, ""))
+			arn = w.create("db/"+fn+"-app", u.value(u.app, u.appPW, master),
+				w.tags(fn, append(w.refreshTag(fn), lifecycle.TagAlarm, alarm, lifecycle.TagGrace, "48h")...))
+			w.rotate(arn, fn)
+			w.checkRefreshed(arn, fn, 1)
+			cur, _ := json.Marshal(w.value(arn, rotation.StageCurrent))
+			prev, _ := json.Marshal(w.value(arn, rotation.StagePrevious))
+			previous = string(prev)
+			if w.value(arn, rotation.StageCurrent)["username"] == u.app {
+				w.t.Fatalf("db/%s-app: AWSCURRENT is still user %s after the rotation, want its alternate", fn, u.app)
+			}
+			if err := u.login(w.ctx, string(cur)); err != nil {
+				w.t.Fatalf("db/%s-app: AWSCURRENT does not log in after the rotation: %v\n%s", fn, err, w.logs())
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			if err := u.login(w.ctx, previous); err == nil || !w.metricEmitted("retire", "CredentialDeactivated", "db/"+fn+"-app") {
+				w.t.Fatalf("db/%s-app: after the retire run the previous user logs in (%v), want it locked\n%s", fn, err, w.logs())
+			}
+		},
+		afterAlarms: func(w *policyWorld) {
+			if err := u.login(w.ctx, previous); err != nil {
+				w.t.Fatalf("db/%s-app: after its rollback alarm the previous user does not log in: %v\n%s", fn, err, w.logs())
+			}
+		},
+		afterSecondRetire: func(w *policyWorld) {
+			if err := u.login(w.ctx, previous); err != nil {
+				w.t.Fatalf("db/%s-app: the retire run after the rollback locked the previous user again (%v): the rollback holds retirement\n%s", fn, err, w.logs())
+			}
+		},
+	}
+}
+
+// emergencyRotate tags the secret dualkey:emergency=true, as an operator
+// does when its credential leaked, and rotates it: createSecret records
+// AWSCURRENT as leaked (dualkey:state-leaked) before the provider makes the
+// new credential.
+func emergencyRotate(w *policyWorld, arn, fn string) {
+	w.t.Helper()
+	w.tag(arn, lifecycle.TagEmergency, "true")
+	w.rotate(arn, fn)
+	if leaked := rotation.LeakedVersions(w.secretTags(arn)); len(leaked) == 0 {
+		w.t.Fatalf("%s: after an emergency rotation no version is recorded in %s\n%s", arn, rotation.TagStateLeaked, w.logs())
+	}
+}
+
+// twilioPolicy: a Standard API key, managed with the account's auth token
+// (an admin secret). It is rotated, then rotated again in an emergency
+// while AWSPREVIOUS's key still exists: createSecret deletes that key and
+// records it (dualkey:state=deleted). The first retire run deletes the
+// leaked key at once (the emergency skips the drain and the confirmation),
+// reading the admin secret.
+func twilioPolicy() policyScenario {
+	var arn, account string
+	var keys []string // SIDs: the first key, after the rotation, after the emergency rotation
+	sid := func(w *policyWorld) string {
+		v, _ := w.value(arn, rotation.StageCurrent)["api_key_sid"].(string)
+		return v
+	}
+	return policyScenario{
+		fn: "twilio",
+		rotate: func(w *policyWorld) {
+			t := w.t
+			acct := w.twilio.CreateAccount("policy twilio")
+			account = acct.Sid
+			key, err := w.twilio.CreateKey(acct.Sid, twiliofake.KindStandard, "orders", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := w.adminSecret("twilio/admin", `{"account_sid":"`+acct.Sid+`","auth_token":"`+acct.AuthToken+`"}`)
+			v, _ := json.Marshal(map[string]string{"account_sid": acct.Sid, "api_key_sid": key.Sid, "api_key_secret": key.Secret, "master_secret_arn": admin})
+			arn = w.create("twilio/key", string(v), w.tags("twilio", w.refreshTag("twilio")...))
+			keys = append(keys, key.Sid)
+			w.rotate(arn, "twilio")
+			keys = append(keys, sid(w))
+			emergencyRotate(w, arn, "twilio")
+			keys = append(keys, sid(w))
+			w.checkRefreshed(arn, "twilio", 2)
+			if live := twilioKeySids(t, w.twilio, account); live[keys[0]] || !live[keys[1]] || !live[keys[2]] {
+				t.Fatalf("twilio/key: after the emergency rotation the keys %v are %v, want the first deleted, the others live\n%s", keys, live, w.logs())
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			if live := twilioKeySids(w.t, w.twilio, account); live[keys[1]] || !live[keys[2]] {
+				w.t.Fatalf("twilio/key: after the retire run the keys %v are %v, want the leaked one deleted, the current one live\n%s", keys[1:], live, w.logs())
+			}
+		},
+	}
+}
+
+// twiliotokenPolicy: an account's auth token, its tokens managed with a
+// Main API key (an admin secret). The rotation makes the secondary token
+// AWSCURRENT; an emergency rotation then promotes it (the older primary
+// dies, recorded as deleted) and makes a new secondary. The first retire
+// run promotes that one (the leaked token dies), reading the admin secret.
+func twiliotokenPolicy() policyScenario {
+	var arn, account string
+	var tokens []string
+	token := func(w *policyWorld) string {
+		v, _ := w.value(arn, rotation.StageCurrent)["auth_token"].(string)
+		return v
+	}
+	return policyScenario{
+		fn: "twiliotoken",
+		rotate: func(w *policyWorld) {
+			t := w.t
+			acct := w.twilio.CreateAccount("policy twiliotoken")
+			account = acct.Sid
+			main, err := w.twilio.CreateMainKey(acct.Sid, "dualkey admin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin := w.adminSecret("twilio/token-admin", `{"account_sid":"`+acct.Sid+`","api_key_sid":"`+main.Sid+`","api_key_secret":"`+main.Secret+`"}`)
+			v, _ := json.Marshal(map[string]string{"account_sid": acct.Sid, "auth_token": acct.AuthToken, "master_secret_arn": admin})
+			arn = w.create("twilio/token", string(v), w.tags("twiliotoken", w.refreshTag("twiliotoken")...))
+			tokens = append(tokens, acct.AuthToken)
+			w.rotate(arn, "twiliotoken")
+			tokens = append(tokens, token(w))
+			emergencyRotate(w, arn, "twiliotoken")
+			tokens = append(tokens, token(w))
+			w.checkRefreshed(arn, "twiliotoken", 2)
+			if p, s, err := w.twilio.Tokens(account); err != nil || p != tokens[1] || s != tokens[2] {
+				t.Fatalf("twilio/token: after the emergency rotation the primary is the first rotation's token %v and the secondary the emergency's %v (%v); want both\n%s",
+					p == tokens[1], s == tokens[2], err, w.logs())
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			if p, s, err := w.twilio.Tokens(account); err != nil || p != tokens[2] || s != "" {
+				w.t.Fatalf("twilio/token: after the retire run the emergency's token is primary: %v, a secondary is left: %v (%v); want it promoted\n%s",
+					p == tokens[2], s != "", err, w.logs())
+			}
+		},
+	}
+}
+
+// sendgridPolicy: a SendGrid key, managed with an admin key (an admin
+// secret) that holds the key's scopes. It is rotated, then rotated again in
+// an emergency while AWSPREVIOUS's key still exists: createSecret deletes
+// that key and records it. The first retire run deletes the leaked key at
+// once, reading the admin secret.
+func sendgridPolicy() policyScenario {
+	const user = "policy"
+	var arn string
+	var keys []string
+	id := func(w *policyWorld) string {
+		k, _ := w.value(arn, rotation.StageCurrent)["api_key"].(string)
+		if parts := strings.Split(k, "."); len(parts) == 3 {
+			return parts[1]
+		}
+		return ""
+	}
+	return policyScenario{
+		fn: "sendgrid",
+		rotate: func(w *policyWorld) {
+			t := w.t
+			if err := w.sendgrid.AddUser(sendgridfake.User{Username: user, AutoScopes: []string{"2fa_required"}}); err != nil {
+				t.Fatal(err)
+			}
+			admin, err := w.sendgrid.CreateKey(user, "dualkey admin", []string{"api_keys.create", "api_keys.read", "api_keys.delete", "mail.send"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			key, err := w.sendgrid.CreateKey(user, "orders", []string{"mail.send"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			adminARN := w.adminSecret("sendgrid/admin", `{"api_key":"`+admin.Secret+`"}`)
+			v, _ := json.Marshal(map[string]string{"api_key": key.Secret, "master_secret_arn": adminARN})
+			arn = w.create("sendgrid/key", string(v), w.tags("sendgrid", w.refreshTag("sendgrid")...))
+			keys = append(keys, key.ID)
+			w.rotate(arn, "sendgrid")
+			keys = append(keys, id(w))
+			emergencyRotate(w, arn, "sendgrid")
+			keys = append(keys, id(w))
+			w.checkRefreshed(arn, "sendgrid", 2)
+			if live := sendgridKeyIDs(t, w.sendgrid, user); live[keys[0]] || !live[keys[1]] || !live[keys[2]] {
+				t.Fatalf("sendgrid/key: after the emergency rotation the keys %v are %v, want the first deleted, the others live\n%s", keys, live, w.logs())
+			}
+		},
+		afterRetire: func(w *policyWorld) {
+			if live := sendgridKeyIDs(w.t, w.sendgrid, user); live[keys[1]] || !live[keys[2]] {
+				w.t.Fatalf("sendgrid/key: after the retire run the keys %v are %v, want the leaked one deleted, the current one live\n%s", keys[1:], live, w.logs())
 			}
 		},
 	}

@@ -31,7 +31,10 @@ import (
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/ecsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
+	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/emulator/stripefake"
+	"github.com/dualkey/dualkey/emulator/twiliofake"
+	"github.com/dualkey/dualkey/internal/dbtest"
 	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/notify"
@@ -66,6 +69,16 @@ const policyStack = "dualkey"
 // lifecycleFunctions are the template's functions that serve every
 // provider; the test drives them itself, between the scenarios' phases.
 var lifecycleFunctions = []string{"retire", "rollback"}
+
+// databaseFunctions are the rotation functions that run in the databases'
+// VPC (DatabaseSubnetIds) and trust DatabaseCABundle.
+var databaseFunctions = []string{"postgres", "mysql"}
+
+// retireLimited is the second process of the retire function's bootstrap
+// (the same role), whose sweeps stop after one secret
+// (DUALKEY_SWEEP_MAX_WORK=1): it saves the sweep cursor, which the next
+// full run resumes from and clears.
+const retireLimited = "retire-limited"
 
 // grantedActions reads template.yaml and returns, per AWS::Serverless::Function
 // logical id, the actions its role's inline policies allow (statements under
@@ -287,6 +300,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	phase("after the rollback alarms", func(s policyScenario) func(*policyWorld) { return s.afterAlarms })
 	w.retire()
 	phase("after the second retire run", func(s policyScenario) func(*policyWorld) { return s.afterSecondRetire })
+	w.sweepCursor()
 
 	w.checkTagsUntouched()
 	if t.Failed() {
@@ -296,6 +310,9 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 	// Action by action.
 	calls := w.emu.Calls()
 	for id, dir := range folders {
+		if len(calls[w.keyOf[dir]]) == 0 {
+			t.Fatalf("%s: the emulator counted no call signed with its key %s", id, w.keyOf[dir])
+		}
 		used := map[string]bool{}
 		for action := range calls[w.keyOf[dir]] {
 			used[action] = true
@@ -328,6 +345,7 @@ func TestTemplateGrantsExactlyTheCallsEachFunctionMakes(t *testing.T) {
 		"AWS::Partition": {"aws"}, "AWS::Region": {awsemu.DefaultRegion}, "AWS::AccountId": {awsemu.DefaultAccountID},
 		"AWS::StackName": {policyStack}, "IAMUserPath": {"/"}, "AdminSecretArns": w.adminSecrets,
 		"EventBusName": {"default"}, "RefreshServiceArns": {"arn:aws:ecs:" + awsemu.DefaultRegion + ":" + awsemu.DefaultAccountID + ":service/" + policyCluster + "/*"},
+		"RetireCursorSecret": {w.cursorARN},
 	}
 	recorded := w.rec.byKey()
 	for id, dir := range folders {
@@ -409,8 +427,9 @@ func keys(m map[string]int) []string {
 
 // policyWorld is what the scenarios share: the full emulator with a
 // recording proxy in front of it, each function's bootstrap under the RIE
-// signing with its own IAM key, the vendors (the Stripe fake, a staged
-// vendor) and the test's own clients, which act as the operator.
+// signing with its own IAM key, the vendors (the Stripe, Twilio and
+// SendGrid fakes, a staged vendor), real PostgreSQL and MariaDB servers
+// on loopback, and the test's own clients, which act as the operator.
 type policyWorld struct {
 	t   *testing.T
 	ctx context.Context
@@ -419,9 +438,18 @@ type policyWorld struct {
 	iam *iam.Client
 	rec *smRecorder
 
-	stripe    *stripefake.Server
-	stripeURL string
-	vendor    *stagedVendor
+	stripe      *stripefake.Server
+	stripeURL   string
+	vendor      *stagedVendor
+	twilio      *twiliofake.Server
+	twilioURL   string
+	sendgrid    *sendgridfake.Server
+	sendgridURL string
+	pg, maria   *dbtest.Server
+
+	// cursorARN is the retire sweep's cursor secret (the template's
+	// RetireCursorSecret).
+	cursorARN string
 
 	procs map[string]*lambdarie.Process // by folder
 	keyOf map[string]string             // folder -> access key id
@@ -441,6 +469,9 @@ func newPolicyWorld(t *testing.T) *policyWorld {
 		held: map[string]bool{}, initialTags: map[string]map[string]string{}, facts: map[string]secretFacts{}, rec: &smRecorder{}}
 	w.stripe, w.stripeURL = startStripeFake(t)
 	w.vendor = newStagedVendor(t)
+	w.twilio, w.twilioURL = startTwilioFake(t)
+	w.sendgrid, w.sendgridURL = startSendGridFake(t)
+	w.pg, w.maria = dbtest.SharedPostgres(t), dbtest.SharedMariaDB(t)
 	// Secrets Manager invokes a secret's rotation function: the RIE of the
 	// folder its name ends in (dualkey-<folder>), unless the test holds
 	// the secret to deliver the steps itself.
@@ -477,11 +508,19 @@ func newPolicyWorld(t *testing.T) *policyWorld {
 	proxy := httptest.NewServer(w.rec.handler(target))
 	t.Cleanup(proxy.Close)
 	w.rec.url = proxy.URL
+	// The template's RetireCursorSecret: no value, not dualkey:managed.
+	out, err := w.sm.CreateSecret(w.ctx, &secretsmanager.CreateSecretInput{Name: aws.String(policyStack + "/retire-cursor"),
+		Description: aws.String("dualkey retire sweep cursor (tag " + lifecycle.TagSweepCursor + "); holds no credential")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cursorARN = aws.ToString(out.ARN)
 	return w
 }
 
 // start builds every function and runs it under the RIE with its own IAM
-// user's key, all pointed at the recording proxy.
+// user's key, all pointed at the recording proxy and the vendors' fakes;
+// retire also as retireLimited, with the same key.
 func (w *policyWorld) start(fns []string) {
 	t := w.t
 	rie, err := lambdarie.FindRIE()
@@ -502,11 +541,7 @@ func (w *policyWorld) start(fns []string) {
 			t.Fatal(err)
 		}
 		w.keyOf[fn] = aws.ToString(k.AccessKey.AccessKeyId)
-		port, err := lambdarie.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := lambdarie.Start(w.ctx, rie, filepath.Join(dir, fn), port, []string{
+		env := []string{
 			"AWS_ENDPOINT_URL=" + w.rec.url,
 			"AWS_ACCESS_KEY_ID=" + w.keyOf[fn],
 			"AWS_SECRET_ACCESS_KEY=" + aws.ToString(k.AccessKey.SecretAccessKey),
@@ -514,12 +549,33 @@ func (w *policyWorld) start(fns []string) {
 			"DUALKEY_ROLLBACK_ALARM_PREFIX=dualkey-rollback-",
 			"DUALKEY_IAM_PROPAGATION_BUDGET=10s",
 			"DUALKEY_STRIPE_API_URL=" + w.stripeURL,
-		})
-		if err != nil {
-			t.Fatal(err)
+			"DUALKEY_TWILIO_API_URL=" + w.twilioURL,
+			"DUALKEY_TWILIO_IAM_URL=" + w.twilioURL,
+			"DUALKEY_TWILIO_ACCOUNTS_URL=" + w.twilioURL,
+			"DUALKEY_SENDGRID_API_URL=" + w.sendgridURL,
+			"DUALKEY_DB_CA_BUNDLE=" + w.pg.CAFile, // one CA signs every dbtest server
 		}
-		t.Cleanup(func() { _ = p.Close() })
-		w.procs[fn] = p
+		names := []string{fn}
+		if fn == "retire" {
+			env = append(env, "DUALKEY_SWEEP_CURSOR_SECRET="+w.cursorARN)
+			names = append(names, retireLimited)
+		}
+		for _, name := range names {
+			env := env
+			if name == retireLimited {
+				env = append(slices.Clone(env), "DUALKEY_SWEEP_MAX_WORK=1")
+			}
+			port, err := lambdarie.FreePort()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := lambdarie.Start(w.ctx, rie, filepath.Join(dir, fn), port, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			w.procs[name] = p
+		}
 	}
 }
 
@@ -559,6 +615,18 @@ func (w *policyWorld) create(name, value string, tg []types.Tag) string {
 		w.initialTags[arn][aws.ToString(tag.Key)] = aws.ToString(tag.Value)
 	}
 	return arn
+}
+
+// tag sets a tag on a secret as the operator does (and remembers it, as
+// create does).
+func (w *policyWorld) tag(arn, key, value string) {
+	w.t.Helper()
+	if _, err := w.sm.TagResource(w.ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn),
+		Tags: []types.Tag{{Key: aws.String(key), Value: aws.String(value)}}}); err != nil {
+		w.t.Fatal(err)
+	}
+	w.initialTags[arn][key] = value
+	delete(w.facts, arn)
 }
 
 // adminSecret makes an untagged secret holding an admin credential that
@@ -652,6 +720,48 @@ func (w *policyWorld) retire() {
 	w.invoke("retire", ev)
 }
 
+// sweepCursor makes a retire sweep stop early and the next one resume: the
+// limited process retires one secret and saves the cursor (the first
+// secret with work it did not reach) on the cursor secret, then a full run
+// resumes there and clears it. The sweep reads the cursor at every run.
+func (w *policyWorld) sweepCursor() {
+	w.t.Helper()
+	ev, err := os.ReadFile("events/retire-schedule.json")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cursor := func() (string, bool) {
+		d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.cursorARN)})
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		for _, tag := range d.Tags {
+			if aws.ToString(tag.Key) == lifecycle.TagSweepCursor {
+				return aws.ToString(tag.Value), true
+			}
+		}
+		return "", false
+	}
+	if c, ok := cursor(); ok {
+		w.t.Fatalf("before the limited sweep the cursor is %q: the full runs should leave none", c)
+	}
+	// Two secrets with work (an old key past its drain), whatever the
+	// scenarios left.
+	for _, name := range []string{"sweep/a", "sweep/b"} {
+		arn := w.create(name, `{"api_key":"policy-test-sweep-key-0123456789abcdefgh"}`, w.tags("servicekey"))
+		w.rotate(arn, "servicekey")
+	}
+	w.invoke(retireLimited, ev)
+	c, ok := cursor()
+	if !ok || c == "" || !strings.Contains(w.procs[retireLimited].Logs(), "DUALKEY_SWEEP_MAX_WORK=1") {
+		w.t.Fatalf("a sweep limited to one secret saved no cursor (%q, %v) or did not say why it stopped\n%s", c, ok, w.logs())
+	}
+	w.invoke("retire", ev)
+	if c, ok := cursor(); ok {
+		w.t.Fatalf("the full run resumed at the cursor but left it at %q\n%s", c, w.logs())
+	}
+}
+
 // alarm sends the rollback function the event of alarm name entering ALARM.
 func (w *policyWorld) alarm(name string) {
 	w.t.Helper()
@@ -667,6 +777,20 @@ func (w *policyWorld) alarm(name string) {
 		},
 	})
 	w.invoke("rollback", ev)
+}
+
+// secretTags returns the secret's tags.
+func (w *policyWorld) secretTags(arn string) map[string]string {
+	w.t.Helper()
+	d, err := w.sm.DescribeSecret(w.ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, tag := range d.Tags {
+		out[aws.ToString(tag.Key)] = aws.ToString(tag.Value)
+	}
+	return out
 }
 
 // stages returns the secret's version-to-stages map.
@@ -709,7 +833,8 @@ func (w *policyWorld) metricEmitted(fn, metric, name string) bool {
 }
 
 // checkTagsUntouched: the template lets the functions write only
-// dualkey:state* tags (aws:TagKeys): every other tag is as the test set it.
+// dualkey:state* tags (aws:TagKeys) and retire remove dualkey:emergency:
+// every other tag is as the test set it.
 func (w *policyWorld) checkTagsUntouched() {
 	t := w.t
 	for arn, want := range w.initialTags {
@@ -726,6 +851,9 @@ func (w *policyWorld) checkTagsUntouched() {
 			}
 		}
 		for k, v := range want {
+			if _, kept := got[k]; !kept && k == lifecycle.TagEmergency {
+				continue // retire clears it once the leaked credential is switched off (the template allows it)
+			}
 			if got[k] != v {
 				t.Errorf("%s: tag %s is %q, want %q as the test set it (the template lets the functions change only %s* tags)", arn, k, got[k], v, rotation.StateTagPrefix)
 			}
@@ -1020,6 +1148,8 @@ func (p *iamStatement) allows(c smCall, f secretFacts) (bool, error) {
 				match = glob
 			case "ForAllValues:StringLike":
 				match, forAll = glob, true
+			case "ForAllValues:StringEquals":
+				match, forAll = func(a, b string) bool { return a == b }, true
 			default:
 				return false, fmt.Errorf("this test cannot evaluate condition operator %s: teach iamStatement.allows", op)
 			}
@@ -1045,9 +1175,11 @@ func (p *iamStatement) allows(c smCall, f secretFacts) (bool, error) {
 // dualkey:managed, and a rotation function's also its provider tag and
 // itself as the secret's rotation function; tag writes are limited to
 // dualkey:state* (retire may also remove dualkey:emergency); IAM key
-// actions need the user tag dualkey:managed=true. The one exception is
+// actions need the user tag dualkey:managed=true. The exceptions are
 // ReadAdminSecrets: GetSecretValue alone, on exactly the secrets the
-// AdminSecretArns parameter lists, present only when it lists any.
+// AdminSecretArns parameter lists, present only when it lists any; and the
+// retire function's sweep cursor (RetireCursorSecret): DescribeSecret and
+// its one tag.
 func TestTemplatePolicyConditions(t *testing.T) {
 	sts, names := roleStatements(t)
 	for id, list := range sts {
@@ -1069,6 +1201,25 @@ func TestTemplatePolicyConditions(t *testing.T) {
 			if res := mapGet(st.node, "Resource"); res != nil && res.Tag == "!Ref" && res.Value == "AdminSecretArns" {
 				if !slices.Equal(actions, []string{"secretsmanager:GetSecretValue"}) || st.condition != "HasAdminSecretArns" || sid != "ReadAdminSecrets" {
 					t.Errorf("%s %s: a statement on AdminSecretArns must be ReadAdminSecrets, grant secretsmanager:GetSecretValue alone and sit under !If HasAdminSecretArns (the default is empty); got %v under %q", id, sid, actions, st.condition)
+				}
+				continue
+			}
+			if res := mapGet(st.node, "Resource"); res != nil && res.Tag == "!Ref" && res.Value == "RetireCursorSecret" {
+				// The retire sweep's cursor: a secret of its own, not
+				// dualkey:managed, whose one tag the sweep reads and writes.
+				keys := seqItems(mapGet(mapGet(cond, "ForAllValues:StringEquals"), "aws:TagKeys"))
+				ok := id == "RetireFunction" && st.condition == "" && len(actions) > 0
+				for _, a := range actions {
+					switch a {
+					case "secretsmanager:DescribeSecret":
+					case "secretsmanager:TagResource", "secretsmanager:UntagResource":
+						ok = ok && len(keys) == 1 && keys[0].Value == lifecycle.TagSweepCursor
+					default:
+						ok = false
+					}
+				}
+				if !ok {
+					t.Errorf("%s %s: RetireCursorSecret may be granted only to the retire function, unconditionally: secretsmanager:DescribeSecret, and TagResource/UntagResource with ForAllValues:StringEquals aws:TagKeys [%s]; got %v", id, sid, lifecycle.TagSweepCursor, actions)
 				}
 				continue
 			}

@@ -103,6 +103,7 @@ var exclusiveModules = map[string][]string{
 	"stripe":        {"github.com/stripe/stripe-go/v76"},
 	"stripewebhook": {"github.com/stripe/stripe-go/v76"},
 	"twilio":        {"github.com/twilio/twilio-go"},
+	"twiliotoken":   {"github.com/twilio/twilio-go"},
 	"postgres":      {"github.com/jackc/pgx/v5"},
 	"mysql":         {"github.com/go-sql-driver/mysql"},
 }
@@ -110,11 +111,23 @@ var exclusiveModules = map[string][]string{
 // maxBootstrap is the size limit of a rotation function's stripped bootstrap.
 const maxBootstrap = 12 << 20
 
+// largerBootstrap are the functions allowed more than maxBootstrap, and why.
+var largerBootstrap = map[string]struct {
+	limit int64
+	why   string
+}{
+	// pgx v5 links its own type system, the pgconn wire protocol and
+	// crypto/x509 for verify-full: 13.9 MB on linux/arm64 (as deployed),
+	// 14.7 MB on linux/amd64. It loads in the same cold start budget
+	// (docs/benchmarks.md); database rotation has no size anchor.
+	"postgres": {16 << 20, "pgx v5 (PostgreSQL wire protocol and types)"},
+}
+
 // TestRotationFunctionsLinkOnlyTheirProvider builds every rotation function
 // as deployed and checks with `go version -m` that it links no other
 // provider's SDK, with `go list -deps` that it imports no other provider
 // package (and neither the registry nor the lifecycle), and that it stays
-// under 12 MB stripped.
+// under 12 MB stripped (largerBootstrap names the exceptions).
 func TestRotationFunctionsLinkOnlyTheirProvider(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every function")
@@ -148,8 +161,12 @@ func TestRotationFunctionsLinkOnlyTheirProvider(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("functions/%s bootstrap: %.1f MB", name, float64(fi.Size())/(1<<20))
-			if fi.Size() > maxBootstrap {
-				t.Errorf("functions/%s bootstrap is %d bytes, more than 12 MB", name, fi.Size())
+			limit, why := int64(maxBootstrap), ""
+			if l, ok := largerBootstrap[name]; ok {
+				limit, why = l.limit, " (allowed for "+l.why+")"
+			}
+			if fi.Size() > limit {
+				t.Errorf("functions/%s bootstrap is %d bytes, more than %d MB%s", name, fi.Size(), limit>>20, why)
 			}
 			mods, err := exec.Command("go", "version", "-m", bin).Output()
 			if err != nil {

@@ -83,13 +83,17 @@ func TestTemplateLint(t *testing.T) {
 }
 
 // parameterSets are the deployments the template must support: the
-// defaults, VPC and a customer-managed KMS key for each function family,
-// tracing, an e-mail subscription and rollback alarms by name only.
+// defaults, VPC and a customer-managed KMS key for each function family
+// (rotation, database, lifecycle), tracing, an e-mail subscription and
+// rollback alarms by name only.
 var parameterSets = map[string]map[string]any{
 	"defaults": {},
 	"vpc-kms-tracing": {
 		"RotationSubnetIds":         []string{"subnet-0123456789abcdef0", "subnet-0123456789abcdef1"},
 		"RotationSecurityGroupIds":  []string{"sg-0123456789abcdef0"},
+		"DatabaseSubnetIds":         []string{"subnet-0123456789abcdef3", "subnet-0123456789abcdef4"},
+		"DatabaseSecurityGroupIds":  []string{"sg-0123456789abcdef3"},
+		"DatabaseCABundle":          "db-ca-bundle.pem",
 		"LifecycleSubnetIds":        []string{"subnet-0123456789abcdef2"},
 		"LifecycleSecurityGroupIds": []string{"sg-0123456789abcdef1", "sg-0123456789abcdef2"},
 		"SecretsKmsKeyArn":          "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -106,13 +110,16 @@ var parameterSets = map[string]map[string]any{
 		"LifecycleSecurityGroupIds": []string{"sg-0123456789abcdef1"},
 		"PublishEvents":             "false",
 		"EventBusName":              "payments-bus",
+		"StageLead":                 "72h",
 	},
 	"kms-only-email-named-alarms": {
-		"SecretsKmsKeyArn":    "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
-		"AlertEmail":          "oncall@example.com",
-		"RollbackAlarmPrefix": "",
-		"RollbackAlarmNames":  []string{"api-5xx", "payments-401"},
-		"IAMUserPath":         "/rotated/",
+		"SecretsKmsKeyArn":         "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+		"AlertEmail":               "oncall@example.com",
+		"RollbackAlarmPrefix":      "",
+		"RollbackAlarmNames":       []string{"api-5xx", "payments-401"},
+		"IAMUserPath":              "/rotated/",
+		"DatabaseSubnetIds":        []string{"subnet-0123456789abcdef3"},
+		"DatabaseSecurityGroupIds": []string{"sg-0123456789abcdef3"},
 	},
 }
 
@@ -226,7 +233,8 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 	t.Helper()
 	res := tpl["Resources"].(map[string]any)
 	// Each function's family: retire and rollback are the lifecycle
-	// family, every other function a rotation function.
+	// family, the database functions (databaseFunctions) run in the
+	// databases' VPC, every other function is a rotation function.
 	families := map[string]string{}
 	for id, r := range res {
 		r := r.(map[string]any)
@@ -235,9 +243,11 @@ func checkTransformed(t *testing.T, tpl map[string]any) {
 		}
 		name := jsonOf(r["Properties"].(map[string]any)["FunctionName"])
 		families[id] = "RotationInVpc"
-		for _, fn := range lifecycleFunctions {
-			if name == `{"Fn::Sub":"${AWS::StackName}-`+fn+`"}` {
-				families[id] = "LifecycleInVpc"
+		for fns, family := range map[*[]string]string{&lifecycleFunctions: "LifecycleInVpc", &databaseFunctions: "DatabaseInVpc"} {
+			for _, fn := range *fns {
+				if name == `{"Fn::Sub":"${AWS::StackName}-`+fn+`"}` {
+					families[id] = family
+				}
 			}
 		}
 	}
@@ -401,7 +411,7 @@ func TestEnvJSONOverridesOnlyDeclaredVariables(t *testing.T) {
 // dashboard shows (it shows these too).
 var alertMetrics = []string{
 	"RotationFailed", "OldCredentialInUse", "OldCredentialStillValid", "RotationOverdue", "RotationIncomplete",
-	"RetireFailed", "RollbackPerformed", "SweepBacklog", "RefreshFailed", "EventPublishFailed",
+	"RetireFailed", "RollbackPerformed", "SweepBacklog", "RefreshFailed", "EventPublishFailed", "KeyNotStaged",
 }
 
 // TestAlarmsAndDashboardUseEmittedMetrics: the dashboard body is valid JSON

@@ -20,14 +20,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	stripego "github.com/stripe/stripe-go/v76"
 
+	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/emulator/stripefake"
+	"github.com/dualkey/dualkey/emulator/twiliofake"
+	"github.com/dualkey/dualkey/internal/dbtest"
+	"github.com/dualkey/dualkey/shared/providers/mysql"
+	"github.com/dualkey/dualkey/shared/providers/postgres"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
 
 // The vendors the root tests rotate credentials at: dualkey's stateful
-// Stripe fake (emulator/stripefake) and, for the staged provider, a vendor
-// API whose keys are rolled in its dashboard only. Both listen on loopback
-// and enforce their keys as the real APIs do.
+// Stripe, Twilio and SendGrid fakes (emulator/stripefake, twiliofake,
+// sendgridfake), a vendor API whose keys are rolled in its dashboard only
+// (the staged provider), and real PostgreSQL and MariaDB servers
+// (internal/dbtest, shared by the package's tests). All listen on loopback
+// and enforce their credentials as the real ones do.
+
+// TestMain stops the database servers the package's tests shared.
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // startStripeFake starts the Stripe fake on loopback; it stops with the test.
 func startStripeFake(t *testing.T) (*stripefake.Server, string) {
@@ -39,6 +49,144 @@ func startStripeFake(t *testing.T) (*stripefake.Server, string) {
 	}
 	t.Cleanup(func() { _ = fake.Close() })
 	return fake, url
+}
+
+// startTwilioFake starts the Twilio fake on loopback (every Twilio host:
+// DUALKEY_TWILIO_API_URL, _IAM_URL and _ACCOUNTS_URL); it stops with the test.
+func startTwilioFake(t *testing.T) (*twiliofake.Server, string) {
+	t.Helper()
+	fake := twiliofake.New(twiliofake.Config{})
+	url, err := fake.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return fake, url
+}
+
+// startSendGridFake starts the SendGrid fake on loopback
+// (DUALKEY_SENDGRID_API_URL); it stops with the test.
+func startSendGridFake(t *testing.T) (*sendgridfake.Server, string) {
+	t.Helper()
+	fake := sendgridfake.New(sendgridfake.Config{})
+	url, err := fake.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return fake, url
+}
+
+// twilioKeySids returns the SIDs of the account's API keys at the fake.
+func twilioKeySids(t *testing.T, fake *twiliofake.Server, account string) map[string]bool {
+	t.Helper()
+	keys, err := fake.Keys(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k.Sid] = true
+	}
+	return out
+}
+
+// sendgridKeyIDs returns the ids of the user's API keys at the fake.
+func sendgridKeyIDs(t *testing.T, fake *sendgridfake.Server, user string) map[string]bool {
+	t.Helper()
+	keys, err := fake.Keys(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, k := range keys {
+		out[k.ID] = true
+	}
+	return out
+}
+
+// dbUsers is a database with an application user whose secret dualkey
+// rotates and an RDS-like master user (PostgreSQL: CREATEROLE and
+// pg_monitor for the usage evidence; MariaDB: RDS's master privileges),
+// made as the server's admin.
+type dbUsers struct {
+	srv              *dbtest.Server
+	engine, db       string
+	app, appPW       string
+	master, masterPW string
+}
+
+// newDBUsers makes a database and its users on srv; names are unique.
+func newDBUsers(t *testing.T, srv *dbtest.Server) *dbUsers {
+	t.Helper()
+	u := &dbUsers{srv: srv, engine: srv.Engine, db: dbtest.UniqueName("policy"), app: dbtest.UniqueName("app"), appPW: randomHex(t),
+		master: dbtest.UniqueName("m"), masterPW: randomHex(t)}
+	if srv.Engine == dbtest.EnginePostgres {
+		srv.MustExec(t, "", "CREATE DATABASE "+u.db)
+		srv.MustExec(t, u.db,
+			"CREATE ROLE "+u.master+" LOGIN CREATEROLE PASSWORD '"+u.masterPW+"'",
+			"GRANT pg_monitor TO "+u.master,
+			"CREATE ROLE "+u.app+" LOGIN PASSWORD '"+u.appPW+"'",
+			"GRANT "+u.app+" TO "+u.master+" WITH ADMIN OPTION", // PostgreSQL 16+: the master manages the role
+		)
+		return u
+	}
+	srv.MustExec(t, "",
+		"CREATE DATABASE "+u.db,
+		"CREATE USER '"+u.master+"'@'%' IDENTIFIED BY '"+u.masterPW+"'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, RELOAD, PROCESS, REFERENCES, INDEX, ALTER, SHOW DATABASES, "+
+			"CREATE TEMPORARY TABLES, LOCK TABLES, EXECUTE, CREATE VIEW, SHOW VIEW, CREATE ROUTINE, ALTER ROUTINE, CREATE USER, EVENT, TRIGGER "+
+			"ON *.* TO '"+u.master+"'@'%' WITH GRANT OPTION", // RDS's master user
+		"CREATE USER '"+u.app+"'@'%' IDENTIFIED BY '"+u.appPW+"'",
+		"GRANT SELECT ON "+u.db+".* TO '"+u.app+"'@'%'",
+	)
+	return u
+}
+
+// value is a secret in AWS's format for user; masterARN "" makes it a
+// single-user secret.
+func (u *dbUsers) value(user, pw, masterARN string) string {
+	engine := "postgres"
+	if u.engine == dbtest.EngineMariaDB {
+		engine = "mariadb"
+	}
+	m := map[string]any{"engine": engine, "host": u.srv.Host, "port": u.srv.Port, "username": user, "password": pw, "dbname": u.db}
+	if masterARN != "" {
+		m["masterarn"] = masterARN
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// login logs in with a secret value, verifying the server's certificate
+// (nil: it worked). Its errors never hold the password.
+func (u *dbUsers) login(ctx context.Context, value string) error {
+	if u.engine == dbtest.EnginePostgres {
+		s, err := postgres.Parse(value)
+		if err != nil {
+			return err
+		}
+		cfg := s.ConnConfig()
+		cfg.RootCAs = u.srv.CA().Pool()
+		return postgres.Login(ctx, cfg)
+	}
+	s, err := mysql.Parse(value)
+	if err != nil {
+		return err
+	}
+	cfg := s.ConnConfig()
+	cfg.RootCAs = u.srv.CA().Pool()
+	return mysql.Login(ctx, cfg)
+}
+
+// randomHex is a random password of 32 hex digits (safe in SQL literals).
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 // createWebhookEndpoint creates a webhook endpoint at the Stripe fake with
