@@ -58,16 +58,18 @@ func PasswordSpec() rotation.PasswordSpec {
 }
 
 // checkPassword refuses passwords dualkey would not set: empty, outside
-// printable ASCII, or holding a quote, a backslash or a backtick. Generated
-// passwords never do; a pending password an operator stored by hand might,
-// and then it is refused rather than escaped.
+// printable ASCII, or holding a quote or a backslash (AWS's functions
+// exclude the same by default, so a pending password AWS's function left is
+// accepted: a backtick is). Generated passwords never do; a pending
+// password an operator stored by hand might, and then it is refused rather
+// than escaped.
 func checkPassword(pw string) error {
 	if pw == "" {
 		return fmt.Errorf("%w: the password is empty", ErrUnsafePassword)
 	}
 	for i := 0; i < len(pw); i++ {
-		if c := pw[i]; c < 0x21 || c > 0x7e || strings.IndexByte("'\"\\`", c) >= 0 {
-			return fmt.Errorf("%w: the password has a character outside GetRandomPassword's alphabet minus ExcludeCharacters (a quote, backslash, backtick, space or non-ASCII character)", ErrUnsafePassword)
+		if c := pw[i]; c < 0x21 || c > 0x7e || strings.IndexByte("'\"\\", c) >= 0 {
+			return fmt.Errorf("%w: the password has a character outside GetRandomPassword's alphabet minus ExcludeCharacters (a quote, backslash, space or non-ASCII character)", ErrUnsafePassword)
 		}
 	}
 	return nil
