@@ -76,6 +76,11 @@ func TestLifecycleAlternatingUsers(t *testing.T) {
 	}
 
 	closePool()
+	// Close returns before the server ends the sessions (this one and
+	// works' own): wait until it lists none, as a consumer's would be.
+	if err := w.u.srv.WaitNoSessions(context.Background(), prev.Username, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	rep = w.retire()
 	if rep.State != lifecycle.StateDeactivated {
 		t.Fatalf("retire after the session closed: state %q, want %q:\n%s", rep.State, lifecycle.StateDeactivated, reasons(rep))
