@@ -434,6 +434,10 @@ func (d *pgDemo) lifecycle(ctx context.Context, res *PostgresResult) error {
 	}
 
 	closePool()
+	// A client's Close returns before the server ends the session.
+	if err := d.srv.WaitNoSessions(ctx, old.Username, 30*time.Second); err != nil {
+		return fmt.Errorf("the legacy pool's sessions did not end: %w", err)
+	}
 	fmt.Fprintln(out, "\nthe pool is restarted and picks up AWSCURRENT; its old sessions are gone")
 	if rep, err = retire("previous user quiet"); err != nil {
 		return err
