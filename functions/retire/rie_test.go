@@ -15,7 +15,7 @@ import (
 	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/internal/demo"
-	"github.com/dualkey/dualkey/internal/lambdarie"
+	"github.com/dualkey/dualkey/internal/lambdarie/rietest"
 	"github.com/dualkey/dualkey/shared/providers/servicekey"
 	"github.com/dualkey/dualkey/shared/rotation"
 )
@@ -28,11 +28,6 @@ import (
 // back.
 func TestRetireAndRollbackBootstraps(t *testing.T) {
 	ctx := context.Background()
-	rie, err := lambdarie.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
 	var eng *rotation.Engine
 	emu, err := awsemu.NewFull(awsemu.Config{Invoker: awsemu.InvokerFunc(func(ctx context.Context, _ string, payload []byte) error { return eng.HandleJSON(ctx, payload) })}, iamemu.Config{})
 	if err != nil {
@@ -80,18 +75,7 @@ func TestRetireAndRollbackBootstraps(t *testing.T) {
 	env := append(awsemu.FunctionEnv(url), "DUALKEY_DRAIN=0s", "DUALKEY_ROLLBACK_ALARM_PREFIX=dualkey-rollback-")
 	invoke := func(fn, eventFile string) {
 		t.Helper()
-		bs, err := lambdarie.Build(ctx, fn, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		port, err := lambdarie.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := lambdarie.Start(ctx, rie, bs, port, env)
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := rietest.StartBare(t, fn, env...)
 		defer p.Close()
 		payload, err := os.ReadFile("../../events/" + eventFile)
 		if err != nil {
