@@ -1,10 +1,13 @@
 // Package testutil holds the small helpers dualkey's tests share: a clock
-// that only moves when told to, a goroutine-safe buffer for log sinks, the
-// rule for a tool a test needs but cannot find, and an error check.
+// that only moves when told to, a goroutine-safe buffer for log sinks, a
+// transport that records what crosses the wire, the rule for a tool a test
+// needs but cannot find, and an error check.
 package testutil
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -55,6 +58,47 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// WireRecorder is an http.RoundTripper that keeps the body of every request
+// it passes on, one a line, so a test can look for a credential in what
+// crossed the wire. It is safe for concurrent use.
+type WireRecorder struct {
+	// Base carries the requests; nil means http.DefaultTransport.
+	Base http.RoundTripper
+
+	mu  sync.Mutex
+	all bytes.Buffer
+}
+
+var _ http.RoundTripper = (*WireRecorder)(nil)
+
+// RoundTrip records req's body and passes req on to Base.
+func (r *WireRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		r.mu.Lock()
+		r.all.Write(b)
+		r.all.WriteByte('\n')
+		r.mu.Unlock()
+	}
+	base := r.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return base.RoundTrip(req)
+}
+
+// String returns every request body recorded so far, one a line.
+func (r *WireRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.all.String()
+}
+
+// Client returns an HTTP client whose requests r records.
+func (r *WireRecorder) Client() *http.Client { return &http.Client{Transport: r} }
 
 // Unavailable is what a test does when a tool it needs is missing: it fails
 // t in CI (the CI environment variable set), where every tool must be

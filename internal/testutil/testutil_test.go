@@ -3,7 +3,11 @@ package testutil
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +110,36 @@ func TestErrorContains(t *testing.T) {
 				t.Fatalf("fatal %q, errors %q", r.fatal, r.errs)
 			}
 		})
+	}
+}
+
+// TestWireRecorder: every request body reaches the server intact and is
+// recorded, one a line; a request without a body records nothing.
+func TestWireRecorder(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, string(b))
+	}))
+	defer srv.Close()
+	rec := &WireRecorder{}
+	c := rec.Client()
+	for _, body := range []string{`{"a":1}`, `{"secret":"s3cr3t"}`} {
+		resp, err := c.Post(srv.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "{\"a\":1}\n{\"secret\":\"s3cr3t\"}\n"; rec.String() != want {
+		t.Fatalf("recorded %q, want %q", rec.String(), want)
+	}
+	if len(got) != 3 || got[0] != `{"a":1}` || got[1] != `{"secret":"s3cr3t"}` || got[2] != "" {
+		t.Fatalf("the server received %q", got)
 	}
 }

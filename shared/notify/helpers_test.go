@@ -1,9 +1,7 @@
 package notify_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -28,7 +26,7 @@ type env struct {
 	eb     *eventbridge.Client
 	ecsc   *ecs.Client
 	clock  *testutil.FakeClock
-	wire   *recorder
+	wire   *testutil.WireRecorder
 }
 
 // start runs the SigV4-verifying AWS emulator with EventBridge and ECS
@@ -50,40 +48,15 @@ func start(t testing.TB) *env {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	rec := &recorder{base: http.DefaultTransport}
+	rec := &testutil.WireRecorder{}
 	cfg := awsemu.ClientConfig(url)
 	cfg.RetryMaxAttempts = 1
-	cfg.HTTPClient = &http.Client{Transport: rec}
+	cfg.HTTPClient = rec.Client()
 	return &env{events: events, ecs: ecsSvc, eb: eventbridge.NewFromConfig(cfg), ecsc: ecs.NewFromConfig(cfg), clock: clock, wire: rec}
 }
 
 // ctx is not t.Context(): see emulator/logsemu's helpers for why.
 func ctx() context.Context { return context.Background() }
-
-type recorder struct {
-	base http.RoundTripper
-	mu   sync.Mutex
-	all  bytes.Buffer
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		b, _ := io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		r.mu.Lock()
-		r.all.Write(b)
-		r.all.WriteByte('\n')
-		r.mu.Unlock()
-	}
-	return r.base.RoundTrip(req)
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.all.String()
-}
 
 // flaky answers the first failures[i] sends of each entry (counted by the
 // entry's detail) with an entry-level error, without sending it, as

@@ -1,9 +1,7 @@
 package usagelogs_test
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -26,7 +24,7 @@ type env struct {
 	cw    *cloudwatchlogs.Client
 	sm    *secretsmanager.Client
 	clock *testutil.FakeClock
-	wire  *recorder
+	wire  *testutil.WireRecorder
 }
 
 // start runs the SigV4-verifying AWS emulator (Secrets Manager built in,
@@ -45,41 +43,15 @@ func start(t testing.TB) *env {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	rec := &recorder{base: http.DefaultTransport}
+	rec := &testutil.WireRecorder{}
 	cfg := awsemu.ClientConfig(url)
 	cfg.RetryMaxAttempts = 1
-	cfg.HTTPClient = &http.Client{Transport: rec}
+	cfg.HTTPClient = rec.Client()
 	return &env{logs: logs, cw: cloudwatchlogs.NewFromConfig(cfg), sm: secretsmanager.NewFromConfig(cfg), clock: clock, wire: rec}
 }
 
 // ctx is not t.Context(): see emulator/logsemu's helpers for why.
 func ctx() context.Context { return context.Background() }
-
-// recorder keeps every request and response body that crosses the wire.
-type recorder struct {
-	base http.RoundTripper
-	mu   sync.Mutex
-	all  bytes.Buffer
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Body != nil {
-		b, _ := io.ReadAll(req.Body)
-		req.Body.Close()
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		r.mu.Lock()
-		r.all.Write(b)
-		r.all.WriteByte('\n')
-		r.mu.Unlock()
-	}
-	return r.base.RoundTrip(req)
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.all.String()
-}
 
 // emptyPages answers the first n FilterLogEvents calls of each search with
 // an empty page and a token, as CloudWatch Logs may when it scans a large
