@@ -187,13 +187,13 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		if err := p.deleteKey(ctx, adm, cur.Subuser, id); err != nil {
 			return nil, fmt.Errorf("delete key %s, left by an earlier attempt of this rotation: %w", id, err)
 		}
-		p.log.Info("deleted the key an earlier attempt of this rotation left; it was never stored", "secret", req.SecretID, "token", req.Token, "api_key_id", id)
+		p.base.Log.Info("deleted the key an earlier attempt of this rotation left; it was never stored", "secret", req.SecretID, "token", req.Token, "api_key_id", id)
 	}
 	if prevDelete != "" {
 		if err := p.deleteKey(ctx, adm, cur.Subuser, prevDelete); err != nil {
 			return nil, fmt.Errorf("emergency rotation: delete the older previous key %s: %w", prevDelete, err)
 		}
-		p.log.Warn("emergency rotation: deleted the older previous key before its retirement finished", "secret", req.SecretID, "api_key_id", prevDelete, "version", prev.ID)
+		p.base.Log.Warn("emergency rotation: deleted the older previous key before its retirement finished", "secret", req.SecretID, "api_key_id", prevDelete, "version", prev.ID)
 	}
 	var nk struct {
 		APIKey   string   `json:"api_key"`
@@ -201,7 +201,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		Scopes   []string `json:"scopes"`
 	}
 	err = p.api.do(ctx, call{op: "create a key for " + whose(cur.Subuser), key: adm.key, admin: adm, obo: cur.Subuser,
-		method: http.MethodPost, path: "/v3/api_keys", body: map[string]any{"name": Marker(req.SecretID, req.Token, p.now()), "scopes": want},
+		method: http.MethodPost, path: "/v3/api_keys", body: map[string]any{"name": Marker(req.SecretID, req.Token, p.base.Now()), "scopes": want},
 		want: []int{http.StatusCreated, http.StatusOK}, replyTo: &nk})
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		}
 		return nil, fmt.Errorf("build the pending value: %w", err)
 	}
-	p.log.Info("created API key", "secret", req.SecretID, "token", req.Token, "api_key_id", nk.APIKeyID, "subuser", cur.Subuser,
+	p.base.Log.Info("created API key", "secret", req.SecretID, "token", req.Token, "api_key_id", nk.APIKeyID, "subuser", cur.Subuser,
 		"scopes", len(want), "current", cur.APIKeyID)
 	return &rotation.CreateResponse{Value: value, Retired: retired}, nil
 }
@@ -230,7 +230,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 // no version references: nil when it is provably a crashed attempt's
 // orphan, the error that stops the rotation otherwise.
 func (p *Provider) unreferenced(ctx context.Context, req *rotation.CreateRequest, id string, created time.Time) error {
-	if age := p.now().Sub(created); age < rotation.OrphanAge {
+	if age := p.base.Now().Sub(created); age < rotation.OrphanAge {
 		retry := created.Add(rotation.OrphanAge).UTC()
 		return fmt.Errorf("%w: another delivery of this step created key %s at %s and may still store it (a delivery stores its key within %s or never); "+
 			"nothing was changed: retry after %s, when the key is either stored or provably an orphan",
@@ -262,13 +262,13 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return fmt.Errorf("discarded value: %w", err)
 	}
 	if !req.Destroy {
-		p.log.Warn("the new key may have been stored after all, and SendGrid cannot disable a key: it is left as it is; "+
+		p.base.Log.Warn("the new key may have been stored after all, and SendGrid cannot disable a key: it is left as it is; "+
 			"if it was not stored, the next createSecret of this version deletes it", "secret", req.SecretID, "token", req.Token, "api_key_id", s.APIKeyID)
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
 		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keyID(v.Value) == s.APIKeyID {
-			p.log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_id", s.APIKeyID, "stage", st)
+			p.base.Log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_id", s.APIKeyID, "stage", st)
 			return nil
 		}
 	}
@@ -279,7 +279,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 	if err := p.deleteKey(ctx, adm, s.Subuser, s.APIKeyID); err != nil {
 		return fmt.Errorf("delete key %s that can never be stored: %w", s.APIKeyID, err)
 	}
-	p.log.Info("deleted the new key that no version can reference", "secret", req.SecretID, "token", req.Token, "api_key_id", s.APIKeyID)
+	p.base.Log.Info("deleted the new key that no version can reference", "secret", req.SecretID, "token", req.Token, "api_key_id", s.APIKeyID)
 	return nil
 }
 

@@ -2,33 +2,22 @@ package sendgrid
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // target decodes the version of a lifecycle request; with refuseLive it
 // refuses the key of a live version (AWSCURRENT, AWSPENDING) or one a live
 // version also names.
 func (p *Provider) target(ctx context.Context, op string, req *rotation.CredentialRequest, refuseLive bool) (*Secret, *admin, error) {
-	if req == nil || req.Version == nil {
-		return nil, nil, errors.New("sendgrid: the request names no version")
-	}
-	s, err := parseRef(req.Version.Value)
+	s, err := vendorkey.Version(req, Name, parseRef)
 	if err != nil {
-		return nil, nil, fmt.Errorf("version %s: %w", req.Version.ID, err)
+		return nil, nil, err
 	}
 	if refuseLive {
-		for _, st := range req.Version.Stages {
-			if st == rotation.StageCurrent || st == rotation.StagePending {
-				return nil, nil, fmt.Errorf("refusing to %s key %s: its version %s is %s", op, s.APIKeyID, req.Version.ID, st)
-			}
-		}
-		for _, st := range []string{rotation.StageCurrent, rotation.StagePending} {
-			if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Version.ID && keyID(v.Value) == s.APIKeyID {
-				return nil, nil, fmt.Errorf("refusing to %s key %s: the %s version %s names it too", op, s.APIKeyID, st, v.ID)
-			}
+		if err := vendorkey.RefuseLive(ctx, req, op, "key", s.APIKeyID, keyID); err != nil {
+			return nil, nil, err
 		}
 	}
 	adm, err := p.admin(ctx, req.Versions)
@@ -49,7 +38,7 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 	if err := p.deleteKey(ctx, adm, k.Subuser, k.APIKeyID); err != nil {
 		return err
 	}
-	p.log.Info("deleted API key", "secret", req.SecretID, "version", req.Version.ID, "api_key_id", k.APIKeyID, "subuser", k.Subuser)
+	p.base.Log.Info("deleted API key", "secret", req.SecretID, "version", req.Version.ID, "api_key_id", k.APIKeyID, "subuser", k.Subuser)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/vendorhttp"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -21,13 +22,7 @@ const (
 	DefaultTimeout           = 20 * time.Second
 	DefaultPropagationBudget = 30 * time.Second
 	// MaxPropagationBudget is Lambda's longest timeout.
-	MaxPropagationBudget = 15 * time.Minute
-)
-
-// Retry schedule of testSecret while SendGrid does not accept a new key yet.
-const (
-	firstBackoff = time.Second
-	maxBackoff   = 8 * time.Second
+	MaxPropagationBudget = vendorkey.MaxPropagationBudget
 )
 
 // Config configures a Provider. The zero value talks to SendGrid.
@@ -54,12 +49,9 @@ type Config struct {
 
 // Provider implements rotation.Provider for SendGrid API keys.
 type Provider struct {
-	api    *api
-	budget time.Duration
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	log    *slog.Logger
-	err    error // a configuration error every call returns
+	api  *api
+	base vendorkey.Base
+	err  error // a configuration error every call returns
 }
 
 var (
@@ -72,22 +64,8 @@ var (
 // New returns a Provider. A bad APIURL makes every call fail with an error
 // saying so.
 func New(cfg Config) *Provider {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.PropagationBudget <= 0 {
-		cfg.PropagationBudget = DefaultPropagationBudget
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = rotation.Sleep
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
+	p := &Provider{base: vendorkey.New(vendorkey.Settings{Name: Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, DefaultTimeout: DefaultTimeout,
+		PropagationBudget: cfg.PropagationBudget, DefaultPropagationBudget: DefaultPropagationBudget, Now: cfg.Now, Sleep: cfg.Sleep, Logger: cfg.Logger})}
 	base := DefaultAPIURL
 	if cfg.APIURL != "" {
 		u, err := vendorhttp.CheckBaseURL("DUALKEY_SENDGRID_API_URL", cfg.APIURL, DefaultAPIURL)
@@ -97,8 +75,9 @@ func New(cfg Config) *Provider {
 			base = u.String()
 		}
 	}
-	p.api = &api{base: base, hc: vendorhttp.Config{Transport: vendorhttp.TransportOf(cfg.HTTPClient), Timeout: cfg.Timeout}.Plain(),
-		limit: vendorhttp.RateLimit{Sleep: cfg.Sleep, Now: cfg.Now, ResetHeader: rateLimitReset}}
+	limit := p.base.HTTP.RateLimit
+	limit.ResetHeader = rateLimitReset
+	p.api = &api{base: base, hc: p.base.HTTP.Plain(), limit: limit}
 	return p
 }
 
@@ -109,17 +88,11 @@ func New(cfg Config) *Provider {
 func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 	cfg := Config{APIURL: env.Get("DUALKEY_SENDGRID_API_URL"), HTTPClient: env.HTTPClient, Logger: env.Log()}
 	var err error
-	if cfg.Timeout, err = vendorhttp.Duration(env.Get, "DUALKEY_SENDGRID_TIMEOUT", time.Second, 5*time.Minute, "30s"); err != nil {
-		return nil, err
-	}
-	if cfg.PropagationBudget, err = vendorhttp.Duration(env.Get, "DUALKEY_SENDGRID_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget, "30s"); err != nil {
+	if cfg.Timeout, cfg.PropagationBudget, err = vendorkey.Durations(env.Get, "DUALKEY_SENDGRID_TIMEOUT", "DUALKEY_SENDGRID_PROPAGATION_BUDGET", "30s"); err != nil {
 		return nil, err
 	}
 	p := New(cfg)
-	if p.err != nil {
-		return nil, p.err
-	}
-	return p, nil
+	return vendorkey.Checked(p, p.err)
 }
 
 var _ rotation.Factory = FromEnv

@@ -62,28 +62,25 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 		return fmt.Errorf("the pending key %s does not have exactly the current key's scopes (more: %s; fewer: %s): dualkey never widens or narrows a key; cancel the rotation with %s",
 			pend.APIKeyID, orNone(extra), orNone(lack), rotation.CancelCommand(req.SecretID))
 	}
-	p.log.Info("the new key has exactly the current key's scopes", "secret", req.SecretID, "api_key_id", pend.APIKeyID, "subuser", pend.Subuser, "scopes", len(got))
+	p.base.Log.Info("the new key has exactly the current key's scopes", "secret", req.SecretID, "api_key_id", pend.APIKeyID, "subuser", pend.Subuser, "scopes", len(got))
 	return nil
 }
 
 // newKeyScopes asks SendGrid for the pending key's scopes with the key
 // itself, retrying while SendGrid answers 401 (a new key propagating).
 func (p *Provider) newKeyScopes(ctx context.Context, k *Secret) ([]string, error) {
-	deadline := p.now().Add(p.budget)
-	backoff := firstBackoff
-	for {
-		got, err := p.scopesOf(ctx, "read the scopes of the pending key "+k.APIKeyID+" with the key itself", k.APIKey, nil)
-		if err == nil || statusOf(err) != http.StatusUnauthorized {
-			return got, err
-		}
-		if p.now().Add(backoff).After(deadline) {
-			return nil, fmt.Errorf("SendGrid refused the pending key %s (401) for %s, the propagation budget: %w", k.APIKeyID, p.budget, err)
-		}
-		if err := p.sleep(ctx, backoff); err != nil {
-			return nil, err
-		}
-		backoff = min(2*backoff, maxBackoff)
+	var got []string
+	err := p.base.Propagate(ctx, func() (bool, error) {
+		var err error
+		got, err = p.scopesOf(ctx, "read the scopes of the pending key "+k.APIKeyID+" with the key itself", k.APIKey, nil)
+		return err != nil && statusOf(err) == http.StatusUnauthorized, err
+	}, func(err error) error {
+		return fmt.Errorf("SendGrid refused the pending key %s (401) for %s, the propagation budget: %w", k.APIKeyID, p.base.Budget, err)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return got, nil
 }
 
 func orNone(s []string) string {

@@ -171,13 +171,13 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		if err := p.deleteKey(s, k.sid); err != nil {
 			return nil, fmt.Errorf("delete key %s, left by an earlier attempt of this rotation: %w", k.sid, err)
 		}
-		p.log.Info("deleted the key an earlier attempt of this rotation left; its secret was never stored", "secret", req.SecretID, "token", req.Token, "api_key_sid", k.sid)
+		p.base.Log.Info("deleted the key an earlier attempt of this rotation left; its secret was never stored", "secret", req.SecretID, "token", req.Token, "api_key_sid", k.sid)
 	}
 	if prevDelete != nil {
 		if err := p.deleteKey(s, prevDelete.sid); err != nil {
 			return nil, fmt.Errorf("emergency rotation: delete the older previous key %s: %w", prevDelete.sid, err)
 		}
-		p.log.Warn("emergency rotation: deleted the older previous key before its retirement finished", "secret", req.SecretID, "api_key_sid", prevDelete.sid, "version", prev.ID)
+		p.base.Log.Warn("emergency rotation: deleted the older previous key before its retirement finished", "secret", req.SecretID, "api_key_sid", prevDelete.sid, "version", prev.ID)
 	}
 	sid, secret, err := p.createKey(s, Marker(req.SecretID, req.Token), ck.Policy)
 	if err != nil {
@@ -194,7 +194,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 	if ck.Policy != nil {
 		kind = "restricted"
 	}
-	p.log.Info("created API key", "secret", req.SecretID, "token", req.Token, "account_sid", cur.AccountSID, "api_key_sid", sid, "kind", kind, "current", cur.APIKeySID)
+	p.base.Log.Info("created API key", "secret", req.SecretID, "token", req.Token, "account_sid", cur.AccountSID, "api_key_sid", sid, "kind", kind, "current", cur.APIKeySID)
 	return &rotation.CreateResponse{Value: value, Retired: retired}, nil
 }
 
@@ -207,7 +207,7 @@ func (p *Provider) unreferenced(ctx context.Context, req *rotation.CreateRequest
 		return fmt.Errorf("key %s carries this rotation's marker but Twilio reported no readable creation date, so dualkey cannot tell whether a concurrent delivery "+
 			"is still storing it; nothing was changed: delete it in the Twilio Console once no rotation runs, then retry", k.sid)
 	}
-	if age := p.now().Sub(k.created); age < rotation.OrphanAge {
+	if age := p.base.Now().Sub(k.created); age < rotation.OrphanAge {
 		retry := k.created.Add(rotation.OrphanAge).UTC()
 		return fmt.Errorf("%w: another delivery of this step created key %s at %s and may still store it (a delivery stores its key within %s or never); "+
 			"nothing was changed: retry after %s, when the key is either stored or provably an orphan",
@@ -276,13 +276,13 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return fmt.Errorf("discarded value: %w", err)
 	}
 	if !req.Destroy {
-		p.log.Warn("the new key may have been stored after all, and Twilio cannot disable a key: it is left as it is; "+
+		p.base.Log.Warn("the new key may have been stored after all, and Twilio cannot disable a key: it is left as it is; "+
 			"if it was not stored, the next createSecret of this version deletes it", "secret", req.SecretID, "token", req.Token, "api_key_sid", s.APIKeySID)
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
 		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keySID(v.Value) == s.APIKeySID {
-			p.log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_sid", s.APIKeySID, "stage", st)
+			p.base.Log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_sid", s.APIKeySID, "stage", st)
 			return nil
 		}
 	}
@@ -293,7 +293,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 	if err := p.deleteKey(p.api.with(ctx, admin), s.APIKeySID); err != nil {
 		return fmt.Errorf("delete key %s that can never be stored: %w", s.APIKeySID, err)
 	}
-	p.log.Info("deleted the new key that no version can reference", "secret", req.SecretID, "token", req.Token, "api_key_sid", s.APIKeySID)
+	p.base.Log.Info("deleted the new key that no version can reference", "secret", req.SecretID, "token", req.Token, "api_key_sid", s.APIKeySID)
 	return nil
 }
 

@@ -2,33 +2,22 @@ package twilio
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // target decodes the version of a lifecycle request; with refuseLive it
 // refuses the key of a live version (AWSCURRENT, AWSPENDING) or one a live
 // version also names.
 func (p *Provider) target(ctx context.Context, op string, req *rotation.CredentialRequest, refuseLive bool) (*Secret, *services, error) {
-	if req == nil || req.Version == nil {
-		return nil, nil, errors.New("twilio: the request names no version")
-	}
-	s, err := parseRef(req.Version.Value)
+	s, err := vendorkey.Version(req, Name, parseRef)
 	if err != nil {
-		return nil, nil, fmt.Errorf("version %s: %w", req.Version.ID, err)
+		return nil, nil, err
 	}
 	if refuseLive {
-		for _, st := range req.Version.Stages {
-			if st == rotation.StageCurrent || st == rotation.StagePending {
-				return nil, nil, fmt.Errorf("refusing to %s key %s: its version %s is %s", op, s.APIKeySID, req.Version.ID, st)
-			}
-		}
-		for _, st := range []string{rotation.StageCurrent, rotation.StagePending} {
-			if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Version.ID && keySID(v.Value) == s.APIKeySID {
-				return nil, nil, fmt.Errorf("refusing to %s key %s: the %s version %s names it too", op, s.APIKeySID, st, v.ID)
-			}
+		if err := vendorkey.RefuseLive(ctx, req, op, "key", s.APIKeySID, keySID); err != nil {
+			return nil, nil, err
 		}
 	}
 	admin, err := p.admin(ctx, req.Versions, s.AccountSID)
@@ -48,7 +37,7 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 	if err := p.deleteKey(s, k.APIKeySID); err != nil {
 		return err
 	}
-	p.log.Info("deleted API key", "secret", req.SecretID, "version", req.Version.ID, "account_sid", k.AccountSID, "api_key_sid", k.APIKeySID)
+	p.base.Log.Info("deleted API key", "secret", req.SecretID, "version", req.Version.ID, "account_sid", k.AccountSID, "api_key_sid", k.APIKeySID)
 	return nil
 }
 

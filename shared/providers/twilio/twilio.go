@@ -10,6 +10,7 @@ import (
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/vendorhttp"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -20,13 +21,7 @@ const (
 	DefaultTimeout           = 20 * time.Second
 	DefaultPropagationBudget = 30 * time.Second
 	// MaxPropagationBudget is Lambda's longest timeout.
-	MaxPropagationBudget = 15 * time.Minute
-)
-
-// Retry schedule of testSecret while Twilio does not accept a new key yet.
-const (
-	firstBackoff = time.Second
-	maxBackoff   = 8 * time.Second
+	MaxPropagationBudget = vendorkey.MaxPropagationBudget
 )
 
 // Endpoints replace Twilio's hosts (tests and the local demo point them at
@@ -61,12 +56,9 @@ type Config struct {
 
 // Provider implements rotation.Provider for Twilio API keys.
 type Provider struct {
-	api    *api
-	budget time.Duration
-	now    func() time.Time
-	sleep  func(ctx context.Context, d time.Duration) error
-	log    *slog.Logger
-	err    error // a configuration error every call returns
+	api  *api
+	base vendorkey.Base
+	err  error // a configuration error every call returns
 }
 
 var (
@@ -79,29 +71,14 @@ var (
 // New returns a Provider. A bad Endpoints value makes every call fail
 // with an error saying so.
 func New(cfg Config) *Provider {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.PropagationBudget <= 0 {
-		cfg.PropagationBudget = DefaultPropagationBudget
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = rotation.Sleep
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	p := &Provider{budget: cfg.PropagationBudget, now: cfg.Now, sleep: cfg.Sleep, log: cfg.Logger.With("provider", Name)}
-	hosts, err := vendorhttp.Hosts(
+	p := &Provider{base: vendorkey.New(vendorkey.Settings{Name: Name, HTTPClient: cfg.HTTPClient, Timeout: cfg.Timeout, DefaultTimeout: DefaultTimeout,
+		PropagationBudget: cfg.PropagationBudget, DefaultPropagationBudget: DefaultPropagationBudget, Now: cfg.Now, Sleep: cfg.Sleep, Logger: cfg.Logger})}
+	hc := p.base.HTTP
+	hc.Hosts, p.err = vendorhttp.Hosts(
 		vendorhttp.Endpoint{Host: "api.twilio.com", Setting: "DUALKEY_TWILIO_API_URL", URL: cfg.Endpoints.API},
 		vendorhttp.Endpoint{Host: "iam.twilio.com", Setting: "DUALKEY_TWILIO_IAM_URL", URL: cfg.Endpoints.IAM},
 	)
-	p.err = err
-	p.api = &api{vendorhttp.Config{Transport: vendorhttp.TransportOf(cfg.HTTPClient), Hosts: hosts, Timeout: cfg.Timeout,
-		RateLimit: vendorhttp.RateLimit{Sleep: cfg.Sleep, Now: cfg.Now}}}
+	p.api = &api{hc}
 	return p
 }
 
@@ -113,17 +90,11 @@ func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
 	cfg := Config{HTTPClient: env.HTTPClient, Logger: env.Log(),
 		Endpoints: Endpoints{API: env.Get("DUALKEY_TWILIO_API_URL"), IAM: env.Get("DUALKEY_TWILIO_IAM_URL")}}
 	var err error
-	if cfg.Timeout, err = vendorhttp.Duration(env.Get, "DUALKEY_TWILIO_TIMEOUT", time.Second, 5*time.Minute, "30s"); err != nil {
-		return nil, err
-	}
-	if cfg.PropagationBudget, err = vendorhttp.Duration(env.Get, "DUALKEY_TWILIO_PROPAGATION_BUDGET", time.Second, MaxPropagationBudget, "30s"); err != nil {
+	if cfg.Timeout, cfg.PropagationBudget, err = vendorkey.Durations(env.Get, "DUALKEY_TWILIO_TIMEOUT", "DUALKEY_TWILIO_PROPAGATION_BUDGET", "30s"); err != nil {
 		return nil, err
 	}
 	p := New(cfg)
-	if p.err != nil {
-		return nil, p.err
-	}
-	return p, nil
+	return vendorkey.Checked(p, p.err)
 }
 
 var _ rotation.Factory = FromEnv

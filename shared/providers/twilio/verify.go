@@ -75,7 +75,7 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 	if err != nil {
 		return err
 	}
-	p.log.Info("the new key works for the account", "secret", req.SecretID, "api_key_sid", pend.APIKeySID, "account_sid", pend.AccountSID, "evidence", how)
+	p.base.Log.Info("the new key works for the account", "secret", req.SecretID, "api_key_sid", pend.APIKeySID, "account_sid", pend.AccountSID, "evidence", how)
 	return nil
 }
 
@@ -84,27 +84,25 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 func (p *Provider) works(ctx context.Context, k *Secret) (string, error) {
 	self := p.api.with(ctx, &credential{user: k.APIKeySID, pass: k.APIKeySecret, account: k.AccountSID, kind: "API key " + k.APIKeySID})
 	size := 1
-	deadline := p.now().Add(p.budget)
-	backoff := firstBackoff
-	for {
+	how := ""
+	err := p.base.Propagate(ctx, func() (bool, error) {
 		_, err := self.api.PageMessage(&api2010.ListMessageParams{PathAccountSid: &k.AccountSID, PageSize: &size}, "", "")
 		switch {
 		case err == nil:
-			return "read a page of the account's messages", nil
+			how = "read a page of the account's messages"
+			return false, nil
 		case twilioclient.IsStatus(err, http.StatusForbidden):
-			return "authenticated (its policy does not allow reading messages: 403)", nil
+			how = "authenticated (its policy does not allow reading messages: 403)"
+			return false, nil
 		case !twilioclient.IsStatus(err, http.StatusUnauthorized):
-			return "", callError("call Twilio with the pending key "+k.APIKeySID, nil, err)
+			return false, callError("call Twilio with the pending key "+k.APIKeySID, nil, err)
 		}
-		if p.now().Add(backoff).After(deadline) {
-			return "", fmt.Errorf("Twilio refused the pending key %s for account %s (401) for %s, the propagation budget: %w",
-				k.APIKeySID, k.AccountSID, p.budget, callError("call Twilio with the pending key", nil, err))
-		}
-		if err := p.sleep(ctx, backoff); err != nil {
-			return "", err
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+		return true, err
+	}, func(err error) error {
+		return fmt.Errorf("Twilio refused the pending key %s for account %s (401) for %s, the propagation budget: %w",
+			k.APIKeySID, k.AccountSID, p.base.Budget, callError("call Twilio with the pending key", nil, err))
+	})
+	return how, err
 }
 
 // describePolicy names a policy for messages without its full text.

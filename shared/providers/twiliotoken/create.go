@@ -105,7 +105,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 	ours := secretTag(req.SecretID)
 	stale := map[string]bool{}
 	for _, l := range all {
-		age := p.now().Sub(l.created)
+		age := p.base.Now().Sub(l.created)
 		switch {
 		case l.secret != ours:
 			return nil, fmt.Errorf("account %s has lock key %s of another dualkey secret (tag %s): two secrets rotate this account's auth token, and Twilio keeps one secondary token; "+
@@ -138,7 +138,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		if _, err := s.accounts.UpdateAuthTokenPromotion(&accountsv1.UpdateAuthTokenPromotionParams{}); err != nil {
 			return nil, callError("emergency rotation: promote AWSCURRENT's secondary auth token", mgr, err)
 		}
-		p.log.Warn("emergency rotation: promoted the secondary auth token at Twilio before its retirement finished; the older primary no longer works",
+		p.base.Log.Warn("emergency rotation: promoted the secondary auth token at Twilio before its retirement finished; the older primary no longer works",
 			"secret", req.SecretID, "primary", TokenFingerprint(cur.AuthToken))
 		if mgr.adminARN == "" {
 			mgr = managerToken(cur.AccountSID, cur.AuthToken)
@@ -149,7 +149,7 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return nil, callError("emergency rotation: delete AWSPREVIOUS's secondary auth token", mgr, err)
 		}
-		p.log.Warn("emergency rotation: deleted AWSPREVIOUS's secondary auth token before its retirement finished", "secret", req.SecretID, "token", TokenFingerprint(prevToken))
+		p.base.Log.Warn("emergency rotation: deleted AWSPREVIOUS's secondary auth token before its retirement finished", "secret", req.SecretID, "token", TokenFingerprint(prevToken))
 	}
 	token, err := p.createSecondary(s, earlierAttempt)
 	if err != nil {
@@ -157,23 +157,23 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 		// hide a new secondary, and the lock proves it to the retry.
 		if refusedByTwilio(err) {
 			if derr := p.deleteKey(s, mine); derr != nil {
-				p.log.Error("could not delete this delivery's lock key", "lock", mine, "error", derr.Error())
+				p.base.Log.Error("could not delete this delivery's lock key", "lock", mine, "error", derr.Error())
 			}
 		}
 		return nil, err
 	}
 	for sid := range stale {
 		if err := p.deleteKey(s, sid); err != nil {
-			p.log.Warn("could not delete a stale lock key; the next rotation deletes it", "lock", sid, "error", err.Error())
+			p.base.Log.Warn("could not delete a stale lock key; the next rotation deletes it", "lock", sid, "error", err.Error())
 			continue
 		}
-		p.log.Info("deleted the lock key of an attempt that did not finish", "secret", req.SecretID, "lock", sid)
+		p.base.Log.Info("deleted the lock key of an attempt that did not finish", "secret", req.SecretID, "lock", sid)
 	}
 	value, err := rotation.MergeSecret(req.Current.Value, map[string]any{FieldAuthToken: token})
 	if err != nil {
 		return nil, fmt.Errorf("build the pending value: %w", err)
 	}
-	p.log.Info("created the secondary auth token", "secret", req.SecretID, "token", req.Token, "account_sid", cur.AccountSID,
+	p.base.Log.Info("created the secondary auth token", "secret", req.SecretID, "token", req.Token, "account_sid", cur.AccountSID,
 		"pending", TokenFingerprint(token), "current", TokenFingerprint(cur.AuthToken), "lock", mine)
 	return &rotation.CreateResponse{Value: value, Retired: retired}, nil
 }
@@ -212,7 +212,7 @@ func (p *Provider) createSecondary(s *services, earlierAttempt bool) (string, er
 		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return "", callError("delete the secondary auth token an earlier attempt of this rotation left", s.cred, err)
 		}
-		p.log.Info("deleted the secondary auth token an earlier attempt of this rotation left; it was never stored", "account_sid", s.cred.account)
+		p.base.Log.Info("deleted the secondary auth token an earlier attempt of this rotation left; it was never stored", "account_sid", s.cred.account)
 	}
 }
 
@@ -229,13 +229,13 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 		return fmt.Errorf("discarded value: %w", err)
 	}
 	if !req.Destroy {
-		p.log.Warn("the secondary auth token may have been stored after all, and Twilio cannot disable it: it is left as it is; "+
+		p.base.Log.Warn("the secondary auth token may have been stored after all, and Twilio cannot disable it: it is left as it is; "+
 			"if it was not stored, the next createSecret of this version replaces it", "secret", req.SecretID, "token", req.Token, "pending", TokenFingerprint(d.AuthToken))
 		return nil
 	}
 	for _, st := range []string{rotation.StagePending, rotation.StageCurrent, rotation.StagePrevious} {
 		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && same(tokenOf(v.Value), d.AuthToken) {
-			p.log.Info("not deleting the token: a stored version holds it", "secret", req.SecretID, "stage", st, "pending", TokenFingerprint(d.AuthToken))
+			p.base.Log.Info("not deleting the token: a stored version holds it", "secret", req.SecretID, "stage", st, "pending", TokenFingerprint(d.AuthToken))
 			return nil
 		}
 	}
@@ -257,7 +257,7 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 			if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 				return callError("delete the secondary auth token that can never be stored", mgr, err)
 			}
-			p.log.Info("deleted the secondary auth token that no version can reference", "secret", req.SecretID, "token", req.Token, "pending", TokenFingerprint(d.AuthToken))
+			p.base.Log.Info("deleted the secondary auth token that no version can reference", "secret", req.SecretID, "token", req.Token, "pending", TokenFingerprint(d.AuthToken))
 		}
 	}
 	return p.dropLocks(s, req.SecretID, req.Token)

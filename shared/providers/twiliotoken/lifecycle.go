@@ -2,13 +2,13 @@ package twiliotoken
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	accountsv1 "github.com/twilio/twilio-go/rest/accounts/v1"
 
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Delete implements rotation.Deleter for the delete-only lifecycle: it ends
@@ -25,12 +25,9 @@ import (
 //
 // It refuses the token of an AWSCURRENT or AWSPENDING version.
 func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) error {
-	if req == nil || req.Version == nil {
-		return errors.New("twiliotoken: the request names no version")
-	}
-	v, err := Parse(req.Version.Value)
+	v, err := vendorkey.Version(req, Name, Parse)
 	if err != nil {
-		return fmt.Errorf("version %s: %w", req.Version.ID, err)
+		return err
 	}
 	fp := TokenFingerprint(v.AuthToken)
 	for _, st := range req.Version.Stages {
@@ -78,7 +75,7 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 		if !same(twilioclient.Deref(got.AuthToken), curToken) {
 			return fmt.Errorf("promoted the secondary auth token, but Twilio reports a primary other than AWSCURRENT's token %s: check the account's tokens now", TokenFingerprint(curToken))
 		}
-		p.log.Warn("promoted the secondary auth token at Twilio: the old primary no longer works, and Twilio signs webhooks with AWSCURRENT's token",
+		p.base.Log.Warn("promoted the secondary auth token at Twilio: the old primary no longer works, and Twilio signs webhooks with AWSCURRENT's token",
 			"secret", req.SecretID, "version", req.Version.ID, "ended", fp, "primary", TokenFingerprint(curToken))
 	default:
 		ok, err := p.works(ctx, v.AccountSID, v.AuthToken)
@@ -86,13 +83,13 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 			return err
 		}
 		if !ok {
-			p.log.Info("the auth token no longer works at Twilio: nothing to end", "secret", req.SecretID, "version", req.Version.ID, "token", fp)
+			p.base.Log.Info("the auth token no longer works at Twilio: nothing to end", "secret", req.SecretID, "version", req.Version.ID, "token", fp)
 			return nil
 		}
 		if err := s.accounts.DeleteSecondaryAuthToken(&accountsv1.DeleteSecondaryAuthTokenParams{}); err != nil && !twilioclient.IsNotFound(err) {
 			return callError("delete the secondary auth token", mgr, err)
 		}
-		p.log.Info("deleted the secondary auth token", "secret", req.SecretID, "version", req.Version.ID, "token", fp)
+		p.base.Log.Info("deleted the secondary auth token", "secret", req.SecretID, "version", req.Version.ID, "token", fp)
 	}
 	return nil
 }
@@ -101,12 +98,9 @@ func (p *Provider) Delete(ctx context.Context, req *rotation.CredentialRequest) 
 // the secondary when a labelled version holds it (Twilio cannot list or
 // read a secondary), and any dualkey lock key of the secret.
 func (p *Provider) Credentials(ctx context.Context, req *rotation.CredentialRequest) ([]rotation.Credential, error) {
-	if req == nil || req.Version == nil {
-		return nil, errors.New("twiliotoken: the request names no version")
-	}
-	v, err := Parse(req.Version.Value)
+	v, err := vendorkey.Version(req, Name, Parse)
 	if err != nil {
-		return nil, fmt.Errorf("version %s: %w", req.Version.ID, err)
+		return nil, err
 	}
 	mgr, primary, err := p.manager(ctx, req.Versions, v.AccountSID, v.AuthToken)
 	if err != nil {

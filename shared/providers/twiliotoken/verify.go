@@ -72,28 +72,19 @@ func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
 		return p.err
 	}
 	c := tokenCred(pend.AccountSID, pend.AuthToken, "the pending auth token "+TokenFingerprint(pend.AuthToken))
-	deadline := p.now().Add(p.budget)
-	backoff := firstBackoff
-	for {
+	return p.base.Propagate(ctx, func() (bool, error) {
 		primary, err := p.primary(ctx, c)
 		if err == nil {
 			if !same(primary, cur.AuthToken) {
-				return fmt.Errorf("Twilio accepts the pending token %s, but the account's primary is not AWSCURRENT's token %s: the tokens were changed outside this rotation; "+
+				return false, fmt.Errorf("Twilio accepts the pending token %s, but the account's primary is not AWSCURRENT's token %s: the tokens were changed outside this rotation; "+
 					"cancel it with %s, store the primary as AWSCURRENT and rotate again", TokenFingerprint(pend.AuthToken), TokenFingerprint(cur.AuthToken), rotation.CancelCommand(req.SecretID))
 			}
-			p.log.Info("Twilio accepts the secondary auth token for the account", "secret", req.SecretID, "account_sid", pend.AccountSID, "pending", TokenFingerprint(pend.AuthToken))
-			return nil
+			p.base.Log.Info("Twilio accepts the secondary auth token for the account", "secret", req.SecretID, "account_sid", pend.AccountSID, "pending", TokenFingerprint(pend.AuthToken))
+			return false, nil
 		}
-		if !isUnauthorized(err) {
-			return err
-		}
-		if p.now().Add(backoff).After(deadline) {
-			return fmt.Errorf("Twilio refused the pending token %s for %s, the propagation budget (a replaced or deleted secondary?): cancel the rotation with %s and start a new one: %w",
-				TokenFingerprint(pend.AuthToken), p.budget, rotation.CancelCommand(req.SecretID), err)
-		}
-		if err := p.sleep(ctx, backoff); err != nil {
-			return err
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
+		return isUnauthorized(err), err
+	}, func(err error) error {
+		return fmt.Errorf("Twilio refused the pending token %s for %s, the propagation budget (a replaced or deleted secondary?): cancel the rotation with %s and start a new one: %w",
+			TokenFingerprint(pend.AuthToken), p.base.Budget, rotation.CancelCommand(req.SecretID), err)
+	})
 }
