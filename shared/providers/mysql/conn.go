@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -14,11 +13,13 @@ import (
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // DefaultConnectTimeout bounds each connection attempt (AWS's functions use
 // 5 seconds); a context deadline that leaves less time shortens it.
-const DefaultConnectTimeout = 5 * time.Second
+const DefaultConnectTimeout = sqlcred.DefaultConnectTimeout
 
 // DefaultProgramName is the program_name connection attribute dualkey's
 // sessions report (performance_schema.session_connect_attrs).
@@ -75,40 +76,12 @@ func (c *ConnConfig) labelSuffix() string {
 
 // CAPool returns the system's roots plus the certificates in extraPEM (for
 // example Amazon RDS's global bundle), for ConnConfig.RootCAs.
-func CAPool(extraPEM []byte) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if len(extraPEM) > 0 && !pool.AppendCertsFromPEM(extraPEM) {
-		return nil, errors.New("mysql: the CA bundle holds no PEM certificate")
-	}
-	return pool, nil
-}
+func CAPool(extraPEM []byte) (*x509.CertPool, error) { return sqlcred.CAPool(Name, extraPEM) }
 
-// connectTimeout fits the configured timeout into what the context leaves,
-// keeping a margin so that the step can still report a clear error before
-// the Lambda's own deadline.
+// connectTimeout fits the configured timeout into what the context leaves
+// (see sqlcred.ConnectTimeout).
 func connectTimeout(ctx context.Context, max time.Duration) time.Duration {
-	if max <= 0 {
-		max = DefaultConnectTimeout
-	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return max
-	}
-	left := time.Until(dl)
-	margin := time.Second
-	if left < 3*time.Second {
-		margin = left / 3
-	}
-	if t := left - margin; t < max {
-		max = t
-	}
-	if max < 50*time.Millisecond {
-		max = 50 * time.Millisecond
-	}
-	return max
+	return sqlcred.ConnectTimeout(ctx, max)
 }
 
 // driverConfig builds the driver's configuration field by field: no DSN is
@@ -252,18 +225,7 @@ func Login(ctx context.Context, cfg ConnConfig) error {
 // other failure ends the search. When none works the error lists each
 // attempt.
 func FirstLogin(ctx context.Context, candidates ...ConnConfig) (*Conn, int, error) {
-	var errs []error
-	for i, cfg := range candidates {
-		c, err := Connect(ctx, cfg)
-		if err == nil {
-			return c, i, nil
-		}
-		errs = append(errs, err)
-		if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrLocked) {
-			break
-		}
-	}
-	return nil, -1, errors.Join(errs...)
+	return sqlcred.FirstLogin(ctx, Connect, ErrLocked, candidates)
 }
 
 // exec runs one statement on the session.

@@ -3,6 +3,8 @@ package mysql
 import (
 	"context"
 	"database/sql/driver"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // CallHook wraps each request a connection makes to the server: the login,
@@ -11,7 +13,7 @@ import (
 // return its error, or an error of its own (the caller then sees the
 // statement fail). Tests use it to count SQL calls and inject faults
 // (rotationtest's Transport.Call); production code leaves it nil.
-type CallHook func(send func() error) error
+type CallHook = sqlcred.CallHook
 
 // hookConnector makes every connection of a database/sql pool go through
 // the hook.

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // hosts lists the host parts of the accounts (not roles) named user.
@@ -209,15 +211,7 @@ func passwordPlugin(plugin string) bool {
 // AlternateRequest asks SetAlternate to make the pending user of an
 // alternating pair log in with a new password and hold exactly the current
 // user's privileges.
-type AlternateRequest struct {
-	// Current is the user of the AWSCURRENT version.
-	Current string
-	// Pending is the user of the AWSPENDING version; it must be
-	// AltUsername(Current).
-	Pending string
-	// Password is the pending version's password.
-	Password string
-}
+type AlternateRequest = sqlcred.AlternateRequest
 
 // AlternateResponse says what SetAlternate changed.
 type AlternateResponse struct {
@@ -487,10 +481,7 @@ func (c *Conn) hashesRefused(ctx context.Context) (bool, error) {
 }
 
 // SetPasswordRequest asks SetPassword to change a user's password.
-type SetPasswordRequest struct {
-	User     string
-	Password string
-}
+type SetPasswordRequest = sqlcred.SetPasswordRequest
 
 // SetPassword changes a user's password and nothing else (AWS's
 // single-user strategy). When the session is the user itself it changes its

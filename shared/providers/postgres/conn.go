@@ -4,18 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // DefaultConnectTimeout bounds each connection attempt (AWS's functions use
 // 5 seconds); a context deadline that leaves less time shortens it.
-const DefaultConnectTimeout = 5 * time.Second
+const DefaultConnectTimeout = sqlcred.DefaultConnectTimeout
 
 // DefaultApplicationName is what connections report as application_name,
 // so dualkey's own sessions are recognisable in pg_stat_activity.
@@ -65,40 +66,12 @@ func (c *ConnConfig) labelSuffix() string {
 
 // CAPool returns the system's roots plus the certificates in extraPEM (for
 // example Amazon RDS's global bundle), for ConnConfig.RootCAs.
-func CAPool(extraPEM []byte) (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if len(extraPEM) > 0 && !pool.AppendCertsFromPEM(extraPEM) {
-		return nil, errors.New("postgres: the CA bundle holds no PEM certificate")
-	}
-	return pool, nil
-}
+func CAPool(extraPEM []byte) (*x509.CertPool, error) { return sqlcred.CAPool(Name, extraPEM) }
 
-// connectTimeout fits the configured timeout into what the context leaves,
-// keeping a margin so that the step can still report a clear error before
-// the Lambda's own deadline.
+// connectTimeout fits the configured timeout into what the context leaves
+// (see sqlcred.ConnectTimeout).
 func connectTimeout(ctx context.Context, max time.Duration) time.Duration {
-	if max <= 0 {
-		max = DefaultConnectTimeout
-	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return max
-	}
-	left := time.Until(dl)
-	margin := time.Second
-	if left < 3*time.Second {
-		margin = left / 3
-	}
-	if t := left - margin; t < max {
-		max = t
-	}
-	if max < 50*time.Millisecond {
-		max = 50 * time.Millisecond
-	}
-	return max
+	return sqlcred.ConnectTimeout(ctx, max)
 }
 
 // pgxConfig builds pgx's configuration field by field: no connection
@@ -132,11 +105,7 @@ func (c *ConnConfig) pgxConfig(ctx context.Context) (*pgx.ConnConfig, error) {
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 	switch c.TLS {
 	case TLSVerifyFull, "":
-		name := c.ServerName
-		if name == "" {
-			name = c.Host
-		}
-		cfg.TLSConfig = &tls.Config{RootCAs: c.RootCAs, ServerName: name, MinVersion: tls.VersionTLS12}
+		cfg.TLSConfig = &tls.Config{RootCAs: c.RootCAs, ServerName: c.serverName(), MinVersion: tls.VersionTLS12}
 	case TLSInsecureSkipVerify:
 		cfg.TLSConfig = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // the operator chose it by name
 	case TLSInsecureDisable:
@@ -216,16 +185,12 @@ func Login(ctx context.Context, cfg ConnConfig) error {
 // other failure (unreachable, TLS) ends the search, since another password
 // cannot help. When none works the error lists each attempt.
 func FirstLogin(ctx context.Context, candidates ...ConnConfig) (*Conn, int, error) {
-	var errs []error
-	for i, cfg := range candidates {
-		c, err := Connect(ctx, cfg)
-		if err == nil {
-			return c, i, nil
-		}
-		errs = append(errs, err)
-		if !errors.Is(err, ErrAuth) && !errors.Is(err, ErrLocked) {
-			break
-		}
+	return sqlcred.FirstLogin(ctx, Connect, ErrLocked, candidates)
+}
+
+func (c *ConnConfig) serverName() string {
+	if c.ServerName != "" {
+		return c.ServerName
 	}
-	return nil, -1, errors.Join(errs...)
+	return c.Host
 }

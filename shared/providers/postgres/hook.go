@@ -5,15 +5,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // CallHook wraps each request a connection makes to the server: the login,
-// and every statement with its whole reply (for a query, every row). send
-// makes the request; the hook must call it at most once and return its
-// error, or an error of its own (the caller then sees the request fail).
-// Tests use it to count SQL calls and inject faults (rotationtest's
-// Transport.Call); production code leaves it nil.
-type CallHook func(send func() error) error
+// and every statement with its whole reply (for a query, every row); see
+// sqlcred.CallHook. Production code leaves it nil.
+type CallHook = sqlcred.CallHook
 
 // queryer is what statements run on: a connection or a transaction.
 type queryer interface {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // quoteIdent quotes a role or database name (pgx doubles embedded quotes).
@@ -185,15 +187,7 @@ func alternateProblem(b, cl *Role) error {
 // AlternateRequest asks SetAlternate to make the pending user of an
 // alternating pair log in with a new password and hold the current user's
 // privileges.
-type AlternateRequest struct {
-	// Current is the user of the AWSCURRENT version.
-	Current string
-	// Pending is the user of the AWSPENDING version; it must be
-	// AltUsername(Current).
-	Pending string
-	// Password is the pending version's password.
-	Password string
-}
+type AlternateRequest = sqlcred.AlternateRequest
 
 // AlternateResponse says what SetAlternate changed.
 type AlternateResponse struct {
@@ -335,10 +329,7 @@ func (c *Conn) passwordMethod(ctx context.Context, q queryer) (method string, it
 }
 
 // SetPasswordRequest asks SetPassword to change a user's password.
-type SetPasswordRequest struct {
-	User     string
-	Password string
-}
+type SetPasswordRequest = sqlcred.SetPasswordRequest
 
 // SetPassword changes a user's password and nothing else (AWS's
 // single-user strategy, where the session is the user itself, which may
