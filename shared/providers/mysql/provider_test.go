@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,105 +12,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/providers/mysql"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/sqlcred/sqlcredtest"
 )
 
-func TestFingerprint(t *testing.T) {
-	p := mysql.New(mysql.Config{})
-	for _, tc := range []struct{ value, want string }{
-		{`{"username":"app","password":"0123456789abcdefWXYZ"}`, "app …WXYZ"},
-		{`{"username":"app_clone","password":"short"}`, "app_clone"},
-		{`{"username":"app"}`, "app"},
-		{`{"password":"0123456789abcdefWXYZ"}`, ""},
-		{`{"username":42,"password":"0123456789abcdefWXYZ"}`, ""},
-		{`{"username":"a\u0007b","password":"0123456789abcdefWXYZ"}`, "a?b …WXYZ"},
-		{"", ""}, {"not json", ""}, {"[]", ""}, {`{"x":`, ""},
-	} {
-		if got := p.Fingerprint(tc.value); got != tc.want {
-			t.Errorf("Fingerprint(%s) = %q, want %q", tc.value, got, tc.want)
-		}
-	}
-}
-
-// Consumers log in with the password: the usage fingerprint is its
-// fingerprint, "" without one.
-func TestUsageFingerprint(t *testing.T) {
-	p := mysql.New(mysql.Config{})
-	for _, tc := range []struct{ value, want string }{
-		{`{"username":"app","password":"0123456789abcdefWXYZ"}`, fingerprint.Of("0123456789abcdefWXYZ")},
-		{`{"username":"app"}`, ""},
-		{`{"username":"app","password":42}`, ""},
-		{"not json", ""},
-	} {
-		if got := p.UsageFingerprint(tc.value); got != tc.want {
-			t.Errorf("UsageFingerprint(%s) = %q, want %q", tc.value, got, tc.want)
-		}
-	}
-}
-
-func TestStrategyOf(t *testing.T) {
-	for _, tc := range []struct {
-		value string
-		want  mysql.Strategy
-		field string
-	}{
-		{`{"username":"app","masterarn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:m"}`, mysql.StrategyAlternating, ""},
-		{`{"username":"app","master_secret_arn":"arn:aws:secretsmanager:us-east-1:123456789012:secret:m"}`, mysql.StrategyAlternating, ""},
-		{`{"username":"app"}`, mysql.StrategySingle, ""},
-		{`{"username":"app","masterarn":""}`, "", "masterarn"},
-		{`{"username":"app","masterarn":"a","master_secret_arn":"b"}`, "", "master_secret_arn"},
-	} {
-		got, err := mysql.StrategyOf(tc.value)
-		switch {
-		case tc.field != "" && (err == nil || !strings.Contains(err.Error(), tc.field)):
-			t.Errorf("StrategyOf(%s): %v, want an error naming %s", tc.value, err, tc.field)
-		case tc.field == "" && (err != nil || got != tc.want):
-			t.Errorf("StrategyOf(%s) = %q, %v; want %q", tc.value, got, err, tc.want)
-		}
-	}
-}
-
-func TestCABundleFromEnv(t *testing.T) {
-	dir := t.TempDir()
+// TestProviderBasics runs sqlcredtest's scenarios of the provider's pure
+// functions: fingerprints, strategies, the CA bundle and FromEnv.
+func TestProviderBasics(t *testing.T) {
 	srv, _ := rotationDB(t)
-	if err := os.WriteFile(filepath.Join(dir, "bundle.pem"), srv.CAPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	if pool, err := mysql.CABundleFromEnv(env(nil)); pool != nil || err != nil {
-		t.Fatalf("unset: %v, %v; want the system's roots (nil)", pool, err)
-	}
-	for _, tc := range []struct {
-		name string
-		env  map[string]string
-		want string // "" for success
-	}{
-		{"absolute", map[string]string{mysql.EnvCABundle: filepath.Join(dir, "bundle.pem")}, ""},
-		{"relative to the task root", map[string]string{mysql.EnvCABundle: "bundle.pem", "LAMBDA_TASK_ROOT": dir}, ""},
-		{"missing", map[string]string{mysql.EnvCABundle: filepath.Join(dir, "nope.pem")}, "cannot read the CA bundle"},
-		{"not PEM", map[string]string{mysql.EnvCABundle: filepath.Join(dir, "junk.pem")}, "no PEM certificate"},
-	} {
-		pool, err := mysql.CABundleFromEnv(env(tc.env))
-		if tc.want == "" {
-			if err != nil || pool == nil {
-				t.Errorf("%s: %v", tc.name, err)
-			}
-			continue
-		}
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), mysql.EnvCABundle) {
-			t.Errorf("%s: %v, want an error naming %s and saying %q", tc.name, err, mysql.EnvCABundle, tc.want)
-		}
-	}
-	// The provider built from the environment verifies the server with it.
-	p, err := mysql.FromEnv(context.Background(), rotation.Env{Getenv: env(map[string]string{mysql.EnvCABundle: filepath.Join(dir, "bundle.pem")})})
-	if err != nil || p.Name() != mysql.Name {
-		t.Fatalf("FromEnv: %v", err)
-	}
+	sqlcredtest.TestProviderBasics(t, sqlcredtest.ProviderKit{
+		Name: mysql.Name,
+		New: func() interface {
+			rotation.Provider
+			rotation.UsageFingerprinter
+		} {
+			return mysql.New(mysql.Config{})
+		},
+		StrategyOf:      mysql.StrategyOf,
+		CABundleFromEnv: mysql.CABundleFromEnv,
+		FromEnv:         mysql.FromEnv,
+		CAPEM:           srv.CAPEM,
+	})
 }
 
 // putCurrent stores a new AWSCURRENT made from the current one by edit.
