@@ -258,11 +258,25 @@ func startEmulator(b *testing.B, bin, state string) (string, int) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "emulator", "--addr", addr, "--state", state)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	logPath := filepath.Join(b.TempDir(), "emulator.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	b.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logFile.Close()
+		if b.Failed() {
+			if out, err := os.ReadFile(logPath); err == nil {
+				b.Logf("emulator log (last 4 KB):\n%s", tail(out, 4<<10))
+			}
+		}
+	})
 	url := "http://" + addr
 	deadline := time.Now().Add(2 * time.Minute) // loading 100,000 secrets takes a while
 	for {
@@ -499,4 +513,12 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(filepath.Dir(dualkeyBin))
 	}
 	os.Exit(code)
+}
+
+// tail is the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
