@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // DefaultMaxBodyBytes bounds a request body.
@@ -34,10 +33,7 @@ type Config struct {
 // RateLimit limits a user to Requests authenticated requests per Window (a
 // fixed window opened by the first request); beyond it requests get 429 with
 // X-RateLimit-Reset at the window's end. The zero value is no limit.
-type RateLimit struct {
-	Requests int
-	Window   time.Duration
-}
+type RateLimit = vendorfake.RateLimit
 
 // Call is one request the fake answered. It holds no secret: KeyID is the
 // key's public id and Fingerprint the last four characters of the key.
@@ -70,12 +66,10 @@ type Server struct {
 	mu       sync.Mutex
 	users    map[string]*user
 	keyIndex map[string]*key
-	calls    []Call
 	seq      uint64
 
-	srvMu sync.Mutex
-	srv   *http.Server
-	url   string
+	calls vendorfake.Calls[Call]
+	ln    vendorfake.Listener
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -83,7 +77,7 @@ var _ http.Handler = (*Server)(nil)
 // New builds a Server with no users.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, now: cfg.Now, maxKeys: cfg.MaxKeys, maxBody: cfg.MaxBodyBytes,
-		users: map[string]*user{}, keyIndex: map[string]*key{}}
+		users: map[string]*user{}, keyIndex: map[string]*key{}, ln: vendorfake.Listener{Name: "sendgridfake"}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -98,43 +92,16 @@ func New(cfg Config) *Server {
 
 // Start listens on addr (for example "127.0.0.1:0") and serves in the
 // background. It returns the base URL.
-func (s *Server) Start(addr string) (string, error) {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("sendgridfake: server already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
-	return s.url, nil
-}
+func (s *Server) Start(addr string) (string, error) { return s.ln.Start(addr, s) }
 
 // Close stops a server started with Start. It is a no-op otherwise.
-func (s *Server) Close() error {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv = nil
-	if err != nil {
-		return fmt.Errorf("close server: %w", err)
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Endpoints returns the fake's base URL for both documents (empty before
 // Start).
 func (s *Server) Endpoints() Endpoints {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	return Endpoints{APIKeys: s.url, Scopes: s.url}
+	url := s.ln.URL()
+	return Endpoints{APIKeys: url, Scopes: url}
 }
 
 // SetRateLimit sets a user's rate limit (the zero RateLimit removes it).
@@ -145,7 +112,7 @@ func (s *Server) SetRateLimit(username string, limit RateLimit) error {
 	if !ok {
 		return ErrNoUser
 	}
-	u.limit, u.windowStart, u.windowCount = limit, time.Time{}, 0
+	u.limiter.Set(limit)
 	return nil
 }
 
@@ -158,23 +125,15 @@ func (s *Server) ThrottleNext(username string, n int, retryAfter time.Duration) 
 	if !ok {
 		return ErrNoUser
 	}
-	u.throttleNext, u.throttleAfter = n, retryAfter
+	u.limiter.ThrottleNext(n, retryAfter)
 	return nil
 }
 
 // Calls returns every call answered since start or the last ResetCalls.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // ResetCalls forgets the recorded calls.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = nil
-}
+func (s *Server) ResetCalls() { s.calls.Reset() }
 
 // apiError is a SendGrid error: HTTP status and one entry of "errors".
 type apiError struct {
@@ -250,33 +209,14 @@ var routes = []route{
 	{http.MethodGet, regexp.MustCompile(`^/v3/scopes$`), "ListScope", "", (*Server).listScopes},
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
 // ServeHTTP implements http.Handler: route, authentication (401), the
 // on-behalf-of subuser (403 unless the key's user is its parent), rate limit
 // (429), the endpoint's scope (403), then the operation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
 	call := Call{Method: r.Method, Path: r.URL.Path}
-	s.serve(sw, r, &call)
-	s.mu.Lock()
+	call.Status = vendorfake.Serve(w, func(w http.ResponseWriter) { s.serve(w, r, &call) })
 	call.Time = s.now().UTC()
-	call.Status = sw.status
-	if call.Status == 0 {
-		call.Status = http.StatusOK
-	}
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
+	s.calls.Add(call)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) {
@@ -358,29 +298,15 @@ func (s *Server) authenticate(r *http.Request) *key {
 
 // throttle applies the rate limit of the key's user. The caller holds s.mu.
 func (s *Server) throttle(u *user) *apiError {
-	now := s.now()
-	tooMany := func(limit int, reset time.Time) *apiError {
-		return &apiError{Status: http.StatusTooManyRequests, Message: "too many requests", headers: map[string]string{
-			"X-RateLimit-Limit":     strconv.Itoa(limit),
-			"X-RateLimit-Remaining": "0",
-			"X-RateLimit-Reset":     strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10),
-		}}
-	}
-	if u.throttleNext > 0 {
-		u.throttleNext--
-		return tooMany(max(u.limit.Requests, 1), now.Add(u.throttleAfter))
-	}
-	if u.limit.Requests <= 0 || u.limit.Window <= 0 {
+	limited, reset, limit := u.limiter.Take(s.now())
+	if !limited {
 		return nil
 	}
-	if u.windowStart.IsZero() || !now.Before(u.windowStart.Add(u.limit.Window)) {
-		u.windowStart, u.windowCount = now, 0
-	}
-	if u.windowCount >= u.limit.Requests {
-		return tooMany(u.limit.Requests, u.windowStart.Add(u.limit.Window))
-	}
-	u.windowCount++
-	return nil
+	return &apiError{Status: http.StatusTooManyRequests, Message: "too many requests", headers: map[string]string{
+		"X-RateLimit-Limit":     strconv.Itoa(limit),
+		"X-RateLimit-Remaining": "0",
+		"X-RateLimit-Reset":     strconv.FormatInt(int64(math.Ceil(float64(reset.UnixNano())/1e9)), 10),
+	}}
 }
 
 // decode reads a JSON object body into v; unknown fields are ignored, as

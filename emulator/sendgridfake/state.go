@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // DefaultMaxKeys is SendGrid's limit of API keys per user.
@@ -47,12 +49,8 @@ var (
 
 type user struct {
 	User
-	keys          map[string]*key
-	limit         RateLimit
-	windowStart   time.Time
-	windowCount   int
-	throttleNext  int
-	throttleAfter time.Duration
+	keys    map[string]*key
+	limiter vendorfake.Limiter
 }
 
 type key struct {
@@ -232,11 +230,6 @@ func (s *Server) KeyCount(username string) int {
 	return 0
 }
 
-func sortedKeys(u *user) []*key {
-	keys := make([]*key, 0, len(u.keys))
-	for _, k := range u.keys {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].seq < keys[j].seq })
-	return keys
-}
+func sortedKeys(u *user) []*key { return vendorfake.InOrder(u.keys, (*key).order) }
+
+func (k *key) order() uint64 { return k.seq }

@@ -2,16 +2,16 @@ package twiliofake
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // DefaultMaxBodyBytes bounds a request body: Twilio's requests here are
@@ -46,10 +46,7 @@ type Config struct {
 // (a fixed window opened by the first request). Beyond it requests get 429
 // (code 20429) with Retry-After: the seconds until the window closes. The
 // zero value is no limit.
-type RateLimit struct {
-	Requests int
-	Window   time.Duration
-}
+type RateLimit = vendorfake.RateLimit
 
 // Call is one request the fake answered. It holds no secret: Principal is a
 // SID and Fingerprint the last four characters of the secret used.
@@ -89,12 +86,10 @@ type Server struct {
 	mu       sync.Mutex
 	accounts map[string]*account
 	keyIndex map[string]*key
-	calls    []Call
 	seq      uint64
 
-	srvMu sync.Mutex
-	srv   *http.Server
-	url   string
+	calls vendorfake.Calls[Call]
+	ln    vendorfake.Listener
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -102,7 +97,7 @@ var _ http.Handler = (*Server)(nil)
 // New builds a Server with no accounts.
 func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, now: cfg.Now, maxBody: cfg.MaxBodyBytes,
-		accounts: map[string]*account{}, keyIndex: map[string]*key{}}
+		accounts: map[string]*account{}, keyIndex: map[string]*key{}, ln: vendorfake.Listener{Name: "twiliofake"}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -114,43 +109,16 @@ func New(cfg Config) *Server {
 
 // Start listens on addr (for example "127.0.0.1:0") and serves in the
 // background. It returns the base URL, e.g. "http://127.0.0.1:43121".
-func (s *Server) Start(addr string) (string, error) {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.srv != nil {
-		return "", errors.New("twiliofake: server already started")
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
-	s.url = "http://" + ln.Addr().String()
-	go func(srv *http.Server) { _ = srv.Serve(ln) }(s.srv)
-	return s.url, nil
-}
+func (s *Server) Start(addr string) (string, error) { return s.ln.Start(addr, s) }
 
 // Close stops a server started with Start. It is a no-op otherwise.
-func (s *Server) Close() error {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	if s.srv == nil {
-		return nil
-	}
-	err := s.srv.Close()
-	s.srv = nil
-	if err != nil {
-		return fmt.Errorf("close server: %w", err)
-	}
-	return nil
-}
+func (s *Server) Close() error { return s.ln.Close() }
 
 // Endpoints returns the fake's base URL for every Twilio host (empty before
 // Start).
 func (s *Server) Endpoints() Endpoints {
-	s.srvMu.Lock()
-	defer s.srvMu.Unlock()
-	return Endpoints{API: s.url, IAM: s.url, Accounts: s.url}
+	url := s.ln.URL()
+	return Endpoints{API: url, IAM: url, Accounts: url}
 }
 
 // SetRateLimit sets the account's rate limit (the zero RateLimit removes it).
@@ -161,7 +129,7 @@ func (s *Server) SetRateLimit(accountSid string, limit RateLimit) error {
 	if !ok {
 		return ErrNoAccount
 	}
-	a.limit, a.windowStart, a.windowCount = limit, time.Time{}, 0
+	a.limiter.Set(limit)
 	return nil
 }
 
@@ -174,24 +142,16 @@ func (s *Server) ThrottleNext(accountSid string, n int, retryAfter time.Duration
 	if !ok {
 		return ErrNoAccount
 	}
-	a.throttleNext, a.throttleAfter = n, retryAfter
+	a.limiter.ThrottleNext(n, retryAfter)
 	return nil
 }
 
 // Calls returns every call answered since start or the last ResetCalls, in
 // order.
-func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Call(nil), s.calls...)
-}
+func (s *Server) Calls() []Call { return s.calls.All() }
 
 // ResetCalls forgets the recorded calls.
-func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls = nil
-}
+func (s *Server) ResetCalls() { s.calls.Reset() }
 
 // req is one request being served.
 type req struct {
@@ -237,36 +197,16 @@ var routes = []route{
 	{http.MethodPost, regexp.MustCompile(`^/v1/AuthTokens/Promote$`), "accounts.UpdateAuthTokenPromotion", accessAdmin, "", -1, (*Server).promote},
 }
 
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
 // ServeHTTP implements http.Handler. The order is Twilio's as far as it can
 // be observed: route, authentication (401), rate limit (429), the
 // credential's right to the operation (401 for keys on admin resources, 403
 // for a restricted key outside its policy), the account in the path, then
 // the operation.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
 	call := Call{Method: r.Method, Path: r.URL.Path, Credential: CredInvalid}
-	s.serve(sw, r, &call)
-	s.mu.Lock()
+	call.Status = vendorfake.Serve(w, func(w http.ResponseWriter) { s.serve(w, r, &call) })
 	call.Time = s.now().UTC()
-	call.Status = sw.status
-	if call.Status == 0 {
-		call.Status = http.StatusOK
-	}
-	s.calls = append(s.calls, call)
-	s.mu.Unlock()
+	s.calls.Add(call)
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) {
@@ -340,23 +280,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, call *Call) {
 
 // throttle applies the account's rate limit. The caller holds s.mu.
 func (s *Server) throttle(a *account) *apiError {
-	if a.throttleNext > 0 {
-		a.throttleNext--
-		return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: "Too Many Requests",
-			RetryAfter: ceilSeconds(a.throttleAfter)}
-	}
-	if a.limit.Requests <= 0 || a.limit.Window <= 0 {
-		return nil
-	}
 	now := s.now()
-	if a.windowStart.IsZero() || !now.Before(a.windowStart.Add(a.limit.Window)) {
-		a.windowStart, a.windowCount = now, 0
-	}
-	if a.windowCount >= a.limit.Requests {
+	if limited, retryAt, _ := a.limiter.Take(now); limited {
 		return &apiError{Status: http.StatusTooManyRequests, Code: CodeTooManyRequests, Message: "Too Many Requests",
-			RetryAfter: ceilSeconds(a.windowStart.Add(a.limit.Window).Sub(now))}
+			RetryAfter: ceilSeconds(retryAt.Sub(now))}
 	}
-	a.windowCount++
 	return nil
 }
 

@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // KeyKind is the type of an API key.
@@ -69,11 +70,7 @@ type account struct {
 	created, updated  time.Time
 	keys              map[string]*key
 	messages          []*message
-	limit             RateLimit
-	windowStart       time.Time
-	windowCount       int
-	throttleNext      int
-	throttleAfter     time.Duration
+	limiter           vendorfake.Limiter
 }
 
 type key struct {
@@ -302,11 +299,6 @@ func (s *Server) MessageCount(accountSid string) int {
 }
 
 // sortedKeys returns the account's keys in creation order.
-func sortedKeys(a *account) []*key {
-	keys := make([]*key, 0, len(a.keys))
-	for _, k := range a.keys {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].seq < keys[j].seq })
-	return keys
-}
+func sortedKeys(a *account) []*key { return vendorfake.InOrder(a.keys, (*key).order) }
+
+func (k *key) order() uint64 { return k.seq }
