@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
-	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/internal/demosvc"
 	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/keyring"
@@ -89,48 +88,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	tl := demosvc.NewTimeline(time.Now)
 	res := &Result{}
 
-	dir, err := os.MkdirTemp("", "dualkey-demo-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	fmt.Fprintln(out, "==> building the rotation Lambdas (functions/servicekey, functions/iamkey) as static bootstraps")
-	bootstrap, err := lambdarie.Build(ctx, "servicekey", dir)
+	fns, err := buildFunctions(ctx, cfg.RIE, "dualkey-demo-", function{"servicekey", LambdaName}, function{"iamkey", IAMLambdaName})
 	if err != nil {
 		return nil, err
 	}
-	iamBootstrap, err := lambdarie.Build(ctx, "iamkey", dir)
-	if err != nil {
-		return nil, err
-	}
-
-	port, err := lambdarie.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	rieURL := fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath)
-	iamPort, err := lambdarie.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	iamRIEURL := fmt.Sprintf("http://127.0.0.1:%d%s", iamPort, lambdarie.InvokePath)
+	defer fns.Close()
+	rieURL := fns.invokeURL(LambdaName)
 	clock := &offsetClock{}
-	emu, err := awsemu.NewFull(awsemu.Config{Now: clock.Now, Lambdas: map[string]string{LambdaName: rieURL, IAMLambdaName: iamRIEURL}}, iamemu.Config{})
+	emuURL, err := fns.startEmulator(clock, true)
 	if err != nil {
 		return nil, err
 	}
-	emuURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
 	fmt.Fprintf(out, "==> AWS emulator (Secrets Manager, IAM, STS) on %s\n", emuURL)
 
-	proc, err := lambdarie.Start(ctx, cfg.RIE, bootstrap, port, append(awsemu.FunctionEnv(emuURL), "AWS_LAMBDA_FUNCTION_NAME="+LambdaName))
-	if err != nil {
+	if _, err := fns.start(ctx, LambdaName); err != nil {
 		return nil, err
 	}
-	defer proc.Close()
 	fmt.Fprintf(out, "==> rotation Lambda under the Lambda Runtime Interface Emulator on %s\n", rieURL)
 
 	sm := Client(emuURL)
@@ -171,11 +145,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	if !cfg.SkipIAM {
-		iamProc, err := lambdarie.Start(ctx, cfg.RIE, iamBootstrap, iamPort, append(awsemu.FunctionEnv(emuURL), "AWS_LAMBDA_FUNCTION_NAME="+IAMLambdaName))
-		if err != nil {
+		if _, err := fns.start(ctx, IAMLambdaName); err != nil {
 			return nil, err
 		}
-		defer iamProc.Close()
 	}
 
 	client := demosvc.NewClient(demosvc.ClientConfig{
@@ -203,29 +175,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			break
 		}
 		before := client.Stats()
-		rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-			SecretId:          aws.String(arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:" + LambdaName),
-			RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(90)},
-		})
+		rec, version, err := fns.rotateNow(ctx, sm, arn, LambdaName, 90)
 		if err != nil {
 			runErr = fmt.Errorf("rotation %d: %w", i, err)
 			break
 		}
-		rec := lastRotation(emu.Server, aws.ToString(rot.VersionId))
 		after := client.Stats()
 		if rec == nil || !rec.Succeeded {
-			msg := "no record"
-			if rec != nil {
-				msg = rec.FailedStep + ": " + rec.Error
-			}
+			msg := failure(rec)
 			res.FailedSteps = append(res.FailedSteps, msg)
 			tl.Add(fmt.Sprintf("rotation %d FAILED", i), "error", msg)
 			runErr = fmt.Errorf("rotation %d failed at %s", i, msg)
 			break
 		}
 		res.Rotations++
-		tl.Add(fmt.Sprintf("rotation %d done", i), "version", short(aws.ToString(rot.VersionId)),
+		tl.Add(fmt.Sprintf("rotation %d done", i), "version", short(version),
 			"took", rec.Finished.Sub(rec.Started).Round(time.Millisecond), "requests_meanwhile", after.Sent-before.Sent, "failed_meanwhile", after.Failed-before.Failed)
 		fmt.Fprintf(out, "\nversions after rotation %d (steps %s):\n", i, strings.Join(rec.Steps, " → "))
 		if err := demosvc.PrintLabels(ctx, sm, arn, out); err != nil {

@@ -3,12 +3,10 @@ package demo_test
 import (
 	"bytes"
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/dualkey/dualkey/internal/demo"
-	"github.com/dualkey/dualkey/internal/lambdarie"
 )
 
 // TestDemoZeroDowntime runs the whole demo: the real bootstrap under the
@@ -16,12 +14,8 @@ import (
 // emulator's RotateSecret while a keyring-protected service is under load.
 // The vendor parts have tests of their own (TestDemoStripe, ...).
 func TestDemoZeroDowntime(t *testing.T) {
-	rie, err := lambdarie.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	res, err := demo.Run(context.Background(), demo.Config{RIE: rie, Rotations: 3, Gap: 300 * time.Millisecond, Out: &out, SkipVendors: true})
+	res, err := demo.Run(context.Background(), demo.Config{RIE: findRIE(t), Rotations: 3, Gap: 300 * time.Millisecond, Out: &out, SkipVendors: true})
 	if err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out.String())
 	}
@@ -41,9 +35,5 @@ func TestDemoZeroDowntime(t *testing.T) {
 			t.Fatalf("IAM step %d: keys %v, want old key %s and new key Active", i, st, want[i])
 		}
 	}
-	for _, want := range []string{"rotation 3 done", "AWSPREVIOUS", "FAILED: 0", "zero downtime", "old credential still in use", "InvalidClientTokenId"} {
-		if !strings.Contains(out.String(), want) {
-			t.Fatalf("demo output lacks %q:\n%s", want, out.String())
-		}
-	}
+	mustContain(t, out.String(), "rotation 3 done", "AWSPREVIOUS", "FAILED: 0", "zero downtime", "old credential still in use", "InvalidClientTokenId")
 }

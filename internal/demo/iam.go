@@ -127,20 +127,7 @@ func runIAM(ctx context.Context, out io.Writer, url string, clock *offsetClock) 
 			st[aws.ToString(k.AccessKeyId)] = string(k.Status)
 		}
 		res.States = append(res.States, st)
-		ids := make([]string, 0, len(st))
-		for id := range st {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		var parts []string
-		for _, id := range ids {
-			role := "old"
-			if id == res.NewKey {
-				role = "new"
-			}
-			parts = append(parts, fmt.Sprintf("%s key %s %s", role, id, st[id]))
-		}
-		fmt.Fprintf(out, "  %-44s %s\n", step, strings.Join(parts, ", "))
+		fmt.Fprintf(out, "  %-44s %s\n", step, stateWords(st, res.NewKey, "key "))
 		return nil
 	}
 	fmt.Fprintf(out, "rotated by the real functions/iamkey bootstrap under the RIE: new key %s verified with STS as the same user\n", res.NewKey)
@@ -195,4 +182,23 @@ func runIAM(ctx context.Context, out io.Writer, url string, clock *offsetClock) 
 		return res, err
 	}
 	return res, nil
+}
+
+// stateWords lists the credentials of st by id, each as "<role> <noun><id>
+// <state>" (role "new" for newID, "old" for the others), joined by ", ".
+func stateWords(st map[string]string, newID, noun string) string {
+	ids := make([]string, 0, len(st))
+	for id := range st {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	parts := make([]string, 0, len(ids))
+	for _, id := range ids {
+		role := "old"
+		if id == newID {
+			role = "new"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s%s %s", role, noun, id, st[id]))
+	}
+	return strings.Join(parts, ", ")
 }

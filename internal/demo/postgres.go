@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -23,9 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/internal/dbtest"
-	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/postgres"
 	"github.com/dualkey/dualkey/shared/rotation"
@@ -67,7 +64,7 @@ type pgDemo struct {
 	sm      *secretsmanager.Client
 	arn     string
 	clock   *offsetClock
-	emu     *awsemu.Server
+	fns     *rieFunctions
 	lc      *lifecycle.Lifecycle
 	prov    *postgres.Provider
 	db      string
@@ -114,36 +111,21 @@ func RunPostgres(ctx context.Context, out io.Writer, rie string) (*PostgresResul
 		return nil, err
 	}
 
-	dir, err := os.MkdirTemp("", "dualkey-demo-pg-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	fmt.Fprintln(out, "==> building functions/postgres as a static bootstrap")
-	bootstrap, err := lambdarie.Build(ctx, "postgres", dir)
+	fns, err := buildFunctions(ctx, rie, "dualkey-demo-pg-", function{"postgres", PostgresLambdaName})
 	if err != nil {
 		return nil, err
 	}
-	port, err := lambdarie.FreePort()
+	defer fns.Close()
+	d.fns = fns
+	emuURL, err := fns.startEmulator(d.clock, false)
 	if err != nil {
 		return nil, err
 	}
-	rieURL := fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath)
-	d.emu, err = awsemu.New(awsemu.Config{Now: d.clock.Now, Lambdas: map[string]string{PostgresLambdaName: rieURL}})
+	proc, err := fns.start(ctx, PostgresLambdaName, postgres.EnvCABundle+"="+srv.CAFile)
 	if err != nil {
 		return nil, err
 	}
-	emuURL, err := d.emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer d.emu.Close()
-	proc, err := lambdarie.Start(ctx, rie, bootstrap, port, append(awsemu.FunctionEnv(emuURL),
-		"AWS_LAMBDA_FUNCTION_NAME="+PostgresLambdaName, postgres.EnvCABundle+"="+srv.CAFile))
-	if err != nil {
-		return nil, err
-	}
-	defer proc.Close()
 	fmt.Fprintf(out, "==> functions/postgres under the Lambda RIE (%s=%s), invoked by the emulator's RotateSecret\n", postgres.EnvCABundle, srv.CAFile)
 
 	d.sm = Client(emuURL)
@@ -219,22 +201,13 @@ func (d *pgDemo) run(ctx context.Context, masterPW, appPW string) (*PostgresResu
 			break
 		}
 		before := queries.Load()
-		rot, err := d.sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{
-			SecretId:          aws.String(d.arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:" + PostgresLambdaName),
-			RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-		})
+		rec, _, err := d.fns.rotateNow(ctx, d.sm, d.arn, PostgresLambdaName, 30)
 		if err != nil {
 			runErr = fmt.Errorf("rotation %d: %w", i, err)
 			break
 		}
-		rec := lastRotation(d.emu, aws.ToString(rot.VersionId))
 		if rec == nil || !rec.Succeeded {
-			msg := "no record"
-			if rec != nil {
-				msg = rec.FailedStep + ": " + rec.Error
-			}
-			runErr = fmt.Errorf("rotation %d failed at %s", i, msg)
+			runErr = fmt.Errorf("rotation %d failed at %s", i, failure(rec))
 			break
 		}
 		res.Rotations++

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +20,7 @@ import (
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/dualkey/dualkey/emulator/awsemu"
-	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/emulator/stripefake"
-	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/stripe"
 	"github.com/dualkey/dualkey/shared/providers/stripewebhook"
@@ -82,28 +78,15 @@ type StripeResult struct {
 // one is promoted; the lifecycle waits for the expiry chosen when rolling
 // and proves the old key dead.
 func RunStripe(ctx context.Context, out io.Writer, rie string) (*StripeResult, error) {
-	if rie == "" {
-		var err error
-		if rie, err = lambdarie.FindRIE(); err != nil {
-			return nil, err
-		}
-	}
 	res := &StripeResult{}
-	dir, err := os.MkdirTemp("", "dualkey-demo-stripe-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	fmt.Fprintln(out, "\n==> part 3: Stripe: a webhook signing secret under live events, and a key rolled in the Dashboard")
 	fmt.Fprintln(out, "building functions/stripewebhook and functions/stripe as static bootstraps")
-	hookBin, err := lambdarie.Build(ctx, "stripewebhook", dir)
+	fns, err := buildFunctions(ctx, rie, "dualkey-demo-stripe-",
+		function{"stripewebhook", StripeWebhookLambdaName}, function{"stripe", StripeKeyLambdaName})
 	if err != nil {
 		return nil, err
 	}
-	keyBin, err := lambdarie.Build(ctx, "stripe", dir)
-	if err != nil {
-		return nil, err
-	}
+	defer fns.Close()
 
 	clock := &offsetClock{}
 	fake := stripefake.New(stripefake.Config{Now: clock.Now})
@@ -112,35 +95,14 @@ func RunStripe(ctx context.Context, out io.Writer, rie string) (*StripeResult, e
 		return nil, err
 	}
 	defer fake.Close()
-	hookPort, err := lambdarie.FreePort()
+	emuURL, err := fns.startEmulator(clock, true)
 	if err != nil {
 		return nil, err
 	}
-	keyPort, err := lambdarie.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	invoke := func(port int) string { return fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath) }
-	emu, err := awsemu.NewFull(awsemu.Config{Now: clock.Now, Lambdas: map[string]string{
-		StripeWebhookLambdaName: invoke(hookPort), StripeKeyLambdaName: invoke(keyPort)}}, iamemu.Config{})
-	if err != nil {
-		return nil, err
-	}
-	emuURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
-	env := append(awsemu.FunctionEnv(emuURL), "DUALKEY_STRIPE_API_URL="+stripeURL)
-	for _, f := range []struct {
-		bin, name string
-		port      int
-	}{{hookBin, StripeWebhookLambdaName, hookPort}, {keyBin, StripeKeyLambdaName, keyPort}} {
-		proc, err := lambdarie.Start(ctx, rie, f.bin, f.port, append(env, "AWS_LAMBDA_FUNCTION_NAME="+f.name))
-		if err != nil {
+	for _, lambda := range []string{StripeWebhookLambdaName, StripeKeyLambdaName} {
+		if _, err := fns.start(ctx, lambda, "DUALKEY_STRIPE_API_URL="+stripeURL); err != nil {
 			return nil, err
 		}
-		defer proc.Close()
 	}
 	fmt.Fprintf(out, "AWS emulator on %s, Stripe fake on %s, both functions under the RIE\n", emuURL, stripeURL)
 
@@ -158,10 +120,10 @@ func RunStripe(ctx context.Context, out io.Writer, rie string) (*StripeResult, e
 		return nil, fmt.Errorf("create the admin secret: %w", err)
 	}
 
-	if err := runWebhookPart(ctx, out, res, sm, emu.Server, fake, stripeURL, acct, admin, aws.ToString(adminSecret.ARN), clock); err != nil {
+	if err := runWebhookPart(ctx, out, res, sm, fns, fake, stripeURL, acct, admin, aws.ToString(adminSecret.ARN), clock); err != nil {
 		return res, err
 	}
-	if err := runKeyPart(ctx, out, res, sm, emu.Server, fake, stripeURL, acct, clock); err != nil {
+	if err := runKeyPart(ctx, out, res, sm, fns, fake, stripeURL, acct, clock); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -174,7 +136,7 @@ type consumer struct {
 	processed map[string]int
 }
 
-func runWebhookPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secretsmanager.Client, emu *awsemu.Server, fake *stripefake.Server,
+func runWebhookPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secretsmanager.Client, fns *rieFunctions, fake *stripefake.Server,
 	stripeURL string, acct stripefake.Account, admin stripefake.Key, adminARN string, clock *offsetClock) error {
 	fmt.Fprintln(out, "\n-- the webhook signing secret")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -278,33 +240,17 @@ func runWebhookPart(ctx context.Context, out io.Writer, res *StripeResult, sm *s
 			st[e.ID] = s
 		}
 		res.EndpointStates = append(res.EndpointStates, st)
-		ids := make([]string, 0, len(st))
-		for id := range st {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		var parts []string
-		for _, id := range ids {
-			role := "old"
-			if id == res.NewEndpoint {
-				role = "new"
-			}
-			parts = append(parts, fmt.Sprintf("%s %s %s", role, id, st[id]))
-		}
-		fmt.Fprintf(out, "  %-34s %s\n", step, strings.Join(parts, ", "))
+		fmt.Fprintf(out, "  %-34s %s\n", step, stateWords(st, res.NewEndpoint, ""))
 	}
 	pause()
 
-	rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
-		RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:" + StripeWebhookLambdaName),
-		RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)},
-	})
+	rec, _, err := fns.rotateNow(ctx, sm, arn, StripeWebhookLambdaName, 30)
 	if err != nil {
 		stop.Store(true)
 		wg.Wait()
 		return fmt.Errorf("rotate the webhook secret: %w", err)
 	}
-	if rec := lastRotation(emu, aws.ToString(rot.VersionId)); rec == nil || !rec.Succeeded {
+	if rec == nil || !rec.Succeeded {
 		stop.Store(true)
 		wg.Wait()
 		if rec != nil {
@@ -397,7 +343,7 @@ func runWebhookPart(ctx context.Context, out io.Writer, res *StripeResult, sm *s
 	return nil
 }
 
-func runKeyPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secretsmanager.Client, emu *awsemu.Server, fake *stripefake.Server,
+func runKeyPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secretsmanager.Client, fns *rieFunctions, fake *stripefake.Server,
 	stripeURL string, acct stripefake.Account, clock *offsetClock) error {
 	fmt.Fprintln(out, "\n-- a secret key rolled in the Stripe Dashboard")
 	key, err := fake.CreateKey(acct.ID, stripefake.KeySpec{Live: true, Name: "orders backend"})
@@ -428,13 +374,10 @@ func runKeyPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secre
 		return err
 	}
 	rotate := func() (*awsemu.RotationRecord, error) {
-		rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:" + StripeKeyLambdaName),
-			RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}})
+		rec, _, err := fns.rotateNow(ctx, sm, arn, StripeKeyLambdaName, 30)
 		if err != nil {
 			return nil, err
 		}
-		rec := lastRotation(emu, aws.ToString(rot.VersionId))
 		if rec == nil {
 			return nil, errors.New("the rotation left no record")
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -18,11 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
-	"github.com/dualkey/dualkey/emulator/iamemu"
 	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/emulator/twiliofake"
-	"github.com/dualkey/dualkey/internal/lambdarie"
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/sendgrid"
 	"github.com/dualkey/dualkey/shared/providers/twilio"
@@ -71,28 +67,14 @@ type KeyRotationResult struct {
 // the drain and the confirmation period (the emulator clock jumps) and
 // deletes it at the vendor.
 func RunTwilioSendGrid(ctx context.Context, out io.Writer, rie string) (*TwilioSendGridResult, error) {
-	if rie == "" {
-		var err error
-		if rie, err = lambdarie.FindRIE(); err != nil {
-			return nil, err
-		}
-	}
 	res := &TwilioSendGridResult{}
-	dir, err := os.MkdirTemp("", "dualkey-demo-twilio-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	fmt.Fprintln(out, "\n==> part 4: Twilio and SendGrid API keys (delete-only: the vendors cannot disable a key)")
 	fmt.Fprintln(out, "building functions/twilio and functions/sendgrid as static bootstraps")
-	twBin, err := lambdarie.Build(ctx, "twilio", dir)
+	fns, err := buildFunctions(ctx, rie, "dualkey-demo-twilio-", function{"twilio", TwilioLambdaName}, function{"sendgrid", SendGridLambdaName})
 	if err != nil {
 		return nil, err
 	}
-	sgBin, err := lambdarie.Build(ctx, "sendgrid", dir)
-	if err != nil {
-		return nil, err
-	}
+	defer fns.Close()
 
 	clock := &offsetClock{}
 	tw := twiliofake.New(twiliofake.Config{})
@@ -107,34 +89,14 @@ func RunTwilioSendGrid(ctx context.Context, out io.Writer, rie string) (*TwilioS
 		return nil, err
 	}
 	defer sg.Close()
-	twPort, err := lambdarie.FreePort()
+	emuURL, err := fns.startEmulator(clock, true)
 	if err != nil {
 		return nil, err
 	}
-	sgPort, err := lambdarie.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	invoke := func(port int) string { return fmt.Sprintf("http://127.0.0.1:%d%s", port, lambdarie.InvokePath) }
-	emu, err := awsemu.NewFull(awsemu.Config{Now: clock.Now, Lambdas: map[string]string{TwilioLambdaName: invoke(twPort), SendGridLambdaName: invoke(sgPort)}}, iamemu.Config{})
-	if err != nil {
-		return nil, err
-	}
-	emuURL, err := emu.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	defer emu.Close()
-	env := append(awsemu.FunctionEnv(emuURL), "DUALKEY_TWILIO_API_URL="+twURL, "DUALKEY_TWILIO_IAM_URL="+twURL, "DUALKEY_SENDGRID_API_URL="+sgURL)
-	for _, f := range []struct {
-		bin, name string
-		port      int
-	}{{twBin, TwilioLambdaName, twPort}, {sgBin, SendGridLambdaName, sgPort}} {
-		proc, err := lambdarie.Start(ctx, rie, f.bin, f.port, append(env, "AWS_LAMBDA_FUNCTION_NAME="+f.name))
-		if err != nil {
+	for _, lambda := range []string{TwilioLambdaName, SendGridLambdaName} {
+		if _, err := fns.start(ctx, lambda, "DUALKEY_TWILIO_API_URL="+twURL, "DUALKEY_TWILIO_IAM_URL="+twURL, "DUALKEY_SENDGRID_API_URL="+sgURL); err != nil {
 			return nil, err
 		}
-		defer proc.Close()
 	}
 	fmt.Fprintf(out, "AWS emulator on %s, Twilio fake on %s, SendGrid fake on %s, both functions under the RIE\n", emuURL, twURL, sgURL)
 	sm := Client(emuURL)
@@ -281,19 +243,13 @@ func RunTwilioSendGrid(ctx context.Context, out io.Writer, rie string) (*TwilioS
 
 	var runErr error
 	for _, p := range parts {
-		rot, err := sm.RotateSecret(ctx, &secretsmanager.RotateSecretInput{SecretId: aws.String(p.arn),
-			RotationLambdaARN: aws.String("arn:aws:lambda:us-east-1:" + awsemu.DefaultAccountID + ":function:" + p.lambda),
-			RotationRules:     &types.RotationRulesType{AutomaticallyAfterDays: aws.Int64(30)}})
+		rec, _, err := fns.rotateNow(ctx, sm, p.arn, p.lambda, 30)
 		if err != nil {
 			runErr = fmt.Errorf("rotate the %s key: %w", p.name, err)
 			break
 		}
-		if rec := lastRotation(emu.Server, aws.ToString(rot.VersionId)); rec == nil || !rec.Succeeded {
-			msg := "no record"
-			if rec != nil {
-				msg = rec.FailedStep + ": " + rec.Error
-			}
-			runErr = fmt.Errorf("the %s key rotation failed: %s", p.name, msg)
+		if rec == nil || !rec.Succeeded {
+			runErr = fmt.Errorf("the %s key rotation failed: %s", p.name, failure(rec))
 			break
 		}
 		cur, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(p.arn)})

@@ -1,14 +1,10 @@
 package demo_test
 
 import (
-	"bytes"
-	"context"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/dualkey/dualkey/internal/demo"
-	"github.com/dualkey/dualkey/internal/lambdarie"
 )
 
 // TestDemoTwilioSendGrid runs the Twilio and SendGrid part: both keys are
@@ -17,17 +13,9 @@ import (
 // stay active through the confirmation period and are deleted after it,
 // and the output shows no key secret.
 func TestDemoTwilioSendGrid(t *testing.T) {
-	rie, err := lambdarie.FindRIE()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	res, err := demo.RunTwilioSendGrid(context.Background(), &out, rie)
-	if err != nil {
-		t.Fatalf("demo failed: %v\n%s", err, out.String())
-	}
+	res, out := runPart(t, demo.RunTwilioSendGrid)
 	if testing.Verbose() {
-		t.Log(out.String())
+		t.Log(out)
 	}
 	for name, r := range map[string]demo.KeyRotationResult{"Twilio": res.Twilio, "SendGrid": res.SendGrid} {
 		if r.Failed != 0 || r.Calls == 0 || r.ByKey[r.OldKey] == 0 || r.ByKey[r.NewKey] == 0 {
@@ -35,7 +23,7 @@ func TestDemoTwilioSendGrid(t *testing.T) {
 		}
 		want := []string{"active", "active", "deleted"} // the old key after promotion, the drain, the confirmation
 		if len(r.States) != 3 {
-			t.Fatalf("%s: states %v\n%s", name, r.States, out.String())
+			t.Fatalf("%s: states %v\n%s", name, r.States, out)
 		}
 		for i, st := range r.States {
 			if st[r.OldKey] != want[i] || st[r.NewKey] != "active" {
@@ -43,12 +31,8 @@ func TestDemoTwilioSendGrid(t *testing.T) {
 			}
 		}
 	}
-	for _, w := range []string{"FAILED: 0", "zero failed calls", "confirmation period", "functions/twilio", "functions/sendgrid"} {
-		if !strings.Contains(out.String(), w) {
-			t.Fatalf("output lacks %q:\n%s", w, out.String())
-		}
-	}
-	if s := keyLike.FindString(out.String()); s != "" {
+	mustContain(t, out, "FAILED: 0", "zero failed calls", "confirmation period", "functions/twilio", "functions/sendgrid")
+	if s := keyLike.FindString(out); s != "" {
 		t.Fatalf("the output shows a key secret or token: %q", s)
 	}
 }
