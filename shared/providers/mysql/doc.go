@@ -1,10 +1,11 @@
 // Package mysql rotates MySQL, Aurora MySQL and MariaDB credentials stored
 // in AWS's secret format: Provider implements rotation.Provider, Deactivator
-// and UsageReporter (provider.go, rotate.go, lifecycle.go) on top of the SQL
-// layer (secret.go, conn.go, users.go, grants.go, lock.go, password.go,
-// errors.go): the secret format, connections that verify the server, and
-// the operations a rotation and dualkey's lifecycle run with the master
-// user's session. Nothing here calls Secrets Manager.
+// and UsageReporter with the steps shared by the SQL providers
+// (shared/sqlcred), over this package's MySQL layer (provider.go adapts it;
+// secret.go, conn.go, users.go, grants.go, lock.go, password.go, errors.go):
+// the secret format's limits, connections that verify the server, and the
+// operations a rotation and dualkey's lifecycle run with the master user's
+// session. Nothing here calls Secrets Manager.
 //
 // # Strategies
 //

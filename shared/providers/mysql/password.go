@@ -11,51 +11,19 @@ import (
 	"filippo.io/edwards25519"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
-// ExcludeCharacters is the ExcludeCharacters of GetRandomPassword for MySQL
-// and MariaDB passwords: every punctuation character Secrets Manager can
-// produce except "-", "." and "_". The password then needs no escaping in any
-// place applications put it:
-//
-//	'  ends a SQL string literal
-//	"  ends a string literal too (and an identifier under ANSI_QUOTES), a JSON string
-//	\  escape character in MySQL literals (unless NO_BACKSLASH_ESCAPES), JSON, shells
-//	`  quotes MySQL identifiers; shell command substitution
-//	/  path separator in mysql:// URLs (RDS refuses it in master passwords)
-//	@  separates user info from the host in URLs and user from host in accounts (RDS refuses it)
-//	:  separates user from password in URLs and in Go's DSN user:password@tcp(...)
-//	;  ends a statement; separates ADO.NET/JDBC-style connection-string fields
-//	%  starts a URL percent-escape; the any-host wildcard in account names; Python %-format
-//	?  starts a URL query; a placeholder in client-side interpolation
-//	#  starts a URL fragment; a comment in my.cnf, .env, YAML and shell
-//	&  separates URL query parameters; shell background operator
-//	=  separates keys and values in option files and query parameters
-//	+  a space in URL query values (form encoding)
-//	$  shell and .env variable expansion
-//	{} ODBC connection-string value quoting; shell brace expansion
-//	[] IPv6 host brackets in URLs; section headers in my.cnf; shell globs
-//	<> shell redirection
-//	|  shell pipe
-//	^  caret escape in Windows cmd
-//	!  bash history expansion
-//	,  list separator in multi-host connection strings
-//	() delimit the address in Go's DSN tcp(host:port); shell subshells
-//	*  shell globs; marks a hashed password in mysql_native_password
-//	~  shell home expansion at the start of a word
-//
-// Space is never included. What remains is letters, digits and "-._": with
-// 32 characters that is about 193 bits. The same set suits MySQL and MariaDB.
-const ExcludeCharacters = "!\"#$%&'()*+,/:;<=>?@[\\]^`{|}~"
+// ExcludeCharacters is the ExcludeCharacters of GetRandomPassword for
+// MySQL and MariaDB passwords: every punctuation character Secrets Manager can
+// produce except "-", "." and "_" (see sqlcred.ExcludeCharacters for why each).
+const ExcludeCharacters = sqlcred.ExcludeCharacters
 
-// PasswordLength is the length of generated passwords (MySQL and MariaDB
-// accept far longer ones; RDS limits only master passwords, to 41).
-const PasswordLength = 32
+// PasswordLength is the length of generated passwords.
+const PasswordLength = sqlcred.PasswordLength
 
 // PasswordSpec is what to ask Secrets Manager's GetRandomPassword for.
-func PasswordSpec() rotation.PasswordSpec {
-	return rotation.PasswordSpec{Length: PasswordLength, ExcludeCharacters: ExcludeCharacters, RequireEachIncludedType: true}
-}
+func PasswordSpec() rotation.PasswordSpec { return sqlcred.PasswordSpec() }
 
 // checkPassword refuses passwords dualkey would not set: empty, outside
 // printable ASCII, or holding a quote or a backslash (AWS's functions

@@ -1,8 +1,9 @@
 // Package postgres rotates PostgreSQL credentials (RDS PostgreSQL, Aurora
 // PostgreSQL) stored in AWS's secret format: Provider implements
-// rotation.Provider, Deactivator and UsageReporter (provider.go, rotate.go,
-// lifecycle.go) on top of the SQL layer (secret.go, conn.go, users.go,
-// lock.go, password.go, errors.go): the secret format, connections that
+// rotation.Provider, Deactivator and UsageReporter with the steps shared by
+// the SQL providers (shared/sqlcred), over this package's PostgreSQL layer
+// (provider.go adapts it; secret.go, conn.go, users.go, lock.go,
+// password.go, errors.go): the secret format's limits, pgx connections that
 // verify the server, and the operations a rotation and dualkey's lifecycle
 // run with the master user's session. Nothing here calls Secrets Manager.
 //

@@ -12,51 +12,19 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/sqlcred"
 )
 
 // ExcludeCharacters is the ExcludeCharacters of GetRandomPassword for
 // PostgreSQL passwords: every punctuation character Secrets Manager can
-// produce except "-", "." and "_". The password then needs no escaping in any
-// place applications put it:
-//
-//	'  ends a SQL string literal
-//	"  ends a quoted identifier, a JSON string, a shell double-quoted string
-//	\  escape character in E'' literals, libpq conninfo values, JSON, shells
-//	`  shell command substitution
-//	/  path separator in postgres:// URLs (RDS refuses it in master passwords)
-//	@  separates user info from the host in URLs (RDS refuses it too)
-//	:  separates user from password in URLs and fields in ~/.pgpass
-//	;  ends a statement; separates ADO.NET/JDBC-style connection-string fields
-//	%  starts a URL percent-escape; Python %-format placeholder
-//	?  starts a URL query
-//	#  starts a URL fragment; a comment in .env, YAML and shell
-//	&  separates URL query parameters; shell background operator
-//	=  separates keys and values in conninfo strings and query parameters
-//	+  a space in URL query values (form encoding)
-//	$  shell and .env variable expansion; PostgreSQL dollar quoting
-//	{} ODBC connection-string value quoting; shell brace expansion
-//	[] IPv6 host brackets in URLs; shell globs
-//	<> shell redirection
-//	|  shell pipe
-//	^  caret escape in Windows cmd
-//	!  bash history expansion
-//	,  list separator in multi-host connection strings
-//	() shell subshells
-//	*  shell globs
-//	~  shell home expansion at the start of a word
-//
-// Space is never included (GetRandomPassword's IncludeSpace stays false).
-// What remains is letters, digits and "-._": with 32 characters that is
-// about 193 bits.
-const ExcludeCharacters = "!\"#$%&'()*+,/:;<=>?@[\\]^`{|}~"
+// produce except "-", "." and "_" (see sqlcred.ExcludeCharacters for why each).
+const ExcludeCharacters = sqlcred.ExcludeCharacters
 
 // PasswordLength is the length of generated passwords.
-const PasswordLength = 32
+const PasswordLength = sqlcred.PasswordLength
 
 // PasswordSpec is what to ask Secrets Manager's GetRandomPassword for.
-func PasswordSpec() rotation.PasswordSpec {
-	return rotation.PasswordSpec{Length: PasswordLength, ExcludeCharacters: ExcludeCharacters, RequireEachIncludedType: true}
-}
+func PasswordSpec() rotation.PasswordSpec { return sqlcred.PasswordSpec() }
 
 // checkPassword refuses passwords dualkey would not set: empty, non-ASCII
 // (PostgreSQL prepares non-ASCII passwords with SASLprep, which this package
