@@ -3,7 +3,6 @@ package mysql_test
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/dualkey/dualkey/internal/dbtest"
 	"github.com/dualkey/dualkey/shared/providers/mysql"
+	"github.com/dualkey/dualkey/shared/sqlcred/sqlcredtest"
 )
 
 // TestTLS proves the server is verified by default and that the relaxed
@@ -66,107 +66,36 @@ func TestTLS(t *testing.T) {
 	}
 }
 
-func blackHole(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// loginKit is the fixture's app login for sqlcredtest's login scenarios.
+func loginKit(t *testing.T) sqlcredtest.LoginKit {
+	f := newFixture(t)
+	base := f.cfg(f.app, f.appPW)
+	return sqlcredtest.LoginKit{
+		App:    sqlcredtest.Conn{Host: base.Host, Port: base.Port, User: base.User, Password: base.Password, DBName: base.DBName},
+		Master: f.master,
+		Login: func(ctx context.Context, c sqlcredtest.Conn) error {
+			cfg := base
+			cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.DBName, cfg.Label, cfg.ConnectTimeout = c.Host, c.Port, c.User, c.Password, c.DBName, c.Label, c.ConnectTimeout
+			return mysql.Login(ctx, cfg)
+		},
+		NoSuchDB: mysql.ErrPrivilege,
+		Password: func(t testing.TB) string { return password(t) },
 	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func closedPort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
 }
 
 // TestConnectErrors checks each kind of login failure is told apart, says
-// what to do, and never contains the password.
+// what to do, and never contains the password (sqlcredtest's table; a
+// database that does not exist is mysql.ErrPrivilege).
 func TestConnectErrors(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	for _, tc := range []struct {
-		name   string
-		adjust func(*mysql.ConnConfig)
-		want   error
-		says   []string
-	}{
-		{"wrong master password", func(c *mysql.ConnConfig) { c.User = f.master; c.Label = "master secret" }, mysql.ErrAuth,
-			[]string{"master secret", "refused the password", f.master}},
-		{"unknown user", func(c *mysql.ConnConfig) { c.User = "nobody_here" }, mysql.ErrAuth, []string{"refused the password"}},
-		{"nothing listening", func(c *mysql.ConnConfig) { c.Port = closedPort(t) }, mysql.ErrUnreachable,
-			[]string{"connection refused", "VPC", "security group", "Secrets Manager", "VPC endpoint"}},
-		{"packets dropped", func(c *mysql.ConnConfig) { c.Port = blackHole(t); c.ConnectTimeout = 300 * time.Millisecond }, mysql.ErrUnreachable,
-			[]string{"no answer before the connect timeout", "security group"}},
-		{"host does not resolve", func(c *mysql.ConnConfig) { c.Host = "no-such-host.invalid" }, mysql.ErrUnreachable,
-			[]string{"does not resolve", "VPC"}},
-		{"no such database", func(c *mysql.ConnConfig) { c.DBName = "no_such_db" }, mysql.ErrPrivilege, []string{"dbname"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			wrong := "Wrong-" + password(t)
-			cfg := f.cfg(f.app, wrong)
-			if tc.want != mysql.ErrAuth {
-				cfg.Password = f.appPW
-			}
-			tc.adjust(&cfg)
-			err := mysql.Login(ctx(t), cfg)
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("error %v, want %v", err, tc.want)
-			}
-			for _, s := range tc.says {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error lacks %q: %v", s, err)
-				}
-			}
-			for _, pw := range []string{wrong, f.appPW} {
-				if strings.Contains(err.Error(), pw) {
-					t.Fatalf("error shows a password: %v", err)
-				}
-			}
-		})
-	}
+	sqlcredtest.TestConnectErrors(t, loginKit(t))
 }
 
 // TestConnectTimeoutInsideDeadline: a database that never answers is given
 // up on while the step still has time to report it.
 func TestConnectTimeoutInsideDeadline(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t)
-	cfg := f.cfg(f.app, f.appPW)
-	cfg.Port = blackHole(t)
-	cfg.ConnectTimeout = time.Minute
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := mysql.Login(c, cfg)
-	if !errors.Is(err, mysql.ErrUnreachable) {
-		t.Fatalf("error %v, want ErrUnreachable", err)
-	}
-	if c.Err() != nil {
-		t.Fatalf("the step's own deadline passed before the connection gave up: %v", err)
-	}
+	sqlcredtest.TestConnectTimeoutInsideDeadline(t, loginKit(t))
 }
 
 // TestSetAlternateCreatesCloneWithSamePrivileges replays every kind of grant
@@ -521,7 +450,7 @@ func TestFirstLogin(t *testing.T) {
 	}
 	c.Close()
 	unreachable := current
-	unreachable.Port = closedPort(t)
+	unreachable.Port = sqlcredtest.ClosedPort(t)
 	if _, i, err = mysql.FirstLogin(ctx(t), unreachable, current); i != -1 || !errors.Is(err, mysql.ErrUnreachable) {
 		t.Fatalf("FirstLogin with an unreachable first candidate = %d, %v; want it to stop", i, err)
 	}
@@ -675,7 +604,7 @@ func TestNoPasswordInErrors(t *testing.T) {
 		run  func() error
 	}{
 		{"login refused", func() error { return f.login(t, f.app, pw) }},
-		{"login to a closed port", func() error { c := f.cfg(f.app, pw); c.Port = closedPort(t); return mysql.Login(ctx(t), c) }},
+		{"login to a closed port", func() error { c := f.cfg(f.app, pw); c.Port = sqlcredtest.ClosedPort(t); return mysql.Login(ctx(t), c) }},
 		{"login with an untrusted CA", func() error {
 			c := f.cfg(f.app, pw)
 			other, _ := dbtest.NewCA("x")

@@ -3,11 +3,9 @@ package mysql_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -95,7 +93,7 @@ func TestSetErrors(t *testing.T) {
 			w.putCurrent(func(m map[string]any) { m["password"] = "Edited-password-123" })
 		}, []string{"AWSCURRENT must log in", "confused", "refused the password"}},
 		{"unreachable", func(t *testing.T, w *world) {
-			port := closedPort(t)
+			port := sqlcredtest.ClosedPort(t)
 			w.putCurrent(func(m map[string]any) { m["port"] = port })
 			b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": w.u.srv.Host, "port": port, "username": w.u.master, "password": w.u.masterPW})
 			if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.masterARN), SecretString: aws.String(string(b))}); err != nil {
@@ -140,83 +138,15 @@ func (w *world) rebuildEngine() {
 	w.engine = eng
 }
 
-// A server that never answers (a security group that drops packets looks
-// like this from inside a VPC) fails the step with ErrUnreachable inside
-// the step's deadline, not at Lambda's timeout.
-func TestStepTimeoutInsideDeadline(t *testing.T) {
-	t.Parallel()
-	port := blackHole(t)
-	value := func(pw string) string {
-		b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": "127.0.0.1", "port": port, "username": "app", "password": pw})
-		return string(b)
-	}
-	cur := &rotation.Version{ID: "v1", Stages: []string{rotation.StageCurrent}, Value: value("Current-password-1234")}
-	pend := &rotation.Version{ID: "v2", Stages: []string{rotation.StagePending}, Value: value("Pending-password-1234")}
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	p := mysql.New(mysql.Config{})
-	err := p.Test(ctx, &rotation.TestRequest{SecretID: "s", Token: "v2", Pending: pend, Versions: staticVersions{cur}})
-	if ctx.Err() != nil {
-		t.Fatalf("the step's deadline passed before the connection attempt gave up: %v", err)
-	}
-	if !errors.Is(err, mysql.ErrUnreachable) || !strings.Contains(err.Error(), "no answer before the connect timeout") {
-		t.Fatalf("Test against a silent server: %v, want ErrUnreachable saying no answer came", err)
-	}
-}
-
-// staticVersions is a VersionReader over fixed versions.
-type staticVersions []*rotation.Version
-
-func (s staticVersions) Stage(_ context.Context, stage string) (*rotation.Version, error) {
-	for _, v := range s {
-		for _, st := range v.Stages {
-			if st == stage {
-				return v, nil
-			}
-		}
-	}
-	return nil, rotation.ErrNoVersion
-}
-
-func (s staticVersions) Created(context.Context, string) (time.Time, error) {
-	return time.Time{}, rotation.ErrNoVersion
-}
-
-func (s staticVersions) Admin(context.Context) (*rotation.Admin, error) { return nil, nil }
-
-// Set and Test refuse a pending version that is not the strategy's user on
-// the same server and database, before any login.
-func TestPendingMustMatchCurrent(t *testing.T) {
-	value := func(user, host string, port int, db, master string) string {
-		m := map[string]any{"engine": "mariadb", "host": host, "port": port, "username": user, "password": "Some-password-12345", "dbname": db}
-		if master != "" {
-			m["masterarn"] = master
-		}
-		b, _ := json.Marshal(m)
-		return string(b)
-	}
-	const arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:m"
-	port := closedPort(t)
-	p := mysql.New(mysql.Config{})
-	for _, tc := range []struct {
-		name, cur, pend, want string
-	}{
-		{"alternate of another user", value("app", "127.0.0.1", port, "d", arn), value("other_clone", "127.0.0.1", port, "d", arn), "is not the alternate user"},
-		{"the current user itself", value("app", "127.0.0.1", port, "d", arn), value("app", "127.0.0.1", port, "d", arn), "is not the alternate user"},
-		{"single user renamed", value("app", "127.0.0.1", port, "d", ""), value("other", "127.0.0.1", port, "d", ""), "differs from AWSCURRENT's"},
-		{"another host", value("app", "127.0.0.1", port, "d", arn), value("app_clone", "db.example", port, "d", arn), `"host"`},
-		{"another port", value("app", "127.0.0.1", port, "d", arn), value("app_clone", "127.0.0.1", port+1, "d", arn), `"port"`},
-		{"another database", value("app", "127.0.0.1", port, "d", arn), value("app_clone", "127.0.0.1", port, "e", arn), `"dbname"`},
-	} {
-		cur := &rotation.Version{ID: "v1", Stages: []string{rotation.StageCurrent}, Value: tc.cur}
-		pend := &rotation.Version{ID: "v2", Stages: []string{rotation.StagePending}, Value: tc.pend}
-		errSet := p.Set(context.Background(), &rotation.SetRequest{Pending: pend, Versions: staticVersions{cur}})
-		errTest := p.Test(context.Background(), &rotation.TestRequest{Pending: pend, Versions: staticVersions{cur}})
-		for _, err := range []error{errSet, errTest} {
-			var fe *rotation.FieldError
-			if !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) || errors.Is(err, mysql.ErrUnreachable) {
-				t.Errorf("%s: %v, want a field error saying %q before any login", tc.name, err, tc.want)
-			}
-		}
-	}
+// TestSteps runs sqlcredtest's step scenarios that need no database: a
+// silent server fails the step inside its deadline, and a pending version
+// that is not the strategy's user on the same server and database is
+// refused before any login.
+func TestSteps(t *testing.T) {
+	k := sqlcredtest.StepKit{Engine: "mariadb", New: func() rotation.Provider { return mysql.New(mysql.Config{}) }}
+	t.Run("StepTimeoutInsideDeadline", func(t *testing.T) {
+		t.Parallel()
+		sqlcredtest.TestStepTimeoutInsideDeadline(t, k)
+	})
+	t.Run("PendingMustMatchCurrent", func(t *testing.T) { sqlcredtest.TestPendingMustMatchCurrent(t, k) })
 }
