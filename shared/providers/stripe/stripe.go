@@ -2,13 +2,13 @@ package stripe
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/stripeapi"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -43,21 +43,11 @@ var (
 
 // New returns a Provider.
 func New(cfg Config) *Provider {
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultAPIURL
-	}
-	if cfg.HTTPClient == nil {
-		t := cfg.Timeout
-		if t <= 0 {
-			t = defaultTimeout
-		}
-		cfg.HTTPClient = &http.Client{Timeout: t}
-	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Provider{api: newAPI(cfg.APIURL, cfg.HTTPClient), log: log}
+	return &Provider{api: newAPI(cfg.APIURL, cfg.HTTPClient, cfg.Timeout), log: log}
 }
 
 // FromEnv is the provider's rotation.Factory: DUALKEY_STRIPE_API_URL
@@ -76,21 +66,10 @@ var _ rotation.Factory = FromEnv
 
 // ConfigFromEnv reads the provider's settings from env.
 func ConfigFromEnv(env rotation.Env) (Config, error) {
-	cfg := Config{APIURL: DefaultAPIURL, HTTPClient: env.HTTPClient, Logger: env.Log()}
-	if v := env.Get("DUALKEY_STRIPE_API_URL"); v != "" {
-		if err := checkAPIURL(v); err != nil {
-			return cfg, err
-		}
-		cfg.APIURL = v
-	}
-	if v := env.Get("DUALKEY_STRIPE_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > 5*time.Minute {
-			return cfg, fmt.Errorf("environment variable DUALKEY_STRIPE_TIMEOUT=%q: must be a duration from 1s to 5m, such as 20s", printable(v))
-		}
-		cfg.Timeout = d
-	}
-	return cfg, nil
+	cfg := Config{HTTPClient: env.HTTPClient, Logger: env.Log()}
+	var err error
+	cfg.APIURL, cfg.Timeout, err = stripeapi.Settings(env.Get, printable)
+	return cfg, err
 }
 
 // Name implements rotation.Provider.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/stripeapi"
 )
 
 // Name is the provider's name: the dualkey:provider tag value.
@@ -47,23 +48,13 @@ var (
 
 // New returns a Provider.
 func New(cfg Config) *Provider {
-	if cfg.APIURL == "" {
-		cfg.APIURL = DefaultAPIURL
-	}
-	if cfg.HTTPClient == nil {
-		t := cfg.Timeout
-		if t <= 0 {
-			t = defaultTimeout
-		}
-		cfg.HTTPClient = &http.Client{Timeout: t}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Provider{api: newAPI(cfg.APIURL, cfg.HTTPClient), log: cfg.Logger, now: cfg.Now}
+	return &Provider{api: newAPI(cfg.APIURL, cfg.HTTPClient, cfg.Timeout), log: cfg.Logger, now: cfg.Now}
 }
 
 // FromEnv is the provider's rotation.Factory: DUALKEY_STRIPE_API_URL
@@ -71,19 +62,10 @@ func New(cfg Config) *Provider {
 // DUALKEY_STRIPE_TIMEOUT (default 20s); requests go through env.HTTPClient
 // when set.
 func FromEnv(_ context.Context, env rotation.Env) (rotation.Provider, error) {
-	cfg := Config{APIURL: DefaultAPIURL, HTTPClient: env.HTTPClient, Logger: env.Log()}
-	if v := env.Get("DUALKEY_STRIPE_API_URL"); v != "" {
-		if err := checkAPIURL(v); err != nil {
-			return nil, err
-		}
-		cfg.APIURL = v
-	}
-	if v := env.Get("DUALKEY_STRIPE_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < time.Second || d > 5*time.Minute {
-			return nil, fmt.Errorf("environment variable DUALKEY_STRIPE_TIMEOUT=%q: must be a duration from 1s to 5m, such as 20s", rotation.SafeURL(v))
-		}
-		cfg.Timeout = d
+	cfg := Config{HTTPClient: env.HTTPClient, Logger: env.Log()}
+	var err error
+	if cfg.APIURL, cfg.Timeout, err = stripeapi.Settings(env.Get, rotation.SafeURL); err != nil {
+		return nil, err
 	}
 	return New(cfg), nil
 }
