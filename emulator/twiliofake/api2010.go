@@ -147,13 +147,30 @@ func accountKey(q *req, sid string) (*key, *apiError) {
 	return k, nil
 }
 
-func (s *Server) fetchKey2010(q *req) *apiError {
-	k, aerr := accountKey(q, q.vars[1])
+// writeKey answers the key sid of the principal's account, as view shows
+// it.
+func writeKey(q *req, sid string, view func(*key) any) *apiError {
+	k, aerr := accountKey(q, sid)
 	if aerr != nil {
 		return aerr
 	}
-	writeJSON(q.w, http.StatusOK, key2010(k))
+	writeJSON(q.w, http.StatusOK, view(k))
 	return nil
+}
+
+// deleteKey deletes the key sid of the principal's account.
+func (s *Server) deleteKey(q *req, sid string) *apiError {
+	k, aerr := accountKey(q, sid)
+	if aerr != nil {
+		return aerr
+	}
+	s.removeKeyLocked(q.p.account, k.sid)
+	q.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) fetchKey2010(q *req) *apiError {
+	return writeKey(q, q.vars[1], func(k *key) any { return key2010(k) })
 }
 
 func (s *Server) updateKey2010(q *req) *apiError {
@@ -172,16 +189,7 @@ func (s *Server) updateKey2010(q *req) *apiError {
 	return nil
 }
 
-func (s *Server) deleteKey2010(q *req) *apiError {
-	k, aerr := accountKey(q, q.vars[1])
-	if aerr != nil {
-		return aerr
-	}
-	delete(q.p.account.keys, k.sid)
-	delete(s.keyIndex, k.sid)
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
-}
+func (s *Server) deleteKey2010(q *req) *apiError { return s.deleteKey(q, q.vars[1]) }
 
 // messageJSON is api.v2010.account.message.
 type messageJSON struct {

@@ -154,12 +154,7 @@ func (s *Server) createKeyIAM(q *req) *apiError {
 }
 
 func (s *Server) fetchKeyIAM(q *req) *apiError {
-	k, aerr := accountKey(q, q.vars[0])
-	if aerr != nil {
-		return aerr
-	}
-	writeJSON(q.w, http.StatusOK, keyIAM(k))
-	return nil
+	return writeKey(q, q.vars[0], func(k *key) any { return keyIAM(k) })
 }
 
 // updateKeyIAM serves POST /v1/Keys/{Sid}: FriendlyName and, for restricted
@@ -192,13 +187,4 @@ func (s *Server) updateKeyIAM(q *req) *apiError {
 	return nil
 }
 
-func (s *Server) deleteKeyIAM(q *req) *apiError {
-	k, aerr := accountKey(q, q.vars[0])
-	if aerr != nil {
-		return aerr
-	}
-	delete(q.p.account.keys, k.sid)
-	delete(s.keyIndex, k.sid)
-	q.w.WriteHeader(http.StatusNoContent)
-	return nil
-}
+func (s *Server) deleteKeyIAM(q *req) *apiError { return s.deleteKey(q, q.vars[0]) }

@@ -211,9 +211,14 @@ func (s *Server) DeleteKey(accountSid, keySid string) error {
 	if _, ok := a.keys[keySid]; !ok {
 		return ErrNoKey
 	}
-	delete(a.keys, keySid)
-	delete(s.keyIndex, keySid)
+	s.removeKeyLocked(a, keySid)
 	return nil
+}
+
+// removeKeyLocked deletes a key of a. The caller holds s.mu.
+func (s *Server) removeKeyLocked(a *account, sid string) {
+	delete(a.keys, sid)
+	delete(s.keyIndex, sid)
 }
 
 // Keys returns the account's keys, oldest first, without secrets.
