@@ -54,15 +54,9 @@ func NewEngine(ctx context.Context, factory rotation.Factory) (*rotation.Engine,
 	if err != nil {
 		return nil, err
 	}
-	ns, err := notify.SettingsFromEnv(os.Getenv)
+	pub, err := notify.PublisherFromEnv(os.Getenv, eventbridge.NewFromConfig(cfg), red.Redact)
 	if err != nil {
 		return nil, err
-	}
-	var pub *notify.Publisher
-	if ns.Publish {
-		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
-			return nil, err
-		}
 	}
 	ref, err := notify.NewRefresher(notify.RefresherConfig{ECS: ecs.NewFromConfig(cfg)})
 	if err != nil {

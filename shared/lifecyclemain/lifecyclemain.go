@@ -57,15 +57,9 @@ func New(ctx context.Context) (*lifecycle.Lifecycle, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := notify.SettingsFromEnv(os.Getenv)
+	pub, err := notify.PublisherFromEnv(os.Getenv, eventbridge.NewFromConfig(cfg), red.Redact)
 	if err != nil {
 		return nil, err
-	}
-	var pub *notify.Publisher
-	if ns.Publish {
-		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
-			return nil, err
-		}
 	}
 	evidence, err := usagelogs.New(usagelogs.Config{Logs: cloudwatchlogs.NewFromConfig(cfg)})
 	if err != nil {

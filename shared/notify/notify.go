@@ -236,6 +236,18 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	return s, nil
 }
 
+// PublisherFromEnv reads the settings (SettingsFromEnv) and returns a
+// publisher that sends to events on the configured bus with redact applied,
+// or nil when events are switched off (DUALKEY_EVENTS=false): what a
+// function or the CLI does at start-up.
+func PublisherFromEnv(getenv func(string) string, events EventsAPI, redact func(string) string) (*Publisher, error) {
+	ns, err := SettingsFromEnv(getenv)
+	if err != nil || !ns.Publish {
+		return nil, err
+	}
+	return NewPublisher(Config{Events: events, EventBus: ns.EventBus, Redact: redact})
+}
+
 // EntryError is one event EventBridge refused.
 type EntryError struct {
 	DetailType, SecretName string

@@ -407,3 +407,35 @@ func TestSettingsFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestPublisherFromEnv: the environment chooses the bus and can switch
+// publishing off; the redactor given is applied; a bad setting is an error
+// naming the variable and no publisher.
+func TestPublisherFromEnv(t *testing.T) {
+	e := start(t)
+	if _, err := e.eb.CreateEventBus(ctx(), &eventbridge.CreateEventBusInput{Name: aws.String("dualkey")}); err != nil {
+		t.Fatal(err)
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	red := rotation.NewRedactor()
+	red.Add(oldSecret)
+	p, err := notify.PublisherFromEnv(env(map[string]string{"DUALKEY_EVENT_BUS": "dualkey"}), e.eb, red.Redact)
+	if err != nil || p == nil {
+		t.Fatalf("publisher: %v, %v", p, err)
+	}
+	ev := rotated()
+	ev.Reason = "rotated after " + oldSecret + " leaked"
+	if _, err := p.Publish(ctx(), ev); err != nil {
+		t.Fatal(err)
+	}
+	got := e.events.Events()
+	if len(got) != 1 || got[0].EventBusName != "dualkey" || got[0].Dropped || strings.Contains(got[0].Detail, oldSecret) {
+		t.Fatalf("events %+v", got)
+	}
+	if p, err := notify.PublisherFromEnv(env(map[string]string{"DUALKEY_EVENTS": "false"}), e.eb, red.Redact); p != nil || err != nil {
+		t.Fatalf("DUALKEY_EVENTS=false: %v, %v; want no publisher and no error", p, err)
+	}
+	if p, err := notify.PublisherFromEnv(env(map[string]string{"DUALKEY_EVENTS": "nope"}), e.eb, red.Redact); p != nil || err == nil || !strings.Contains(err.Error(), "DUALKEY_EVENTS") {
+		t.Fatalf("DUALKEY_EVENTS=nope: %v, %v; want an error naming the variable", p, err)
+	}
+}
