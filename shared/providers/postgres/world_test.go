@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/dualkey/dualkey/shared/lifecycle"
 	"github.com/dualkey/dualkey/shared/providers/postgres"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/sqlcred"
+	"github.com/dualkey/dualkey/shared/sqlcred/sqlcredtest"
 )
 
 // world is one secret of an app user on the shared server, in an emulator
@@ -199,12 +200,29 @@ func (w *world) retire() *lifecycle.Report {
 }
 
 // reasons joins the report's actions as "op: reason" lines.
-func reasons(rep *lifecycle.Report) string {
-	var b strings.Builder
-	for _, a := range rep.Actions {
-		fmt.Fprintf(&b, "%s: %s\n", a.Op, a.Reason)
+func reasons(rep *lifecycle.Report) string { return sqlcredtest.Reasons(rep) }
+
+// shared is the world as sqlcredtest's scenarios see it.
+func (w *world) shared() *sqlcredtest.World {
+	return &sqlcredtest.World{
+		ARN: w.arn, App: w.u.app, SM: w.sm, Engine: w.engine, LC: w.lc, Provider: w.provider,
+		Invoke: &w.invoke, Clock: w.clock, Logs: w.logs, Metrics: w.metrics,
+		MustRotate: w.mustRotate,
+		Rotate: func(token string) (string, sqlcredtest.Rotation) {
+			id, r := w.rotate(token)
+			return id, sqlcredtest.Rotation{Token: r.Token, FailedStep: r.FailedStep, Error: r.Error, Succeeded: r.Succeeded}
+		},
+		Version: func(stage string) (string, *sqlcred.Secret) {
+			id, s := w.version(stage)
+			return id, (*sqlcred.Secret)(s)
+		},
+		Labels:      w.labels,
+		Login:       func(s *sqlcred.Secret) error { return w.login((*postgres.Secret)(s)) },
+		Works:       w.works,
+		Request:     w.request,
+		Retire:      w.retire,
+		NoSecretsIn: w.noSecretsIn,
 	}
-	return b.String()
 }
 
 // noSecretsIn fails the test when a password of the world's users or
