@@ -2,36 +2,26 @@ package stripewebhook
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	stripego "github.com/stripe/stripe-go/v76"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // target decodes the version of a lifecycle request and refuses the
 // endpoint of a live version (AWSCURRENT, AWSPENDING) or one a live version
 // also names.
 func (p *Provider) target(ctx context.Context, op string, req *rotation.CredentialRequest, refuseLive bool) (string, *Secret, error) {
-	if req == nil || req.Version == nil {
-		return "", nil, errors.New("stripewebhook: the request names no version")
-	}
-	s, err := parseRef(req.Version.Value)
+	s, err := vendorkey.Version(req, Name, parseRef)
 	if err != nil {
-		return "", nil, fmt.Errorf("version %s: %w", req.Version.ID, err)
+		return "", nil, err
 	}
 	if refuseLive {
-		for _, st := range req.Version.Stages {
-			if st == rotation.StageCurrent || st == rotation.StagePending {
-				return "", nil, fmt.Errorf("refusing to %s webhook endpoint %s: its version %s is %s", op, s.EndpointID, req.Version.ID, st)
-			}
-		}
-		for _, st := range []string{rotation.StageCurrent, rotation.StagePending} {
-			if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Version.ID && endpointOf(v.Value) == s.EndpointID {
-				return "", nil, fmt.Errorf("refusing to %s webhook endpoint %s: the %s version %s names it too", op, s.EndpointID, st, v.ID)
-			}
+		if err := vendorkey.RefuseLive(ctx, req, op, "webhook endpoint", s.EndpointID, endpointOf); err != nil {
+			return "", nil, err
 		}
 	}
 	key, err := p.admin(ctx, req.Versions)
