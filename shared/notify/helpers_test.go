@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/ecsemu"
 	"github.com/dualkey/dualkey/emulator/eventsemu"
+	"github.com/dualkey/dualkey/internal/awstest"
 	"github.com/dualkey/dualkey/internal/testutil"
 )
 
@@ -37,21 +37,7 @@ func start(t testing.TB) *env {
 	clock := testutil.NewFakeClock(t0)
 	events := eventsemu.New(eventsemu.Config{Now: clock.Now})
 	ecsSvc := ecsemu.New(ecsemu.Config{Now: clock.Now})
-	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{
-		eventsemu.SigningName: events, ecsemu.SigningName: ecsSvc,
-	}})
-	if err != nil {
-		t.Fatalf("awsemu.New: %v", err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	rec := &testutil.WireRecorder{}
-	cfg := awsemu.ClientConfig(url)
-	cfg.RetryMaxAttempts = 1
-	cfg.HTTPClient = rec.Client()
+	cfg, rec := awstest.Start(t, clock.Now, map[string]http.Handler{eventsemu.SigningName: events, ecsemu.SigningName: ecsSvc})
 	return &env{events: events, ecs: ecsSvc, eb: eventbridge.NewFromConfig(cfg), ecsc: ecs.NewFromConfig(cfg), clock: clock, wire: rec}
 }
 

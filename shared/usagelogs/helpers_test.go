@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/dualkey/dualkey/emulator/awsemu"
 	"github.com/dualkey/dualkey/emulator/logsemu"
+	"github.com/dualkey/dualkey/internal/awstest"
 	"github.com/dualkey/dualkey/internal/testutil"
 )
 
@@ -34,19 +34,7 @@ func start(t testing.TB) *env {
 	t.Helper()
 	clock := testutil.NewFakeClock(t0)
 	logs := logsemu.New(logsemu.Config{Now: clock.Now})
-	srv, err := awsemu.New(awsemu.Config{Now: clock.Now, Services: map[string]http.Handler{logsemu.SigningName: logs}})
-	if err != nil {
-		t.Fatalf("awsemu.New: %v", err)
-	}
-	url, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	rec := &testutil.WireRecorder{}
-	cfg := awsemu.ClientConfig(url)
-	cfg.RetryMaxAttempts = 1
-	cfg.HTTPClient = rec.Client()
+	cfg, rec := awstest.Start(t, clock.Now, map[string]http.Handler{logsemu.SigningName: logs})
 	return &env{logs: logs, cw: cloudwatchlogs.NewFromConfig(cfg), sm: secretsmanager.NewFromConfig(cfg), clock: clock, wire: rec}
 }
 
