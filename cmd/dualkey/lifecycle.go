@@ -32,6 +32,25 @@ func (f *lifecycleFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "print the JSON log lines and metrics to stderr")
 }
 
+// parseSecret parses args with fs (on which f is registered), takes the one
+// SECRET they name, and builds the lifecycle: what every single-secret
+// command does first.
+func (f *lifecycleFlags) parseSecret(ctx context.Context, fs *flag.FlagSet, args []string, stderr io.Writer) (string, *lifecycle.Lifecycle, *secretsmanager.Client, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	secret, err := oneSecret(pos)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	lc, sm, err := f.build(ctx, stderr)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return secret, lc, sm, nil
+}
+
 func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycle.Lifecycle, *secretsmanager.Client, error) {
 	cfg, err := f.config(ctx)
 	if err != nil {
@@ -57,15 +76,9 @@ func (f *lifecycleFlags) build(ctx context.Context, stderr io.Writer) (*lifecycl
 	if err != nil {
 		return nil, nil, err
 	}
-	ns, err := notify.SettingsFromEnv(os.Getenv)
+	pub, err := notify.PublisherFromEnv(os.Getenv, eventbridge.NewFromConfig(cfg), red.Redact)
 	if err != nil {
 		return nil, nil, err
-	}
-	var pub *notify.Publisher
-	if ns.Publish {
-		if pub, err = notify.NewPublisher(notify.Config{Events: eventbridge.NewFromConfig(cfg), EventBus: ns.EventBus, Redact: red.Redact}); err != nil {
-			return nil, nil, err
-		}
 	}
 	lc, err := lifecycle.New(lifecycle.Config{Logs: evidence, Events: pub, SecretsManager: sm, Providers: providers, Defaults: settings, Redactor: red,
 		LogWriter: logs, MetricsWriter: logs, CommandFlags: f.commandFlags()})
@@ -83,18 +96,11 @@ func runRetire(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	switch {
-	case *all && len(pos) > 0:
-		return usageError{fmt.Errorf("give SECRET or --all, not both (got --all and %v)", pos)}
-	case *all && *resume:
-		return usageError{errors.New("--resume clears the hold of one SECRET; it does not take --all")}
-	case !*all && len(pos) == 0:
-		return usageError{errors.New("missing SECRET: retire acts on one secret; to act on every secret tagged dualkey:managed=true, pass --all")}
+	if err := secretOrAll(*all, pos, "missing SECRET: retire acts on one secret; to act on every secret tagged dualkey:managed=true, pass --all"); err != nil {
+		return err
 	}
-	if !*all {
-		if _, err := oneSecret(pos); err != nil {
-			return err
-		}
+	if *all && *resume {
+		return usageError{errors.New("--resume clears the hold of one SECRET; it does not take --all")}
 	}
 	lc, _, err := f.build(ctx, stderr)
 	if err != nil {
@@ -132,15 +138,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	leaked := fs.Bool("reactivate-leaked-credential", false, "bring back a credential that an emergency rotation switched off because it leaked")
 	reason := fs.String("reason", "manual rollback with dualkey rollback", "why, as `TEXT` recorded in the dualkey:state-note tag")
 	dry := fs.Bool("dry-run", false, "print what would be done, changing nothing")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	secret, err := oneSecret(pos)
-	if err != nil {
-		return err
-	}
-	lc, _, err := f.build(ctx, stderr)
+	secret, lc, _, err := f.parseSecret(ctx, fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -163,15 +161,7 @@ func runCancel(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var f lifecycleFlags
 	f.register(fs)
 	dry := fs.Bool("dry-run", false, "print both steps, changing nothing")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	secret, err := oneSecret(pos)
-	if err != nil {
-		return err
-	}
-	lc, _, err := f.build(ctx, stderr)
+	secret, lc, _, err := f.parseSecret(ctx, fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -193,15 +183,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("audit", stderr)
 	var f lifecycleFlags
 	f.register(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	secret, err := oneSecret(pos)
-	if err != nil {
-		return err
-	}
-	lc, _, err := f.build(ctx, stderr)
+	secret, lc, _, err := f.parseSecret(ctx, fs, args, stderr)
 	if err != nil {
 		return err
 	}

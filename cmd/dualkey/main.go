@@ -299,6 +299,21 @@ func oneSecret(pos []string) (string, error) {
 	return "", usageError{fmt.Errorf("one SECRET only, got %d: %s", len(pos), strings.Join(pos, " "))}
 }
 
+// secretOrAll checks that a command that acts on one SECRET or on --all
+// got exactly one of them; missing is the usage error when it got neither.
+func secretOrAll(all bool, pos []string, missing string) error {
+	switch {
+	case all && len(pos) > 0:
+		return usageError{fmt.Errorf("give SECRET or --all, not both (got --all and %v)", pos)}
+	case !all && len(pos) == 0:
+		return usageError{errors.New(missing)}
+	case !all:
+		_, err := oneSecret(pos)
+		return err
+	}
+	return nil
+}
+
 // noArgs checks that a command without positional arguments got none.
 func noArgs(pos []string) error {
 	if len(pos) > 0 {

@@ -33,15 +33,7 @@ func runRotate(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	lambdaARN := fs.String("lambda-arn", "", "rotation function `ARN` (default: the one already configured on the secret)")
 	emergency := fs.Bool("emergency", false, "the current credential leaked: record it as leaked, rotate now, switch it off as soon as the new one is promoted")
 	yes := fs.Bool("yes", false, "rotate even when the rotation may delete a deactivated credential and so end its rollback window")
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	secret, err := oneSecret(pos)
-	if err != nil {
-		return err
-	}
-	lc, sm, err := f.build(ctx, stderr)
+	secret, lc, sm, err := f.parseSecret(ctx, fs, args, stderr)
 	if err != nil {
 		return err
 	}

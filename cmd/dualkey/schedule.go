@@ -60,15 +60,8 @@ func runSchedule(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	switch {
-	case *all && len(pos) > 0:
-		return usageError{fmt.Errorf("give SECRET or --all, not both (got --all and %v)", pos)}
-	case !*all && len(pos) == 0:
-		return usageError{errors.New("missing SECRET: schedule checks one secret; to check every secret tagged dualkey:managed=true, pass --all")}
-	case !*all:
-		if _, err := oneSecret(pos); err != nil {
-			return err
-		}
+	if err := secretOrAll(*all, pos, "missing SECRET: schedule checks one secret; to check every secret tagged dualkey:managed=true, pass --all"); err != nil {
+		return err
 	}
 	sm, err := f.secretsManager(ctx)
 	if err != nil {

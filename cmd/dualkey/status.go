@@ -20,15 +20,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlags("status", stderr)
 	var f lifecycleFlags
 	f.register(fs)
-	pos, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	secret, err := oneSecret(pos)
-	if err != nil {
-		return err
-	}
-	lc, sm, err := f.build(ctx, stderr)
+	secret, lc, sm, err := f.parseSecret(ctx, fs, args, stderr)
 	if err != nil {
 		return err
 	}
