@@ -144,13 +144,8 @@ func runIAM(ctx context.Context, out io.Writer, url string, clock *offsetClock) 
 		return res, err
 	}
 	retire := func(title string) error {
-		rep, err := lc.Retire(ctx, arn, lifecycle.Options{})
-		if err != nil {
-			return fmt.Errorf("retire: %w", err)
-		}
-		fmt.Fprintf(out, "retire run, %s:\n", title)
-		for _, a := range rep.Actions {
-			fmt.Fprintf(out, "    %-10s %s\n", a.Op, a.Reason)
+		if _, err := retireRun(ctx, out, lc, arn, title); err != nil {
+			return err
 		}
 		return states("  keys now:")
 	}
@@ -201,4 +196,18 @@ func stateWords(st map[string]string, newID, noun string) string {
 		parts = append(parts, fmt.Sprintf("%s %s%s %s", role, noun, id, st[id]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// retireRun runs the lifecycle's retire on arn and prints its actions
+// under "retire run, <title>:".
+func retireRun(ctx context.Context, out io.Writer, lc *lifecycle.Lifecycle, arn, title string) (*lifecycle.Report, error) {
+	rep, err := lc.Retire(ctx, arn, lifecycle.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("retire: %w", err)
+	}
+	fmt.Fprintf(out, "retire run, %s:\n", title)
+	for _, a := range rep.Actions {
+		fmt.Fprintf(out, "    %-10s %s\n", a.Op, a.Reason)
+	}
+	return rep, nil
 }

@@ -279,15 +279,8 @@ func runWebhookPart(ctx context.Context, out io.Writer, res *StripeResult, sm *s
 		return err
 	}
 	retire := func(title string) error {
-		rep, err := lc.Retire(ctx, arn, lifecycle.Options{})
-		if err != nil {
-			return fmt.Errorf("retire: %w", err)
-		}
-		fmt.Fprintf(out, "retire run, %s:\n", title)
-		for _, a := range rep.Actions {
-			fmt.Fprintf(out, "    %-10s %s\n", a.Op, a.Reason)
-		}
-		return nil
+		_, err := retireRun(ctx, out, lc, arn, title)
+		return err
 	}
 	advance(90 * time.Minute)
 	fmt.Fprintln(out, "⏩ emulator and Stripe clocks +90m (drain over)")
@@ -440,17 +433,7 @@ func runKeyPart(ctx context.Context, out io.Writer, res *StripeResult, sm *secre
 	fmt.Fprintf(out, "$ dualkey rotate %s\n  promoted %s (same account %s, same kind and mode); the old key works until Stripe expires it\n",
 		StripeKeySecretName, stripe.Fingerprint(rolled.Secret), acct.ID)
 
-	retire := func(title string) (*lifecycle.Report, error) {
-		rep, err := lc.Retire(ctx, arn, lifecycle.Options{})
-		if err != nil {
-			return nil, fmt.Errorf("retire: %w", err)
-		}
-		fmt.Fprintf(out, "retire run, %s:\n", title)
-		for _, a := range rep.Actions {
-			fmt.Fprintf(out, "    %-10s %s\n", a.Op, a.Reason)
-		}
-		return rep, nil
-	}
+	retire := func(title string) (*lifecycle.Report, error) { return retireRun(ctx, out, lc, arn, title) }
 	clock.Advance(2 * time.Hour)
 	fmt.Fprintln(out, "⏩ clocks +2h (drain over, Stripe's expiry not yet)")
 	if _, err := retire("waiting for Stripe's expiry"); err != nil {
