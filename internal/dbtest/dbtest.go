@@ -419,6 +419,44 @@ func launch(cmd *exec.Cmd) (chan struct{}, error) {
 	return done, nil
 }
 
+// launchOnFreePort starts bin (as acct, stopped with sig) with the
+// arguments args gives for a free loopback port and waits until setUp
+// succeeds; when the server exited because another process took the port
+// meanwhile, it tries a new one, three times at most. It stops s when it
+// fails; name names the server in errors.
+func launchOnFreePort(ctx context.Context, s *Server, name, bin string, acct runAs, sig syscall.Signal,
+	setUp func(context.Context, *Server) error, args func(port int) []string) (*Server, error) {
+	fail := func(err error) (*Server, error) {
+		_ = s.Stop()
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return fail(err)
+		}
+		s.Port = port
+		logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fail(err)
+		}
+		s.cmd = command(bin, args(port), acct, logFile, sig)
+		s.done, err = launch(s.cmd)
+		logFile.Close()
+		if err != nil {
+			return fail(fmt.Errorf("start %s: %w", name, err))
+		}
+		err = waitUntil(ctx, s, 60*time.Second, func(ctx context.Context) error { return setUp(ctx, s) })
+		if err == nil {
+			return s, nil
+		}
+		if attempt < 3 && s.exited() && addrInUse(s.logTail()) {
+			continue // another process took the port; try a new one
+		}
+		return fail(err)
+	}
+}
+
 // cacheRoot returns the directory holding template data directories, or
 // "" when caching is off or the directory is not safely ours.
 func cacheRoot() string {

@@ -107,16 +107,7 @@ func startMariaDB(ctx context.Context, opts Options) (*Server, error) {
 	if err := os.WriteFile(initFile, []byte(initSQL), 0o600); err != nil {
 		return fail(err)
 	}
-	for attempt := 0; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return fail(err)
-		}
-		s.Port = port
-		logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return fail(err)
-		}
+	return launchOnFreePort(ctx, s, "mariadbd", server, acct, syscall.SIGTERM, mariaSetUp, func(port int) []string {
 		args := append([]string{
 			"--no-defaults",
 			"--datadir=" + data,
@@ -143,21 +134,8 @@ func startMariaDB(ctx context.Context, opts Options) (*Server, error) {
 		if opts.LogStatements {
 			args = append(args, "--general-log=1", "--general-log-file="+filepath.Join(dir, "general.log"))
 		}
-		s.cmd = command(server, args, acct, logFile, syscall.SIGTERM)
-		s.done, err = launch(s.cmd)
-		logFile.Close()
-		if err != nil {
-			return fail(fmt.Errorf("start mariadbd: %w", err))
-		}
-		err = waitUntil(ctx, s, 60*time.Second, func(ctx context.Context) error { return mariaSetUp(ctx, s) })
-		if err == nil {
-			return s, nil
-		}
-		if attempt < 3 && s.exited() && addrInUse(s.logTail()) {
-			continue
-		}
-		return fail(err)
-	}
+		return args
+	})
 }
 
 // mariaSetUp logs in as the admin over TCP with TLS verified and reads the

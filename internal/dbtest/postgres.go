@@ -110,17 +110,8 @@ func startPostgres(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogStatements {
 		logStatement = "all"
 	}
-	for attempt := 0; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return fail(err)
-		}
-		s.Port = port
-		logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			return fail(err)
-		}
-		args := []string{
+	return launchOnFreePort(ctx, s, "postgres", filepath.Join(bin, "postgres"), acct, syscall.SIGQUIT, pgSetUp, func(port int) []string {
+		return []string{
 			"-D", data,
 			"-c", "listen_addresses=127.0.0.1",
 			"-c", "port=" + strconv.Itoa(port),
@@ -136,21 +127,7 @@ func startPostgres(ctx context.Context, opts Options) (*Server, error) {
 			"-c", "log_statement=" + logStatement,
 			"-c", "logging_collector=off",
 		}
-		s.cmd = command(filepath.Join(bin, "postgres"), args, acct, logFile, syscall.SIGQUIT)
-		s.done, err = launch(s.cmd)
-		logFile.Close()
-		if err != nil {
-			return fail(fmt.Errorf("start postgres: %w", err))
-		}
-		err = waitUntil(ctx, s, 60*time.Second, func(ctx context.Context) error { return pgSetUp(ctx, s) })
-		if err == nil {
-			return s, nil
-		}
-		if attempt < 3 && s.exited() && addrInUse(s.logTail()) {
-			continue // another process took the port; try a new one
-		}
-		return fail(err)
-	}
+	})
 }
 
 // pgSetUp connects over the private Unix socket (trusted), sets the admin
