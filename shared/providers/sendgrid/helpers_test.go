@@ -24,6 +24,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/sendgrid"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 func TestMain(m *testing.M) {
@@ -236,7 +237,7 @@ func (b *bed) live(context.Context) ([]string, error) {
 // label, as the lifecycle does.
 func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	b.t.Helper()
-	id := holder(b.env.Labels(ctx, arn), rotation.StagePrevious)
+	id := vendorkeytest.Holder(b.env.Labels(ctx, arn), rotation.StagePrevious)
 	if id == "" {
 		return
 	}
@@ -244,11 +245,7 @@ func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	if err := b.fake.DeleteKey(b.owner, keyID); err != nil && !errors.Is(err, sendgridfake.ErrNoKey) {
 		b.t.Fatal(err)
 	}
-	if _, err := b.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(arn), VersionStage: aws.String(rotation.StagePrevious), RemoveFromVersionId: aws.String(id),
-	}); err != nil {
-		b.t.Fatal(err)
-	}
+	vendorkeytest.RemoveLabel(ctx, b.t, b.env, arn, rotation.StagePrevious, id)
 }
 
 // keys returns the owner's keys by id (name and scopes).
@@ -280,13 +277,4 @@ func (b *bed) noSecrets(what, text string) {
 			b.t.Fatalf("%s shows a key", what)
 		}
 	}
-}
-
-func holder(labels map[string][]string, stage string) string {
-	for id, st := range labels {
-		if slices.Contains(st, stage) {
-			return id
-		}
-	}
-	return ""
 }

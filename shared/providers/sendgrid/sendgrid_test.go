@@ -21,6 +21,7 @@ import (
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
 	"github.com/dualkey/dualkey/shared/usagelogs"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 // The conformance kit talks to the fake directly (Prism costs tens of
@@ -52,34 +53,17 @@ func newWorld(t *testing.T, o opts) *world {
 
 func (w *world) reader(ctx context.Context) rotation.VersionReader {
 	w.t.Helper()
-	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return rotation.NewReader(w.env.SM, w.arn, d.VersionIdsToStages, nil)
+	return vendorkeytest.Reader(ctx, w.t, w.env, w.arn)
 }
 
 func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
 	w.t.Helper()
-	r := w.reader(ctx)
-	v, err := r.Stage(ctx, stage)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return &rotation.CredentialRequest{SecretID: w.arn, Version: v, Versions: r}
+	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage)
 }
 
 func (w *world) failedRotation(ctx context.Context) (string, error) {
 	w.t.Helper()
-	token, err := w.env.Rotate(ctx, w.arn)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	rec := w.env.LastRotation()
-	if rec.Succeeded {
-		w.t.Fatal("the rotation succeeded, want it refused")
-	}
-	return token, errors.New(rec.Error)
+	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
 }
 
 func (w *world) unchanged(ctx context.Context, what string, keys map[string]string, current string) {
@@ -89,18 +73,6 @@ func (w *world) unchanged(ctx context.Context, what string, keys map[string]stri
 	}
 	if w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
 		w.t.Fatalf("%s changed AWSCURRENT", what)
-	}
-}
-
-func wantIn(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Fatalf("error %q does not contain %q", err, p)
-		}
 	}
 }
 
@@ -183,7 +155,7 @@ func TestThroughPrism(t *testing.T) {
 			if !errors.Is(err, sendgrid.ErrAdminRefused) {
 				t.Fatalf("a deleted admin key: %v", err)
 			}
-			wantIn(t, err, w.adminARN, "master_secret_arn", "401")
+			vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn", "401")
 			w.noSecrets("the error", err.Error())
 		})
 	}
@@ -246,7 +218,7 @@ func TestScopeTheAdminLacks(t *testing.T) {
 			w := newWorld(t, opts{adminScopes: c.scopes})
 			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 			_, err := w.failedRotation(ctx)
-			wantIn(t, err, append(c.want, w.adminARN)...)
+			vendorkeytest.WantIn(t, err, append(c.want, w.adminARN)...)
 			w.noSecrets("the error", err.Error())
 			w.unchanged(ctx, c.name, keys, current)
 		})
@@ -263,7 +235,7 @@ func TestAdminKeyRefused(t *testing.T) {
 	}
 	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, w.adminARN, "master_secret_arn", "401")
+	vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn", "401")
 	w.unchanged(ctx, "a revoked admin key", keys, current)
 }
 
@@ -284,7 +256,7 @@ func TestSubuserKeyNeedsTheParent(t *testing.T) {
 	}
 	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, "403", "parent user")
+	vendorkeytest.WantIn(t, err, "403", "parent user")
 	w.unchanged(ctx, "another parent's subuser", keys, current)
 }
 
@@ -296,7 +268,7 @@ func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
 	w.env.MustRotate(ctx, w.arn)
 	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	token, err := w.failedRotation(ctx)
-	wantIn(t, err, w.first.ID, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
+	vendorkeytest.WantIn(t, err, w.first.ID, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
 	w.unchanged(ctx, "a rotation before the retirement", keys, current)
 	w.retirePrevious(ctx, w.arn)
 	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
@@ -323,7 +295,7 @@ func TestOrphansOfThisRotation(t *testing.T) {
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young key of this rotation: %v", err)
 	}
-	wantIn(t, err, young.ID, "retry after")
+	vendorkeytest.WantIn(t, err, young.ID, "retry after")
 	w.unchanged(ctx, "a young orphan", keys, current)
 	w.env.Clock.Advance(rotation.OrphanAge + time.Second)
 	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
@@ -354,7 +326,7 @@ func TestKeyLimit(t *testing.T) {
 	}
 	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, "100 API keys", "nothing was changed")
+	vendorkeytest.WantIn(t, err, "100 API keys", "nothing was changed")
 	w.unchanged(ctx, "the key limit", keys, current)
 }
 
@@ -382,7 +354,7 @@ func TestRateLimit(t *testing.T) {
 	if !errors.Is(err, sendgrid.ErrRateLimited) {
 		t.Fatalf("a reset beyond the deadline: %v", err)
 	}
-	wantIn(t, err, "429", "retries the step later")
+	vendorkeytest.WantIn(t, err, "429", "retries the step later")
 }
 
 // TestDiscard: Destroy deletes (not a key a stored version names);
@@ -425,7 +397,7 @@ func TestDeleteRefusesLiveVersions(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	err := w.provider(nil).Delete(ctx, w.request(ctx, rotation.StageCurrent))
-	wantIn(t, err, "refusing to delete", w.first.ID, "AWSCURRENT")
+	vendorkeytest.WantIn(t, err, "refusing to delete", w.first.ID, "AWSCURRENT")
 	if _, ok := w.keys()[w.first.ID]; !ok {
 		t.Fatal("the current key was deleted")
 	}
@@ -459,7 +431,7 @@ func TestBadSecretValues(t *testing.T) {
 			}
 			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 			_, err := w.failedRotation(ctx)
-			wantIn(t, err, `"`+c.field+`"`)
+			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
 			w.noSecrets("the error", err.Error())
 			w.unchanged(ctx, c.name, keys, current)
 		})

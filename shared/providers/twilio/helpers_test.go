@@ -23,6 +23,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/twilio"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 func TestMain(m *testing.M) {
@@ -215,7 +216,7 @@ func (b *bed) live(context.Context) ([]string, error) {
 // label, as the lifecycle does after drain, usage check and confirmation.
 func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	b.t.Helper()
-	id := holder(b.env.Labels(ctx, arn), rotation.StagePrevious)
+	id := vendorkeytest.Holder(b.env.Labels(ctx, arn), rotation.StagePrevious)
 	if id == "" {
 		return
 	}
@@ -224,11 +225,7 @@ func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	if err := b.fake.DeleteKey(b.acct.Sid, s.APIKeySID); err != nil && !errors.Is(err, twiliofake.ErrNoKey) {
 		b.t.Fatal(err)
 	}
-	if _, err := b.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(arn), VersionStage: aws.String(rotation.StagePrevious), RemoveFromVersionId: aws.String(id),
-	}); err != nil {
-		b.t.Fatal(err)
-	}
+	vendorkeytest.RemoveLabel(ctx, b.t, b.env, arn, rotation.StagePrevious, id)
 }
 
 // keyNames returns the friendly names of the account's keys by SID.
@@ -265,13 +262,4 @@ func (b *bed) noSecrets(what, text string) {
 	if b.adminKey != nil && strings.Contains(text, b.adminKey.Secret) {
 		b.t.Fatalf("%s shows the admin key's secret", what)
 	}
-}
-
-func holder(labels map[string][]string, stage string) string {
-	for id, st := range labels {
-		if slices.Contains(st, stage) {
-			return id
-		}
-	}
-	return ""
 }

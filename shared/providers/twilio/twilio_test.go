@@ -20,6 +20,7 @@ import (
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
 	"github.com/dualkey/dualkey/shared/usagelogs"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 // world is a bed with its secret.
@@ -38,36 +39,20 @@ func newWorld(t *testing.T, o opts) *world {
 // reader is a VersionReader over the secret as it is now.
 func (w *world) reader(ctx context.Context) rotation.VersionReader {
 	w.t.Helper()
-	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return rotation.NewReader(w.env.SM, w.arn, d.VersionIdsToStages, nil)
+	return vendorkeytest.Reader(ctx, w.t, w.env, w.arn)
 }
 
 // version returns the version holding stage.
 func (w *world) version(ctx context.Context, stage string) *rotation.Version {
 	w.t.Helper()
-	v, err := w.reader(ctx).Stage(ctx, stage)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return v
+	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage).Version
 }
 
 // failedRotation starts a rotation and returns the error of the step
 // that failed; the test fails if the rotation succeeded.
-func (w *world) failedRotation(ctx context.Context) (token string, err error) {
+func (w *world) failedRotation(ctx context.Context) (string, error) {
 	w.t.Helper()
-	token, rerr := w.env.Rotate(ctx, w.arn)
-	if rerr != nil {
-		w.t.Fatal(rerr)
-	}
-	rec := w.env.LastRotation()
-	if rec.Succeeded {
-		w.t.Fatal("the rotation succeeded, want it refused")
-	}
-	return token, errors.New(rec.Error)
+	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
 }
 
 // unchanged fails unless the account's keys and AWSCURRENT are as before.
@@ -78,18 +63,6 @@ func (w *world) unchanged(ctx context.Context, what string, keys map[string]stri
 	}
 	if w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
 		w.t.Fatalf("%s changed AWSCURRENT", what)
-	}
-}
-
-func wantIn(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Fatalf("error %q does not contain %q", err, p)
-		}
 	}
 }
 
@@ -196,7 +169,7 @@ func TestThroughPrism(t *testing.T) {
 				if !errors.Is(err, twilio.ErrAdminRefused) {
 					t.Fatalf("a deleted admin key: %v", err)
 				}
-				wantIn(t, err, w.adminARN, "master_secret_arn", "Main API key")
+				vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn", "Main API key")
 			}
 		})
 	}
@@ -210,7 +183,7 @@ func TestStandardAdminKeyIsRefused(t *testing.T) {
 	w := newWorld(t, opts{admin: "standard"})
 	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, w.adminARN, "master_secret_arn", "401", "Main API key", "Standard and restricted keys cannot manage keys")
+	vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn", "401", "Main API key", "Standard and restricted keys cannot manage keys")
 	w.noSecrets("the error", err.Error())
 	w.unchanged(ctx, "a refused admin key", keys, current)
 }
@@ -227,7 +200,7 @@ func TestAdminOfAnotherAccount(t *testing.T) {
 	}
 	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, "master_secret_arn", other.Sid, w.acct.Sid)
+	vendorkeytest.WantIn(t, err, "master_secret_arn", other.Sid, w.acct.Sid)
 	w.unchanged(ctx, "an admin of another account", keys, current)
 }
 
@@ -254,7 +227,7 @@ func TestRestrictedKeyKeepsItsPolicy(t *testing.T) {
 				if !restricted && (k.Kind != twiliofake.KindStandard || k.Policy != nil) {
 					t.Fatalf("new key is %s, want standard", k.Kind)
 				}
-				if k.FriendlyName != twilio.Marker(w.arn, holder(w.env.Labels(ctx, w.arn), rotation.StageCurrent)) {
+				if k.FriendlyName != twilio.Marker(w.arn, vendorkeytest.Holder(w.env.Labels(ctx, w.arn), rotation.StageCurrent)) {
 					t.Fatalf("friendly name %q is not dualkey's marker", k.FriendlyName)
 				}
 				return
@@ -280,7 +253,7 @@ func TestMainKeyIsNotRotated(t *testing.T) {
 	}
 	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err = w.failedRotation(ctx)
-	wantIn(t, err, main.Sid, "Main API key", "Console")
+	vendorkeytest.WantIn(t, err, main.Sid, "Main API key", "Console")
 	w.unchanged(ctx, "a Main key", keys, current)
 }
 
@@ -293,7 +266,7 @@ func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
 	w.env.MustRotate(ctx, w.arn)
 	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	token, err := w.failedRotation(ctx)
-	wantIn(t, err, w.first.Sid, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
+	vendorkeytest.WantIn(t, err, w.first.Sid, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
 	w.unchanged(ctx, "a rotation before the retirement", keys, current)
 	w.retirePrevious(ctx, w.arn)
 	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
@@ -312,7 +285,7 @@ func TestCurrentKeyGone(t *testing.T) {
 	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
 	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, w.first.Sid, "is not a key of account", "Console")
+	vendorkeytest.WantIn(t, err, w.first.Sid, "is not a key of account", "Console")
 	w.unchanged(ctx, "a missing current key", keys, current)
 }
 
@@ -337,7 +310,7 @@ func TestOrphansOfThisRotation(t *testing.T) {
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young key of this rotation: %v, want ErrConcurrentDelivery", err)
 	}
-	wantIn(t, err, young.Sid, "retry after")
+	vendorkeytest.WantIn(t, err, young.Sid, "retry after")
 	w.unchanged(ctx, "a young orphan", keys, current)
 
 	w.env.Clock.Advance(rotation.OrphanAge + time.Second)
@@ -384,7 +357,7 @@ func TestRateLimit(t *testing.T) {
 	if !errors.Is(err, twilio.ErrRateLimited) {
 		t.Fatalf("a Retry-After beyond the deadline: %v", err)
 	}
-	wantIn(t, err, "429", "20429", "retries the step later")
+	vendorkeytest.WantIn(t, err, "429", "20429", "retries the step later")
 }
 
 // TestDiscard: Destroy deletes the key (not when a stored version names
@@ -429,7 +402,7 @@ func TestDeleteRefusesLiveVersions(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	err := w.provider(nil).Delete(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)})
-	wantIn(t, err, "refusing to delete", w.first.Sid, "AWSCURRENT")
+	vendorkeytest.WantIn(t, err, "refusing to delete", w.first.Sid, "AWSCURRENT")
 	if _, ok := w.keyNames()[w.first.Sid]; !ok {
 		t.Fatal("the current key was deleted")
 	}
@@ -465,7 +438,7 @@ func TestBadSecretValues(t *testing.T) {
 			}
 			keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 			_, err := w.failedRotation(ctx)
-			wantIn(t, err, `"`+c.field+`"`)
+			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
 			w.noSecrets("the error", err.Error())
 			w.unchanged(ctx, c.name, keys, current)
 		})

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/twiliotoken"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 func TestMain(m *testing.M) {
@@ -189,11 +189,7 @@ func (b *bed) retirePrevious(ctx context.Context, arn string) {
 	if err := b.provider(nil).Delete(ctx, &rotation.CredentialRequest{SecretID: arn, Version: prev, Versions: r}); err != nil {
 		b.t.Fatal(err)
 	}
-	if _, err := b.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(arn), VersionStage: aws.String(rotation.StagePrevious), RemoveFromVersionId: aws.String(prev.ID),
-	}); err != nil {
-		b.t.Fatal(err)
-	}
+	vendorkeytest.RemoveLabel(ctx, b.t, b.env, arn, rotation.StagePrevious, prev.ID)
 }
 
 // tokens returns the account's primary and secondary tokens.
@@ -225,13 +221,4 @@ func (b *bed) noSecrets(what, text string) {
 			b.t.Fatalf("%s shows an auth token", what)
 		}
 	}
-}
-
-func holder(labels map[string][]string, stage string) string {
-	for id, st := range labels {
-		if slices.Contains(st, stage) {
-			return id
-		}
-	}
-	return ""
 }

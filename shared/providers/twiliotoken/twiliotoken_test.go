@@ -17,6 +17,7 @@ import (
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
 	"github.com/dualkey/dualkey/shared/usagelogs"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 type world struct {
@@ -33,29 +34,12 @@ func newWorld(t *testing.T, o opts) *world {
 
 func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
 	w.t.Helper()
-	d, err := w.env.SM.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(w.arn)})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	r := rotation.NewReader(w.env.SM, w.arn, d.VersionIdsToStages, nil)
-	v, err := r.Stage(ctx, stage)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return &rotation.CredentialRequest{SecretID: w.arn, Version: v, Versions: r}
+	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage)
 }
 
 func (w *world) failedRotation(ctx context.Context) (string, error) {
 	w.t.Helper()
-	token, err := w.env.Rotate(ctx, w.arn)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	rec := w.env.LastRotation()
-	if rec.Succeeded {
-		w.t.Fatal("the rotation succeeded, want it refused")
-	}
-	return token, errors.New(rec.Error)
+	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
 }
 
 func (w *world) token(ctx context.Context, stage string) string {
@@ -69,23 +53,11 @@ func (w *world) token(ctx context.Context, stage string) string {
 func (w *world) restore(ctx context.Context) {
 	w.t.Helper()
 	labels := w.env.Labels(ctx, w.arn)
-	cur, prev := holder(labels, rotation.StageCurrent), holder(labels, rotation.StagePrevious)
+	cur, prev := vendorkeytest.Holder(labels, rotation.StageCurrent), vendorkeytest.Holder(labels, rotation.StagePrevious)
 	if _, err := w.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId: aws.String(w.arn), VersionStage: aws.String(rotation.StageCurrent), MoveToVersionId: aws.String(prev), RemoveFromVersionId: aws.String(cur),
 	}); err != nil {
 		w.t.Fatal(err)
-	}
-}
-
-func wantIn(t *testing.T, err error, parts ...string) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want one containing %q", parts)
-	}
-	for _, p := range parts {
-		if !strings.Contains(err.Error(), p) {
-			t.Fatalf("error %q does not contain %q", err, p)
-		}
 	}
 }
 
@@ -129,12 +101,12 @@ func TestRotationWhileTheSecondaryIsNotPromoted(t *testing.T) {
 	w.env.MustRotate(ctx, w.arn)
 	before, current := w.state(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	token, err := w.failedRotation(ctx)
-	wantIn(t, err, "still Twilio's secondary", "dualkey retire", "nothing was changed")
+	vendorkeytest.WantIn(t, err, "still Twilio's secondary", "dualkey retire", "nothing was changed")
 	w.noSecrets("the error", err.Error())
 	if w.state() != before || w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
 		t.Fatalf("the refused rotation changed something: %s -> %s", before, w.state())
 	}
-	prevID := holder(w.env.Labels(ctx, w.arn), rotation.StagePrevious)
+	prevID := vendorkeytest.Holder(w.env.Labels(ctx, w.arn), rotation.StagePrevious)
 	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
 	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
@@ -157,7 +129,7 @@ func TestRolledBackSecondaryInPrevious(t *testing.T) {
 	w.restore(ctx)
 	before := w.state()
 	token, err := w.failedRotation(ctx)
-	wantIn(t, err, "AWSPREVIOUS", "secondary", "dualkey retire --resume", "nothing was changed")
+	vendorkeytest.WantIn(t, err, "AWSPREVIOUS", "secondary", "dualkey retire --resume", "nothing was changed")
 	if w.state() != before {
 		t.Fatalf("the refused rotation changed %s to %s", before, w.state())
 	}
@@ -179,7 +151,7 @@ func TestDeleteRefusals(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	p := w.provider(nil)
-	wantIn(t, p.Delete(ctx, w.request(ctx, rotation.StageCurrent)), "refusing", "AWSCURRENT")
+	vendorkeytest.WantIn(t, p.Delete(ctx, w.request(ctx, rotation.StageCurrent)), "refusing", "AWSCURRENT")
 	w.env.MustRotate(ctx, w.arn)
 	// Someone requested another secondary in the Console: AWSCURRENT's
 	// token was replaced.
@@ -188,7 +160,7 @@ func TestDeleteRefusals(t *testing.T) {
 	}
 	before := w.state()
 	err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious))
-	wantIn(t, err, "refusing to promote", "AWSCURRENT would not work", "nothing was changed")
+	vendorkeytest.WantIn(t, err, "refusing to promote", "AWSCURRENT would not work", "nothing was changed")
 	w.noSecrets("the error", err.Error())
 	if w.state() != before {
 		t.Fatalf("Delete changed %s to %s", before, w.state())
@@ -206,7 +178,7 @@ func TestForeignSecondary(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.failedRotation(ctx)
-	wantIn(t, err, "refused a new secondary", "dualkey did not create", "Console", "nothing was changed")
+	vendorkeytest.WantIn(t, err, "refused a new secondary", "dualkey did not create", "Console", "nothing was changed")
 	if _, s := w.tokens(); s != theirs {
 		t.Fatal("the foreign secondary was changed")
 	}
@@ -232,7 +204,7 @@ func TestLocks(t *testing.T) {
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young lock: %v", err)
 	}
-	wantIn(t, err, young.Sid, "retry after")
+	vendorkeytest.WantIn(t, err, young.Sid, "retry after")
 	if w.state() != before {
 		t.Fatalf("a young lock: state changed from %s to %s", before, w.state())
 	}
@@ -249,7 +221,7 @@ func TestLocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = w.failedRotation(ctx)
-	wantIn(t, err, other.Sid, "another dualkey secret", "nothing was changed")
+	vendorkeytest.WantIn(t, err, other.Sid, "another dualkey secret", "nothing was changed")
 }
 
 // TestThroughPrism sends every kind of request the provider makes through
@@ -309,7 +281,7 @@ func TestThroughPrism(t *testing.T) {
 	if !errors.Is(err, twiliotoken.ErrAdminRefused) {
 		t.Fatalf("a deleted Main key: %v", err)
 	}
-	wantIn(t, err, w.adminARN, "master_secret_arn")
+	vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn")
 	w.noSecrets("the error", err.Error())
 }
 
@@ -324,7 +296,7 @@ func TestAdminSecretHoldingAToken(t *testing.T) {
 	}
 	before := w.state()
 	_, err := w.failedRotation(ctx)
-	wantIn(t, err, "master_secret_arn", "stop working at the promotion")
+	vendorkeytest.WantIn(t, err, "master_secret_arn", "stop working at the promotion")
 	w.noSecrets("the error", err.Error())
 	if w.state() != before {
 		t.Fatal("the refused rotation changed something")
@@ -344,7 +316,7 @@ func TestBadSecretValues(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := twiliotoken.Parse(c.value)
-		wantIn(t, err, `"`+c.field+`"`)
+		vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
 		if strings.Contains(err.Error(), "0123456789abcdef") {
 			t.Errorf("%s: the error shows the token", c.name)
 		}
