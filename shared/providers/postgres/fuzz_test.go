@@ -36,7 +36,13 @@ func FuzzParse(f *testing.F) {
 		if s.Host == "" || s.Username == "" || s.Password == "" || s.Port <= 0 || s.Port > 65535 {
 			t.Fatalf("parsed %v", s)
 		}
-		if len(s.Password) > 4 {
+		// A password that is part of a shown field (the user name, say)
+		// is shown by that field: only a password of its own is checked.
+		inField := false
+		for _, f := range []string{s.Engine, s.Host, s.Username, s.DBName, s.MasterARN} {
+			inField = inField || strings.Contains(f, s.Password)
+		}
+		if len(s.Password) > 4 && !inField {
 			for what, shown := range map[string]string{"fingerprint": p.Fingerprint(value), "String": s.String(), "%#v": fmt.Sprintf("%#v", s)} {
 				if strings.Contains(shown, s.Password) {
 					t.Fatalf("%s shows the password", what)
