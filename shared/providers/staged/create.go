@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // ErrNothingStaged: no credential newer than AWSCURRENT's is staged
@@ -26,12 +27,9 @@ const rollSteps = "roll the credential in the vendor's dashboard"
 // or the previous credential. Errors wrap ErrNothingStaged or
 // rotation.ErrInvalidSecret and say what to do.
 func (p *Provider) staged(ctx context.Context, secretID string, versions rotation.VersionReader, cur *Secret) (*Secret, *rotation.Version, error) {
-	v, err := versions.Stage(ctx, rotation.StageIncoming)
+	v, err := vendorkey.Incoming(ctx, versions, ErrNothingStaged, rollSteps, stageCommand(secretID))
 	if err != nil {
-		if errors.Is(err, rotation.ErrNoVersion) {
-			return nil, nil, fmt.Errorf("%w: no version is labelled %s: %s, then run: %s", ErrNothingStaged, rotation.StageIncoming, rollSteps, stageCommand(secretID))
-		}
-		return nil, nil, fmt.Errorf("read the staged version (%s): %w", rotation.StageIncoming, err)
+		return nil, nil, err
 	}
 	// The staged credential, checked against the current value's probe: a
 	// staged value cannot change where the credential is sent.
@@ -115,11 +113,9 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 // before a rotation is due. err is for failures to read the versions and
 // for a current value that cannot be parsed.
 func (p *Provider) Staged(ctx context.Context, req *rotation.CredentialRequest) (staged bool, detail string, err error) {
-	cv := req.Version
-	if cv == nil {
-		if cv, err = req.Versions.Stage(ctx, rotation.StageCurrent); err != nil {
-			return false, "", fmt.Errorf("read AWSCURRENT: %w", err)
-		}
+	cv, err := vendorkey.CurrentOf(ctx, req)
+	if err != nil {
+		return false, "", err
 	}
 	cur, err := parseValue(cv.Value)
 	if err != nil {
@@ -127,11 +123,7 @@ func (p *Provider) Staged(ctx context.Context, req *rotation.CredentialRequest) 
 	}
 	in, v, err := p.staged(ctx, req.SecretID, req.Versions, cur)
 	if err != nil {
-		var fe *rotation.FieldError
-		if errors.Is(err, ErrNothingStaged) || errors.As(err, &fe) {
-			return false, err.Error(), nil
-		}
-		return false, "", err
+		return vendorkey.NotStaged(err, ErrNothingStaged)
 	}
 	detail = fmt.Sprintf("credential %s is staged in version %s to replace %s", in.fingerprint(), v.ID, cur.fingerprint())
 	if !in.expires.IsZero() {

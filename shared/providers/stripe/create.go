@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // ErrNothingStaged: no key newer than AWSCURRENT's is staged
@@ -27,13 +28,9 @@ const rollSteps = "roll the key in the Stripe Dashboard (Developers → API keys
 // nor the previous key. Errors wrap ErrNothingStaged or
 // rotation.ErrInvalidSecret and say what to do.
 func (p *Provider) staged(ctx context.Context, secretID string, versions rotation.VersionReader, cur *Secret) (*Secret, *rotation.Version, error) {
-	v, err := versions.Stage(ctx, rotation.StageIncoming)
+	v, err := vendorkey.Incoming(ctx, versions, ErrNothingStaged, rollSteps, stageCommand(secretID))
 	if err != nil {
-		if errors.Is(err, rotation.ErrNoVersion) {
-			return nil, nil, fmt.Errorf("%w: no version is labelled %s: %s, then run: %s",
-				ErrNothingStaged, rotation.StageIncoming, rollSteps, stageCommand(secretID))
-		}
-		return nil, nil, fmt.Errorf("read the staged version (%s): %w", rotation.StageIncoming, err)
+		return nil, nil, err
 	}
 	in, err := Parse(v.Value)
 	if err != nil {
@@ -92,11 +89,9 @@ func (p *Provider) Create(ctx context.Context, req *rotation.CreateRequest) (*ro
 // due. err is for failures to read the versions and for a current value
 // that cannot be parsed.
 func (p *Provider) Staged(ctx context.Context, req *rotation.CredentialRequest) (staged bool, detail string, err error) {
-	cur := req.Version
-	if cur == nil {
-		if cur, err = req.Versions.Stage(ctx, rotation.StageCurrent); err != nil {
-			return false, "", fmt.Errorf("read AWSCURRENT: %w", err)
-		}
+	cur, err := vendorkey.CurrentOf(ctx, req)
+	if err != nil {
+		return false, "", err
 	}
 	c, err := Parse(cur.Value)
 	if err != nil {
@@ -104,11 +99,7 @@ func (p *Provider) Staged(ctx context.Context, req *rotation.CredentialRequest) 
 	}
 	in, v, err := p.staged(ctx, req.SecretID, req.Versions, c)
 	if err != nil {
-		var fe *rotation.FieldError
-		if errors.Is(err, ErrNothingStaged) || errors.As(err, &fe) {
-			return false, err.Error(), nil
-		}
-		return false, "", err
+		return vendorkey.NotStaged(err, ErrNothingStaged)
 	}
 	detail = fmt.Sprintf("key %s is staged in version %s to replace %s", Fingerprint(in.APIKey), v.ID, Fingerprint(c.APIKey))
 	if !in.expires.IsZero() {
