@@ -20,10 +20,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 func TestBootstrapUnderRIE(t *testing.T) {
 	srv := dbtest.SharedMariaDB(t)
 	f := rietest.Start(t, rietest.Config{Function: "mysql", Env: []string{mysql.EnvCABundle + "=" + srv.CAFile}})
-	u := rietest.DatabaseUsers{
-		DB: dbtest.UniqueName("rie"), App: dbtest.UniqueName("app"), Master: dbtest.UniqueName("m"), Single: dbtest.UniqueName("one"),
-		AppPW: "Rie-app-0123456789abcdefghij", MasterPW: "Rie-master-0123456789abcdefgh", SinglePW: "Rie-one-0123456789abcdefghijk",
-	}
+	u := rietest.NewDatabaseUsers(dbtest.UniqueName)
 	srv.MustExec(t, "", "CREATE DATABASE "+u.DB,
 		"CREATE USER '"+u.Master+"'@'%' IDENTIFIED BY '"+u.MasterPW+"'",
 		"GRANT ALL PRIVILEGES ON *.* TO '"+u.Master+"'@'%' WITH GRANT OPTION",

@@ -20,10 +20,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 func TestBootstrapUnderRIE(t *testing.T) {
 	srv := dbtest.SharedPostgres(t)
 	f := rietest.Start(t, rietest.Config{Function: "postgres", Env: []string{postgres.EnvCABundle + "=" + srv.CAFile}})
-	u := rietest.DatabaseUsers{
-		DB: dbtest.UniqueName("rie"), App: dbtest.UniqueName("app"), Master: dbtest.UniqueName("m"), Single: dbtest.UniqueName("one"),
-		AppPW: "Rie-app-0123456789abcdefghij", MasterPW: "Rie-master-0123456789abcdefgh", SinglePW: "Rie-one-0123456789abcdefghijk",
-	}
+	u := rietest.NewDatabaseUsers(dbtest.UniqueName)
 	srv.MustExec(t, "", "CREATE DATABASE "+u.DB)
 	srv.MustExec(t, u.DB,
 		"CREATE ROLE "+u.Master+" LOGIN CREATEROLE PASSWORD '"+u.MasterPW+"'",

@@ -21,6 +21,15 @@ type DatabaseUsers struct {
 	Single, SinglePW string // rotated in place (single user)
 }
 
+// NewDatabaseUsers names the database and the three logins with unique
+// (dbtest.UniqueName) and gives them fixed test passwords.
+func NewDatabaseUsers(unique func(prefix string) string) DatabaseUsers {
+	return DatabaseUsers{
+		DB: unique("rie"), App: unique("app"), Master: unique("m"), Single: unique("one"),
+		AppPW: "Rie-app-0123456789abcdefghij", MasterPW: "Rie-master-0123456789abcdefgh", SinglePW: "Rie-one-0123456789abcdefghijk",
+	}
+}
+
 // Database is what RotateDatabase needs to know of the engine.
 type Database struct {
 	Engine   string // the secrets' "engine" field
