@@ -19,7 +19,8 @@ import (
 // Start runs the SigV4-verifying AWS emulator (Secrets Manager built in)
 // with services mounted by signing name and now as its clock on a loopback
 // port, stopped when the test ends. It returns an SDK configuration for it
-// that makes one attempt per call and records every request body.
+// that makes one attempt per call and records every request body (sent,
+// as by awsemu.ClientConfig, through awsemu.HTTPClient).
 func Start(t testing.TB, now func() time.Time, services map[string]http.Handler) (aws.Config, *testutil.WireRecorder) {
 	t.Helper()
 	srv, err := awsemu.New(awsemu.Config{Now: now, Services: services})
@@ -34,6 +35,6 @@ func Start(t testing.TB, now func() time.Time, services map[string]http.Handler)
 	rec := &testutil.WireRecorder{}
 	cfg := awsemu.ClientConfig(url)
 	cfg.RetryMaxAttempts = 1
-	cfg.HTTPClient = rec.Client()
+	cfg.HTTPClient = awsemu.HTTPClient(rec.Client())
 	return cfg, rec
 }
