@@ -13,10 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/emulator/sendgridfake/sendgridprism"
@@ -79,18 +75,8 @@ type bed struct {
 }
 
 func subject(o opts, out **bed) rotationtest.Subject {
-	return rotationtest.Subject{
-		OldStaysValid: true,
-		// createSecret and testSecret each read the admin secret.
-		MaxCalls: 11,
-		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
-			b := newBed(t, env, o)
-			if out != nil {
-				*out = b
-			}
-			return b.fixture()
-		},
-	}
+	// createSecret and testSecret each read the admin secret.
+	return vendorkeytest.Subject(11, func(t testing.TB, env *rotationtest.Env) *bed { return newBed(t, env, o) }, (*bed).fixture, out)
 }
 
 func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
@@ -142,14 +128,7 @@ func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
 		t.Fatal(err)
 	}
 	b.foreign = append(b.foreign, foreign.ID)
-	raw, _ := json.Marshal(map[string]string{"api_key": b.admin.Secret})
-	out, err := env.SM.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(adminSecretName), SecretString: aws.String(string(raw)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.adminARN = aws.ToString(out.ARN)
+	b.adminARN = vendorkeytest.CreateAdminSecret(t, env, adminSecretName, map[string]string{"api_key": b.admin.Secret})
 	return b
 }
 
@@ -175,14 +154,11 @@ func (r router) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func (b *bed) provider(hc *http.Client) *sendgrid.Provider {
-	if hc == nil && b.rt != nil {
-		hc = &http.Client{Transport: b.rt}
-	}
 	return sendgrid.New(sendgrid.Config{
 		APIURL:     b.apiURL,
-		HTTPClient: hc,
+		HTTPClient: vendorkeytest.Client(hc, b.rt),
 		Now:        b.env.Clock.Now,
-		Sleep:      func(ctx context.Context, d time.Duration) error { b.env.Clock.Advance(d); return ctx.Err() },
+		Sleep:      vendorkeytest.Sleep(b.env),
 		Logger:     slog.New(slog.NewJSONHandler(b.logs, nil)),
 	})
 }

@@ -2,7 +2,6 @@ package sendgrid_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,9 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/shared/fingerprint"
@@ -247,13 +243,7 @@ func TestSubuserKeyNeedsTheParent(t *testing.T) {
 	if err := w.fake.AddUser(sendgridfake.User{Username: w.parent + "-other"}); err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	_ = json.Unmarshal([]byte(w.value(w.first)), &m)
-	m["subuser"] = w.parent + "-other"
-	raw, _ := json.Marshal(m)
-	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(raw))}); err != nil {
-		t.Fatal(err)
-	}
+	vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), func(m map[string]any) { m["subuser"] = w.parent + "-other" })
 	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 	_, err := w.failedRotation(ctx)
 	vendorkeytest.WantIn(t, err, "403", "parent user")
@@ -422,13 +412,7 @@ func TestBadSecretValues(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{})
-			var m map[string]any
-			_ = json.Unmarshal([]byte(w.value(w.first)), &m)
-			c.edit(m)
-			raw, _ := json.Marshal(m)
-			if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(raw))}); err != nil {
-				t.Fatal(err)
-			}
+			vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), c.edit)
 			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 			_, err := w.failedRotation(ctx)
 			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
@@ -440,31 +424,16 @@ func TestBadSecretValues(t *testing.T) {
 
 // TestFromEnv: settings are read and bad ones named.
 func TestFromEnv(t *testing.T) {
-	cases := []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{}, ""},
-		{map[string]string{"DUALKEY_SENDGRID_API_URL": "https://api.eu.sendgrid.com"}, ""},
-		{map[string]string{"DUALKEY_SENDGRID_API_URL": "http://127.0.0.1:9"}, ""},
-		{map[string]string{"DUALKEY_SENDGRID_API_URL": "http://api.sendgrid.com"}, "loopback"},
-		{map[string]string{"DUALKEY_SENDGRID_API_URL": "https://u:secretpw@api.sendgrid.com/v3"}, "DUALKEY_SENDGRID_API_URL"},
-		{map[string]string{"DUALKEY_SENDGRID_TIMEOUT": "10m"}, "DUALKEY_SENDGRID_TIMEOUT"},
-		{map[string]string{"DUALKEY_SENDGRID_PROPAGATION_BUDGET": "x"}, "DUALKEY_SENDGRID_PROPAGATION_BUDGET"},
+	cases := []vendorkeytest.FromEnvCase{
+		{Env: map[string]string{}, Want: ""},
+		{Env: map[string]string{"DUALKEY_SENDGRID_API_URL": "https://api.eu.sendgrid.com"}, Want: ""},
+		{Env: map[string]string{"DUALKEY_SENDGRID_API_URL": "http://127.0.0.1:9"}, Want: ""},
+		{Env: map[string]string{"DUALKEY_SENDGRID_API_URL": "http://api.sendgrid.com"}, Want: "loopback"},
+		{Env: map[string]string{"DUALKEY_SENDGRID_API_URL": "https://u:secretpw@api.sendgrid.com/v3"}, Want: "DUALKEY_SENDGRID_API_URL"},
+		{Env: map[string]string{"DUALKEY_SENDGRID_TIMEOUT": "10m"}, Want: "DUALKEY_SENDGRID_TIMEOUT"},
+		{Env: map[string]string{"DUALKEY_SENDGRID_PROPAGATION_BUDGET": "x"}, Want: "DUALKEY_SENDGRID_PROPAGATION_BUDGET"},
 	}
-	for _, c := range cases {
-		p, err := sendgrid.FromEnv(context.Background(), rotation.Env{Getenv: func(k string) string { return c.env[k] }})
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%v: %v", c.env, err)
-		case c.want == "" && p.Name() != "sendgrid":
-			t.Errorf("%v: name %q", c.env, p.Name())
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%v: got %v, want an error naming %s", c.env, err, c.want)
-		case c.want != "" && strings.Contains(err.Error(), "secretpw"):
-			t.Errorf("%v: the error shows the URL's password", c.env)
-		}
-	}
+	vendorkeytest.CheckFromEnv(t, sendgrid.FromEnv, sendgrid.Name, "secretpw", cases)
 }
 
 // TestRetryAfter: Retry-After first, X-RateLimit-Reset next, a second when

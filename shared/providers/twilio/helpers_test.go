@@ -10,10 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
@@ -70,19 +67,9 @@ type bed struct {
 }
 
 func subject(o opts, out **bed) rotationtest.Subject {
-	return rotationtest.Subject{
-		OldStaysValid: true,
-		// createSecret and testSecret each read the admin secret (and
-		// createSecret AWSPREVIOUS when a version holds it).
-		MaxCalls: 11,
-		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
-			b := newBed(t, env, o)
-			if out != nil {
-				*out = b
-			}
-			return b.fixture()
-		},
-	}
+	// createSecret and testSecret each read the admin secret (and
+	// createSecret AWSPREVIOUS when a version holds it).
+	return vendorkeytest.Subject(11, func(t testing.TB, env *rotationtest.Env) *bed { return newBed(t, env, o) }, (*bed).fixture, out)
 }
 
 func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
@@ -133,14 +120,7 @@ func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
 		b.adminKey = &k
 		adminValue = map[string]string{"account_sid": b.acct.Sid, "api_key_sid": k.Sid, "api_key_secret": k.Secret}
 	}
-	raw, _ := json.Marshal(adminValue)
-	out, err := env.SM.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{
-		Name: aws.String(adminSecretName), SecretString: aws.String(string(raw)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.adminARN = aws.ToString(out.ARN)
+	b.adminARN = vendorkeytest.CreateAdminSecret(t, env, adminSecretName, adminValue)
 	return b
 }
 
@@ -154,15 +134,12 @@ func (b *bed) value(k twiliofake.Key) string {
 // provider builds the provider under test; its requests go through hc's
 // transport (the kit's counted one) when hc is not nil.
 func (b *bed) provider(hc *http.Client) *twilio.Provider {
-	if hc == nil && b.rt != nil {
-		hc = &http.Client{Transport: b.rt}
-	}
 	return twilio.New(twilio.Config{
-		HTTPClient: hc,
+		HTTPClient: vendorkeytest.Client(hc, b.rt),
 		Endpoints:  twilio.Endpoints{API: b.endpoints.API, IAM: b.endpoints.IAM},
 		Now:        b.env.Clock.Now,
 		// Waits move the kit's clock instead of sleeping.
-		Sleep:  func(ctx context.Context, d time.Duration) error { b.env.Clock.Advance(d); return ctx.Err() },
+		Sleep:  vendorkeytest.Sleep(b.env),
 		Logger: slog.New(slog.NewJSONHandler(b.logs, nil)),
 	})
 }

@@ -429,13 +429,7 @@ func TestBadSecretValues(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{})
-			var m map[string]any
-			_ = json.Unmarshal([]byte(w.value(w.first)), &m)
-			c.edit(m)
-			raw, _ := json.Marshal(m)
-			if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(raw))}); err != nil {
-				t.Fatal(err)
-			}
+			vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), c.edit)
 			keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
 			_, err := w.failedRotation(ctx)
 			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
@@ -447,31 +441,16 @@ func TestBadSecretValues(t *testing.T) {
 
 // TestFromEnv: settings are read and bad ones named.
 func TestFromEnv(t *testing.T) {
-	cases := []struct {
-		env  map[string]string
-		want string // "" = accepted
-	}{
-		{map[string]string{}, ""},
-		{map[string]string{"DUALKEY_TWILIO_API_URL": "http://127.0.0.1:8080", "DUALKEY_TWILIO_IAM_URL": "https://iam.example.com"}, ""},
-		{map[string]string{"DUALKEY_TWILIO_API_URL": "http://api.example.com"}, "loopback"},
-		{map[string]string{"DUALKEY_TWILIO_IAM_URL": "https://u:p@iam.example.com/x"}, "DUALKEY_TWILIO_IAM_URL"},
-		{map[string]string{"DUALKEY_TWILIO_TIMEOUT": "0s"}, "DUALKEY_TWILIO_TIMEOUT"},
-		{map[string]string{"DUALKEY_TWILIO_PROPAGATION_BUDGET": "1h"}, "DUALKEY_TWILIO_PROPAGATION_BUDGET"},
-		{map[string]string{"DUALKEY_TWILIO_TIMEOUT": "soon"}, "DUALKEY_TWILIO_TIMEOUT"},
+	cases := []vendorkeytest.FromEnvCase{
+		{Env: map[string]string{}, Want: ""},
+		{Env: map[string]string{"DUALKEY_TWILIO_API_URL": "http://127.0.0.1:8080", "DUALKEY_TWILIO_IAM_URL": "https://iam.example.com"}, Want: ""},
+		{Env: map[string]string{"DUALKEY_TWILIO_API_URL": "http://api.example.com"}, Want: "loopback"},
+		{Env: map[string]string{"DUALKEY_TWILIO_IAM_URL": "https://u:p@iam.example.com/x"}, Want: "DUALKEY_TWILIO_IAM_URL"},
+		{Env: map[string]string{"DUALKEY_TWILIO_TIMEOUT": "0s"}, Want: "DUALKEY_TWILIO_TIMEOUT"},
+		{Env: map[string]string{"DUALKEY_TWILIO_PROPAGATION_BUDGET": "1h"}, Want: "DUALKEY_TWILIO_PROPAGATION_BUDGET"},
+		{Env: map[string]string{"DUALKEY_TWILIO_TIMEOUT": "soon"}, Want: "DUALKEY_TWILIO_TIMEOUT"},
 	}
-	for _, c := range cases {
-		p, err := twilio.FromEnv(context.Background(), rotation.Env{Getenv: func(k string) string { return c.env[k] }})
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%v: %v", c.env, err)
-		case c.want == "" && p.Name() != "twilio":
-			t.Errorf("%v: name %q", c.env, p.Name())
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%v: got %v, want an error naming %s", c.env, err, c.want)
-		case c.want != "" && strings.Contains(err.Error(), ":p@"):
-			t.Errorf("%v: the error shows the URL's password: %v", c.env, err)
-		}
-	}
+	vendorkeytest.CheckFromEnv(t, twilio.FromEnv, twilio.Name, ":p@", cases)
 }
 
 // TestRetryAfter reads Retry-After in seconds and as a date.

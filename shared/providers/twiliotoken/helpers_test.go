@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -55,17 +54,7 @@ type bed struct {
 }
 
 func subject(o opts, out **bed) rotationtest.Subject {
-	return rotationtest.Subject{
-		OldStaysValid: true,
-		MaxCalls:      11,
-		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
-			b := newBed(t, env, o)
-			if out != nil {
-				*out = b
-			}
-			return b.fixture()
-		},
-	}
+	return vendorkeytest.Subject(11, func(t testing.TB, env *rotationtest.Env) *bed { return newBed(t, env, o) }, (*bed).fixture, out)
 }
 
 func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
@@ -95,12 +84,7 @@ func newBed(t testing.TB, env *rotationtest.Env, o opts) *bed {
 			t.Fatal(err)
 		}
 		b.main = &k
-		raw, _ := json.Marshal(map[string]string{"account_sid": b.acct.Sid, "api_key_sid": k.Sid, "api_key_secret": k.Secret})
-		out, err := env.SM.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(adminSecretName), SecretString: aws.String(string(raw))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.adminARN = aws.ToString(out.ARN)
+		b.adminARN = vendorkeytest.CreateAdminSecret(t, env, adminSecretName, map[string]string{"account_sid": b.acct.Sid, "api_key_sid": k.Sid, "api_key_secret": k.Secret})
 	}
 	return b
 }
@@ -115,14 +99,11 @@ func (b *bed) value(token string) string {
 }
 
 func (b *bed) provider(hc *http.Client) *twiliotoken.Provider {
-	if hc == nil && b.rt != nil {
-		hc = &http.Client{Transport: b.rt}
-	}
 	return twiliotoken.New(twiliotoken.Config{
-		HTTPClient: hc,
+		HTTPClient: vendorkeytest.Client(hc, b.rt),
 		Endpoints:  twiliotoken.Endpoints{API: b.endpoints.API, Accounts: b.endpoints.Accounts},
 		Now:        b.env.Clock.Now,
-		Sleep:      func(ctx context.Context, d time.Duration) error { b.env.Clock.Advance(d); return ctx.Err() },
+		Sleep:      vendorkeytest.Sleep(b.env),
 		Logger:     slog.New(slog.NewJSONHandler(b.logs, nil)),
 	})
 }

@@ -344,27 +344,14 @@ func TestFingerprint(t *testing.T) {
 
 // TestFromEnv: settings are read and bad ones named.
 func TestFromEnv(t *testing.T) {
-	cases := []struct {
-		env  map[string]string
-		want string
-	}{
-		{map[string]string{}, ""},
-		{map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://127.0.0.1:1", "DUALKEY_TWILIO_API_URL": "http://127.0.0.1:1"}, ""},
-		{map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://accounts.example.com"}, "loopback"},
-		{map[string]string{"DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET": "20m"}, "DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET"},
-		{map[string]string{"DUALKEY_TWILIO_TIMEOUT": "0"}, "DUALKEY_TWILIO_TIMEOUT"},
+	cases := []vendorkeytest.FromEnvCase{
+		{Env: map[string]string{}, Want: ""},
+		{Env: map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://127.0.0.1:1", "DUALKEY_TWILIO_API_URL": "http://127.0.0.1:1"}, Want: ""},
+		{Env: map[string]string{"DUALKEY_TWILIO_ACCOUNTS_URL": "http://accounts.example.com"}, Want: "loopback"},
+		{Env: map[string]string{"DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET": "20m"}, Want: "DUALKEY_TWILIO_TOKEN_PROPAGATION_BUDGET"},
+		{Env: map[string]string{"DUALKEY_TWILIO_TIMEOUT": "0"}, Want: "DUALKEY_TWILIO_TIMEOUT"},
 	}
-	for _, c := range cases {
-		p, err := twiliotoken.FromEnv(context.Background(), rotation.Env{Getenv: func(k string) string { return c.env[k] }})
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%v: %v", c.env, err)
-		case c.want == "" && p.Name() != "twiliotoken":
-			t.Errorf("%v: name %q", c.env, p.Name())
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%v: got %v, want an error naming %s", c.env, err, c.want)
-		}
-	}
+	vendorkeytest.CheckFromEnv(t, twiliotoken.FromEnv, twiliotoken.Name, "", cases)
 }
 
 // TestLockName fits Twilio's 64 characters.

@@ -7,10 +7,13 @@ package vendorkeytest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -87,4 +90,100 @@ func WantIn(t testing.TB, err error, parts ...string) {
 			t.Fatalf("error %q does not contain %q", err, p)
 		}
 	}
+}
+
+// PutEdited stores value, as edit changes its JSON fields, as the new
+// AWSCURRENT of arn.
+func PutEdited(ctx context.Context, t testing.TB, env *rotationtest.Env, arn, value string, edit func(m map[string]any)) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(value), &m); err != nil {
+		t.Fatal(err)
+	}
+	edit(m)
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(string(raw))}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// FromEnvCase is a provider's environment and the part its FromEnv error
+// must contain ("" when it must be accepted).
+type FromEnvCase struct {
+	Env  map[string]string
+	Want string
+}
+
+// CheckFromEnv runs factory on each case: an accepted environment gives a
+// provider named name, a refused one an error containing Want and never
+// hidden (a URL's password from the environment; "" to skip that check).
+func CheckFromEnv(t *testing.T, factory rotation.Factory, name, hidden string, cases []FromEnvCase) {
+	t.Helper()
+	for _, c := range cases {
+		p, err := factory(context.Background(), rotation.Env{Getenv: func(k string) string { return c.Env[k] }})
+		switch {
+		case c.Want == "" && err != nil:
+			t.Errorf("%v: %v", c.Env, err)
+		case c.Want == "" && p.Name() != name:
+			t.Errorf("%v: name %q", c.Env, p.Name())
+		case c.Want != "" && (err == nil || !strings.Contains(err.Error(), c.Want)):
+			t.Errorf("%v: got %v, want an error naming %s", c.Env, err, c.Want)
+		case c.Want != "" && hidden != "" && strings.Contains(err.Error(), hidden):
+			t.Errorf("%v: the error shows the URL's password", c.Env)
+		}
+	}
+}
+
+// Subject is the rotation kit's subject of a provider whose old credential
+// stays valid after a rotation (the lifecycle ends it) and whose rotation
+// makes at most maxCalls Secrets Manager calls: newBed builds a test world
+// on the kit's Env and fixture its Fixture; *out receives the world when
+// out is not nil.
+func Subject[B any](maxCalls int, newBed func(testing.TB, *rotationtest.Env) B, fixture func(B) *rotationtest.Fixture, out *B) rotationtest.Subject {
+	return rotationtest.Subject{
+		OldStaysValid: true,
+		MaxCalls:      maxCalls,
+		Setup: func(t testing.TB, env *rotationtest.Env) *rotationtest.Fixture {
+			b := newBed(t, env)
+			if out != nil {
+				*out = b
+			}
+			return fixture(b)
+		},
+	}
+}
+
+// Client is the client a test's provider uses: hc (the kit's counted
+// one) when set, else a client over rt (Prism's checker), else nil (the
+// default transport).
+func Client(hc *http.Client, rt http.RoundTripper) *http.Client {
+	if hc == nil && rt != nil {
+		return &http.Client{Transport: rt}
+	}
+	return hc
+}
+
+// Sleep is a provider's Sleep that moves the kit's clock instead of
+// waiting.
+func Sleep(env *rotationtest.Env) func(ctx context.Context, d time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error { env.Clock.Advance(d); return ctx.Err() }
+}
+
+// CreateAdminSecret stores value (JSON fields) as the new secret name, the
+// admin secret a rotated secret's master_secret_arn names, and returns its
+// ARN.
+func CreateAdminSecret(t testing.TB, env *rotationtest.Env, name string, value map[string]string) string {
+	t.Helper()
+	raw, err := json.Marshal(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := env.SM.CreateSecret(context.Background(), &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(raw))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.ARN)
 }
