@@ -3,11 +3,12 @@ package sendgridfake
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // BaseURL is SendGrid's global API base URL; clients keep using it and let
@@ -53,26 +54,9 @@ var _ http.RoundTripper = (*Transport)(nil)
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base, ok := t.Endpoints.For(req.URL.Host, req.URL.Path)
 	if !ok {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, fmt.Errorf("sendgridfake: no endpoint for host %q: only api.sendgrid.com is served here", req.URL.Host)
+		return vendorfake.Refuse(req, fmt.Errorf("sendgridfake: no endpoint for host %q: only api.sendgrid.com is served here", req.URL.Host))
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, fmt.Errorf("sendgridfake: endpoint: %w", err)
-	}
-	out := req.Clone(req.Context())
-	out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
-	out.Host = u.Host
-	rt := t.Base
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	return rt.RoundTrip(out)
+	return vendorfake.Send(req, base, t.Base, func(err error) error { return fmt.Errorf("sendgridfake: endpoint: %w", err) })
 }
 
 // NewHTTPClient returns an *http.Client whose requests for api.sendgrid.com

@@ -3,7 +3,6 @@ package twiliofake
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/twilio/twilio-go"
 	"github.com/twilio/twilio-go/client"
+
+	"github.com/dualkey/dualkey/emulator/internal/vendorfake"
 )
 
 // Endpoints gives the base URL (scheme://host:port, no path) that serves
@@ -61,26 +62,9 @@ var _ http.RoundTripper = (*Transport)(nil)
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base, ok := t.Endpoints.For(req.URL.Host)
 	if !ok {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, fmt.Errorf("twiliofake: no endpoint for host %q: only api, iam and accounts.twilio.com are served here", req.URL.Host)
+		return vendorfake.Refuse(req, fmt.Errorf("twiliofake: no endpoint for host %q: only api, iam and accounts.twilio.com are served here", req.URL.Host))
 	}
-	u, err := url.Parse(base)
-	if err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, fmt.Errorf("twiliofake: endpoint for %s: %w", req.URL.Host, err)
-	}
-	out := req.Clone(req.Context())
-	out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
-	out.Host = u.Host
-	rt := t.Base
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	return rt.RoundTrip(out)
+	return vendorfake.Send(req, base, t.Base, func(err error) error { return fmt.Errorf("twiliofake: endpoint for %s: %w", req.URL.Host, err) })
 }
 
 // NewHTTPClient returns an *http.Client whose requests for *.twilio.com go

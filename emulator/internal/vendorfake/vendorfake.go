@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -176,4 +177,30 @@ func InOrder[K any](m map[string]*K, seq func(*K) uint64) []*K {
 	}
 	sort.Slice(out, func(i, j int) bool { return seq(out[i]) < seq(out[j]) })
 	return out
+}
+
+// Refuse closes req's body and returns err: a request a fake's transport
+// does not carry (a test must never reach the real API).
+func Refuse(req *http.Request, err error) (*http.Response, error) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	return nil, err
+}
+
+// Send sends req to the scheme and host of base, keeping method, path,
+// query, headers and body, through rt (http.DefaultTransport when nil). A
+// base that does not parse refuses req with badBase of the parse error.
+func Send(req *http.Request, base string, rt http.RoundTripper, badBase func(error) error) (*http.Response, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return Refuse(req, badBase(err))
+	}
+	out := req.Clone(req.Context())
+	out.URL.Scheme, out.URL.Host = u.Scheme, u.Host
+	out.Host = u.Host
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	return rt.RoundTrip(out)
 }

@@ -1,6 +1,7 @@
 package vendorfake
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -141,5 +142,49 @@ func TestInOrder(t *testing.T) {
 	got := InOrder(m, func(x *k) uint64 { return x.seq })
 	if len(got) != 3 || got[0].seq != 1 || got[1].seq != 2 || got[2].seq != 3 {
 		t.Fatalf("InOrder = %v", got)
+	}
+}
+
+type closeBody struct {
+	io.Reader
+	closed bool
+}
+
+func (b *closeBody) Close() error { b.closed = true; return nil }
+
+func TestSend(t *testing.T) {
+	l := &Listener{Name: "somefake"}
+	url, err := l.Start("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		_, _ = io.WriteString(w, r.Method+" "+r.Host+" "+r.URL.RequestURI()+" "+r.Header.Get("X-Test")+" "+string(body))
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	req, _ := http.NewRequest(http.MethodPost, "https://api.vendor.example/v1/keys?page=2", strings.NewReader("name=x"))
+	req.Header.Set("X-Test", "kept")
+	resp, err := Send(req, url, nil, func(err error) error { return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	host := strings.TrimPrefix(url, "http://")
+	if want := "POST " + host + " /v1/keys?page=2 kept name=x"; string(got) != want {
+		t.Fatalf("the fake saw %q, want %q", got, want)
+	}
+
+	body := &closeBody{Reader: strings.NewReader("x")}
+	req, _ = http.NewRequest(http.MethodPost, "https://api.vendor.example/v1/keys", body)
+	_, err = Send(req, "http://%zz", nil, func(err error) error { return fmt.Errorf("somefake: endpoint: %w", err) })
+	if err == nil || !strings.HasPrefix(err.Error(), "somefake: endpoint: ") || !body.closed {
+		t.Fatalf("Send to a bad base = %v (body closed: %v), want the badBase error and the body closed", err, body.closed)
+	}
+
+	body = &closeBody{Reader: strings.NewReader("x")}
+	req, _ = http.NewRequest(http.MethodPost, "https://elsewhere.example/", body)
+	if _, err := Refuse(req, errors.New("no endpoint")); err == nil || err.Error() != "no endpoint" || !body.closed {
+		t.Fatalf("Refuse = %v (body closed: %v)", err, body.closed)
 	}
 }
