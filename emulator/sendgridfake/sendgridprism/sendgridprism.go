@@ -23,10 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/dualkey/dualkey/emulator/internal/prismshared"
 	"github.com/dualkey/dualkey/emulator/sendgridfake"
 	"github.com/dualkey/dualkey/internal/prism"
 )
@@ -46,11 +46,8 @@ type Env struct {
 	group *prism.Group
 }
 
-var (
-	group  prism.Group
-	mu     sync.Mutex
-	shared *Env
-)
+// shared is the package's Env.
+var shared prismshared.Once[Env]
 
 // Start starts a fake (with cfg) and its two Prisms. Stop them with
 // Env.Close.
@@ -94,31 +91,12 @@ func start(g *prism.Group, cfg sendgridfake.Config) (*Env, error) {
 // it elsewhere, naming the install command.
 func Shared(t testing.TB) *Env {
 	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if shared == nil {
-		env, err := start(&group, sendgridfake.Config{})
-		if err != nil {
-			if strings.Contains(err.Error(), prism.InstallCommand) {
-				prism.Unavailable(t, err)
-			}
-			t.Fatal(err)
-		}
-		shared = env
-	}
-	return shared
+	return shared.Get(t, func(g *prism.Group) (*Env, error) { return start(g, sendgridfake.Config{}) })
 }
 
 // Close stops the shared Env, if it was started. Call it from TestMain after
 // m.Run.
-func Close() {
-	mu.Lock()
-	defer mu.Unlock()
-	if shared != nil {
-		shared.Close()
-		shared = nil
-	}
-}
+func Close() { shared.Close((*Env).Close) }
 
 // Close stops the Env's Prisms and fake.
 func (e *Env) Close() {

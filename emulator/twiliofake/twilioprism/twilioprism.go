@@ -25,12 +25,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 
 	"github.com/twilio/twilio-go"
 
+	"github.com/dualkey/dualkey/emulator/internal/prismshared"
 	"github.com/dualkey/dualkey/emulator/twiliofake"
 	"github.com/dualkey/dualkey/internal/prism"
 )
@@ -51,11 +51,8 @@ type Env struct {
 	tmp   string
 }
 
-var (
-	group  prism.Group
-	mu     sync.Mutex
-	shared *Env
-)
+// shared is the package's Env.
+var shared prismshared.Once[Env]
 
 // Start starts a fake (with cfg) and its three Prisms. Close them with
 // Env.Close.
@@ -119,31 +116,12 @@ func (e *Env) close() {
 // elsewhere, naming the install command.
 func Shared(t testing.TB) *Env {
 	t.Helper()
-	mu.Lock()
-	defer mu.Unlock()
-	if shared == nil {
-		env, err := start(&group, twiliofake.Config{})
-		if err != nil {
-			if strings.Contains(err.Error(), prism.InstallCommand) {
-				prism.Unavailable(t, err)
-			}
-			t.Fatal(err)
-		}
-		shared = env
-	}
-	return shared
+	return shared.Get(t, func(g *prism.Group) (*Env, error) { return start(g, twiliofake.Config{}) })
 }
 
 // Close stops the shared Env, if it was started. Call it from TestMain after
 // m.Run.
-func Close() {
-	mu.Lock()
-	defer mu.Unlock()
-	if shared != nil {
-		shared.close()
-		shared = nil
-	}
-}
+func Close() { shared.Close((*Env).close) }
 
 // Close stops an Env made by Start.
 func (e *Env) Close() { e.close() }
