@@ -120,7 +120,13 @@ func benchSweep(b *testing.B, url string, emuPID, n int, pace lifecycle.Pace) {
 		if err != nil || res.Listed != n || res.Idle != n || res.Worked != 0 {
 			b.Fatalf("sweep: %v %+v", err, res)
 		}
-		for op, c := range stats(b, url) {
+		calls := stats(b, url)
+		// One ListSecrets request per page of 100: more means attempts
+		// failed and the SDK retried them (see awsemu.HTTPClient).
+		if pages := (n + 99) / 100; calls["ListSecrets"] != pages {
+			b.Fatalf("sweep: %d ListSecrets requests for %d pages", calls["ListSecrets"], pages)
+		}
+		for op, c := range calls {
 			if op == "ListSecrets" {
 				listCalls += float64(c)
 			} else {
