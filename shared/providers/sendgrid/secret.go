@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Fields of the secret value.
@@ -48,14 +49,13 @@ func Parse(value string) (*Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case s.APIKey == "":
-		return nil, rotation.SecretFieldError(FieldAPIKey, "is missing or empty", secretShape)
-	case !keyPattern.MatchString(s.APIKey):
-		return nil, rotation.SecretFieldError(FieldAPIKey, "is not a SendGrid API key (SG.<id>.<secret>)", "copy the key shown when it was created")
-	case s.MasterSecretARN == "":
-		return nil, rotation.SecretFieldError(rotation.FieldMasterSecretARN, "is missing or empty",
-			"set it to the ARN of the secret that holds a SendGrid key allowed to manage API keys, as {\"api_key\": \"SG...\"}")
+	if err := vendorkey.CheckFields(secretShape,
+		vendorkey.Check{Field: FieldAPIKey, Value: s.APIKey, Pattern: keyPattern,
+			Not: "is not a SendGrid API key (SG.<id>.<secret>)", Fix: "copy the key shown when it was created"},
+		vendorkey.Check{Field: rotation.FieldMasterSecretARN, Value: s.MasterSecretARN,
+			Missing: "set it to the ARN of the secret that holds a SendGrid key allowed to manage API keys, as {\"api_key\": \"SG...\"}"},
+	); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Fields of the secret value.
@@ -46,14 +47,13 @@ func Parse(value string) (*Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case s.WebhookSecret == "":
-		return nil, rotation.SecretFieldError(FieldWebhookSecret, "is missing or empty", secretShape)
-	case !secretPattern.MatchString(s.WebhookSecret):
-		return nil, rotation.SecretFieldError(FieldWebhookSecret, "is not a Stripe signing secret (whsec_...)", "copy it from Developers → Webhooks → the endpoint → Signing secret")
-	case s.MasterSecretARN == "":
-		return nil, rotation.SecretFieldError(rotation.FieldMasterSecretARN, "is missing or empty",
-			"set it to the ARN of the secret that holds a Stripe key allowed to manage webhook endpoints, as {\"api_key\": \"sk_live_...\"}")
+	if err := vendorkey.CheckFields(secretShape,
+		vendorkey.Check{Field: FieldWebhookSecret, Value: s.WebhookSecret, Pattern: secretPattern,
+			Not: "is not a Stripe signing secret (whsec_...)", Fix: "copy it from Developers → Webhooks → the endpoint → Signing secret"},
+		vendorkey.Check{Field: rotation.FieldMasterSecretARN, Value: s.MasterSecretARN,
+			Missing: "set it to the ARN of the secret that holds a Stripe key allowed to manage webhook endpoints, as {\"api_key\": \"sk_live_...\"}"},
+	); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -65,11 +65,9 @@ func parseRef(value string) (*Secret, error) {
 	if err := rotation.DecodeSecret(value, &s); err != nil {
 		return nil, err
 	}
-	switch {
-	case s.EndpointID == "":
-		return nil, rotation.SecretFieldError(FieldEndpointID, "is missing or empty", secretShape)
-	case !endpointPattern.MatchString(s.EndpointID):
-		return nil, rotation.SecretFieldError(FieldEndpointID, "is not a webhook endpoint id (we_...)", "copy it from Developers → Webhooks → the endpoint")
+	if err := vendorkey.CheckFields(secretShape, vendorkey.Check{Field: FieldEndpointID, Value: s.EndpointID, Pattern: endpointPattern,
+		Not: "is not a webhook endpoint id (we_...)", Fix: "copy it from Developers → Webhooks → the endpoint"}); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

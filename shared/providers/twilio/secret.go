@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Fields of the secret value.
@@ -52,14 +53,13 @@ func Parse(value string) (*Secret, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case s.APIKeySecret == "":
-		return nil, rotation.SecretFieldError(FieldAPIKeySecret, "is missing or empty", secretShape)
-	case !secretPattern.MatchString(s.APIKeySecret):
-		return nil, rotation.SecretFieldError(FieldAPIKeySecret, "is not a Twilio API key secret (16 to 128 letters and digits)", "copy the secret shown when the key was created")
-	case s.MasterSecretARN == "":
-		return nil, rotation.SecretFieldError(rotation.FieldMasterSecretARN, "is missing or empty",
-			"set it to the ARN of the secret that holds the account's auth token or a Main API key: Standard and restricted keys cannot create keys")
+	if err := vendorkey.CheckFields(secretShape,
+		vendorkey.Check{Field: FieldAPIKeySecret, Value: s.APIKeySecret, Pattern: secretPattern,
+			Not: "is not a Twilio API key secret (16 to 128 letters and digits)", Fix: "copy the secret shown when the key was created"},
+		vendorkey.Check{Field: rotation.FieldMasterSecretARN, Value: s.MasterSecretARN,
+			Missing: "set it to the ARN of the secret that holds the account's auth token or a Main API key: Standard and restricted keys cannot create keys"},
+	); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -71,15 +71,13 @@ func parseRef(value string) (*Secret, error) {
 	if err := rotation.DecodeSecret(value, &s); err != nil {
 		return nil, err
 	}
-	switch {
-	case s.AccountSID == "":
-		return nil, rotation.SecretFieldError(FieldAccountSID, "is missing or empty", secretShape)
-	case !accountPattern.MatchString(s.AccountSID):
-		return nil, rotation.SecretFieldError(FieldAccountSID, "is not a Twilio account SID (AC and 32 hex digits)", "copy it from the Twilio Console's account info")
-	case s.APIKeySID == "":
-		return nil, rotation.SecretFieldError(FieldAPIKeySID, "is missing or empty", secretShape)
-	case !keyPattern.MatchString(s.APIKeySID):
-		return nil, rotation.SecretFieldError(FieldAPIKeySID, "is not a Twilio API key SID (SK and 32 hex digits)", "copy it from Console → API keys")
+	if err := vendorkey.CheckFields(secretShape,
+		vendorkey.Check{Field: FieldAccountSID, Value: s.AccountSID, Pattern: accountPattern,
+			Not: "is not a Twilio account SID (AC and 32 hex digits)", Fix: "copy it from the Twilio Console's account info"},
+		vendorkey.Check{Field: FieldAPIKeySID, Value: s.APIKeySID, Pattern: keyPattern,
+			Not: "is not a Twilio API key SID (SK and 32 hex digits)", Fix: "copy it from Console → API keys"},
+	); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/fingerprint"
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Fields of the secret value.
@@ -50,15 +51,13 @@ func Parse(value string) (*Secret, error) {
 	if err := rotation.DecodeSecret(value, &s); err != nil {
 		return nil, err
 	}
-	switch {
-	case s.AccountSID == "":
-		return nil, rotation.SecretFieldError(FieldAccountSID, "is missing or empty", secretShape)
-	case !accountPattern.MatchString(s.AccountSID):
-		return nil, rotation.SecretFieldError(FieldAccountSID, "is not a Twilio account SID (AC and 32 hex digits)", "copy it from the Twilio Console's account info")
-	case s.AuthToken == "":
-		return nil, rotation.SecretFieldError(FieldAuthToken, "is missing or empty", secretShape)
-	case !tokenPattern.MatchString(s.AuthToken):
-		return nil, rotation.SecretFieldError(FieldAuthToken, "is not a Twilio auth token (letters and digits, 32 hex digits for Twilio's)", "copy the primary auth token from the Twilio Console")
+	if err := vendorkey.CheckFields(secretShape,
+		vendorkey.Check{Field: FieldAccountSID, Value: s.AccountSID, Pattern: accountPattern,
+			Not: "is not a Twilio account SID (AC and 32 hex digits)", Fix: "copy it from the Twilio Console's account info"},
+		vendorkey.Check{Field: FieldAuthToken, Value: s.AuthToken, Pattern: tokenPattern,
+			Not: "is not a Twilio auth token (letters and digits, 32 hex digits for Twilio's)", Fix: "copy the primary auth token from the Twilio Console"},
+	); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
