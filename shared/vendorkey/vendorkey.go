@@ -177,3 +177,24 @@ func RefuseLive(ctx context.Context, req *rotation.CredentialRequest, op, kind, 
 	}
 	return nil
 }
+
+// KeepDiscarded reports whether a Discard must leave the vendor key id (an
+// attribute idAttr in log lines) of req's value as it is, and logs why:
+// without req.Destroy the value may have been stored after all and vendor
+// cannot disable a key (its orphan check deletes it later if it was not);
+// with it, a stored version (AWSPENDING, AWSCURRENT) other than req.Token
+// still names the key (idOf reads the key id of a value).
+func (b Base) KeepDiscarded(ctx context.Context, req *rotation.DiscardRequest, vendor, idAttr, id string, idOf func(value string) string) bool {
+	if !req.Destroy {
+		b.Log.Warn("the new key may have been stored after all, and "+vendor+" cannot disable a key: it is left as it is; "+
+			"if it was not stored, the next createSecret of this version deletes it", "secret", req.SecretID, "token", req.Token, idAttr, id)
+		return true
+	}
+	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
+		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && idOf(v.Value) == id {
+			b.Log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, idAttr, id, "stage", st)
+			return true
+		}
+	}
+	return false
+}

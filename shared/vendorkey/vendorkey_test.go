@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,36 @@ func TestNewDefaults(t *testing.T) {
 	b = New(Settings{Name: "p", Timeout: time.Second, DefaultTimeout: 20 * time.Second, PropagationBudget: 5 * time.Second, DefaultPropagationBudget: 90 * time.Second})
 	if b.Budget != 5*time.Second || b.HTTP.Timeout != time.Second {
 		t.Fatalf("settings not kept: budget %s timeout %s", b.Budget, b.HTTP.Timeout)
+	}
+}
+
+func TestKeepDiscarded(t *testing.T) {
+	cur := &rotation.Version{ID: "v-cur", Stages: []string{rotation.StageCurrent}, Value: "id=K1"}
+	pend := &rotation.Version{ID: "tok", Stages: []string{rotation.StagePending}, Value: "id=K2"}
+	tests := []struct {
+		name    string
+		destroy bool
+		id      string
+		keep    bool
+		log     string
+	}{
+		{"not destroy", false, "K2", true, `"msg":"the new key may have been stored after all, and Vendor cannot disable a key: it is left as it is; if it was not stored, the next createSecret of this version deletes it","provider":"p","secret":"s","token":"tok","key_id":"K2"`},
+		{"destroy, named by AWSCURRENT", true, "K1", true, `"msg":"not deleting the key: a stored version names it","provider":"p","secret":"s","key_id":"K1","stage":"AWSCURRENT"`},
+		{"destroy, named only by its own version", true, "K2", false, ""},
+		{"destroy, named by none", true, "K9", false, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs testutil.SyncBuffer
+			b := New(Settings{Name: "p", Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			req := &rotation.DiscardRequest{SecretID: "s", Token: "tok", Destroy: tc.destroy, Value: "id=" + tc.id,
+				Versions: stages{rotation.StageCurrent: cur, rotation.StagePending: pend}}
+			if got := b.KeepDiscarded(context.Background(), req, "Vendor", "key_id", tc.id, idOf); got != tc.keep {
+				t.Fatalf("KeepDiscarded = %v, want %v", got, tc.keep)
+			}
+			if (tc.log == "") != (logs.String() == "") || !strings.Contains(logs.String(), tc.log) {
+				t.Fatalf("logs %q, want %q", logs.String(), tc.log)
+			}
+		})
 	}
 }

@@ -261,16 +261,8 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 	if err != nil {
 		return fmt.Errorf("discarded value: %w", err)
 	}
-	if !req.Destroy {
-		p.base.Log.Warn("the new key may have been stored after all, and SendGrid cannot disable a key: it is left as it is; "+
-			"if it was not stored, the next createSecret of this version deletes it", "secret", req.SecretID, "token", req.Token, "api_key_id", s.APIKeyID)
+	if p.base.KeepDiscarded(ctx, req, "SendGrid", "api_key_id", s.APIKeyID, keyID) {
 		return nil
-	}
-	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
-		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keyID(v.Value) == s.APIKeyID {
-			p.base.Log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_id", s.APIKeyID, "stage", st)
-			return nil
-		}
 	}
 	adm, err := p.admin(ctx, req.Versions)
 	if err != nil {

@@ -275,16 +275,8 @@ func (p *Provider) Discard(ctx context.Context, req *rotation.DiscardRequest) er
 	if err != nil {
 		return fmt.Errorf("discarded value: %w", err)
 	}
-	if !req.Destroy {
-		p.base.Log.Warn("the new key may have been stored after all, and Twilio cannot disable a key: it is left as it is; "+
-			"if it was not stored, the next createSecret of this version deletes it", "secret", req.SecretID, "token", req.Token, "api_key_sid", s.APIKeySID)
+	if p.base.KeepDiscarded(ctx, req, "Twilio", "api_key_sid", s.APIKeySID, keySID) {
 		return nil
-	}
-	for _, st := range []string{rotation.StagePending, rotation.StageCurrent} {
-		if v, err := req.Versions.Stage(ctx, st); err == nil && v.ID != req.Token && keySID(v.Value) == s.APIKeySID {
-			p.base.Log.Info("not deleting the key: a stored version names it", "secret", req.SecretID, "api_key_sid", s.APIKeySID, "stage", st)
-			return nil
-		}
 	}
 	admin, err := p.admin(ctx, req.Versions, s.AccountSID)
 	if err != nil {
