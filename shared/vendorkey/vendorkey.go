@@ -198,3 +198,22 @@ func (b Base) KeepDiscarded(ctx context.Context, req *rotation.DiscardRequest, v
 	}
 	return false
 }
+
+// TestValues decodes the values a testSecret compares: req's pending value
+// with parsePending, AWSCURRENT's with parseCurrent. Errors say which.
+func TestValues[P, C any](ctx context.Context, req *rotation.TestRequest, parsePending func(string) (P, error), parseCurrent func(string) (C, error)) (P, C, error) {
+	var p P
+	var c C
+	p, err := parsePending(req.Pending.Value)
+	if err != nil {
+		return p, c, fmt.Errorf("pending version: %w", err)
+	}
+	cv, err := req.Versions.Stage(ctx, rotation.StageCurrent)
+	if err != nil {
+		return p, c, fmt.Errorf("read AWSCURRENT: %w", err)
+	}
+	if c, err = parseCurrent(cv.Value); err != nil {
+		return p, c, fmt.Errorf("current version: %w", err)
+	}
+	return p, c, nil
+}

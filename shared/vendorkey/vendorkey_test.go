@@ -210,3 +210,33 @@ func TestKeepDiscarded(t *testing.T) {
 		})
 	}
 }
+
+func TestTestValues(t *testing.T) {
+	parse := func(v string) (string, error) {
+		if !strings.HasPrefix(v, "id=") {
+			return "", errors.New("field id is missing")
+		}
+		return idOf(v), nil
+	}
+	cur := &rotation.Version{ID: "v-cur", Value: "id=K1"}
+	tests := []struct {
+		name      string
+		pending   string
+		versions  stages
+		p, c, err string
+	}{
+		{"good", "id=K2", stages{rotation.StageCurrent: cur}, "K2", "K1", ""},
+		{"bad pending", "x", stages{rotation.StageCurrent: cur}, "", "", "pending version: field id is missing"},
+		{"no current", "id=K2", stages{}, "K2", "", "read AWSCURRENT: stage AWSCURRENT: "},
+		{"bad current", "id=K2", stages{rotation.StageCurrent: {ID: "v-cur", Value: "x"}}, "K2", "", "current version: field id is missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &rotation.TestRequest{Pending: &rotation.Version{ID: "v-pend", Value: tc.pending}, Versions: tc.versions}
+			p, c, err := TestValues(context.Background(), req, parse, parse)
+			if (err == nil) != (tc.err == "") || (err != nil && !strings.HasPrefix(err.Error(), tc.err)) || (err == nil && (p != tc.p || c != tc.c)) {
+				t.Fatalf("TestValues = %q, %q, %v; want %q, %q, %q", p, c, err, tc.p, tc.c, tc.err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Set implements rotation.Provider: a new SendGrid key works as soon as it
@@ -19,17 +20,9 @@ func (p *Provider) Set(context.Context, *rotation.SetRequest) error { return nil
 // exactly the scopes of the current key (while SendGrid answers 401 it
 // retries with backoff within the propagation budget).
 func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
-	pend, err := Parse(req.Pending.Value)
+	pend, cur, err := vendorkey.TestValues(ctx, req, Parse, parseRef)
 	if err != nil {
-		return fmt.Errorf("pending version: %w", err)
-	}
-	cv, err := req.Versions.Stage(ctx, rotation.StageCurrent)
-	if err != nil {
-		return fmt.Errorf("read AWSCURRENT: %w", err)
-	}
-	cur, err := parseRef(cv.Value)
-	if err != nil {
-		return fmt.Errorf("current version: %w", err)
+		return err
 	}
 	if pend.Subuser != cur.Subuser {
 		return fmt.Errorf("the pending key %s is for %s, the current key for %s: a rotation keeps the user; cancel it with %s",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // ErrOtherIdentity: the new credential answers for another identity
@@ -19,17 +20,9 @@ var ErrOtherIdentity = errors.New("the new credential belongs to another identit
 // same identity as the current credential (or identity.expect). It changes
 // nothing (probes are GET, HEAD or POST to a read such as a ping).
 func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
-	pending, err := Parse(req.Pending.Value)
+	pending, cur, err := vendorkey.TestValues(ctx, req, Parse, Parse)
 	if err != nil {
-		return fmt.Errorf("pending version: %w", err)
-	}
-	cv, err := req.Versions.Stage(ctx, rotation.StageCurrent)
-	if err != nil {
-		return fmt.Errorf("read AWSCURRENT: %w", err)
-	}
-	cur, err := Parse(cv.Value)
-	if err != nil {
-		return fmt.Errorf("current version: %w", err)
+		return err
 	}
 	spec := &cur.Probe // the current value's probe: the pending value's could point elsewhere
 	pfp := pending.fingerprint()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/vendorhttp/twilioclient"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Set implements rotation.Provider: a new Twilio key works as soon as it
@@ -27,17 +28,9 @@ func (p *Provider) Set(context.Context, *rotation.SetRequest) error { return nil
 //     Twilio authenticated it). While Twilio answers 401 it retries with
 //     backoff within the propagation budget.
 func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
-	pend, err := Parse(req.Pending.Value)
+	pend, cur, err := vendorkey.TestValues(ctx, req, Parse, parseRef)
 	if err != nil {
-		return fmt.Errorf("pending version: %w", err)
-	}
-	cv, err := req.Versions.Stage(ctx, rotation.StageCurrent)
-	if err != nil {
-		return fmt.Errorf("read AWSCURRENT: %w", err)
-	}
-	cur, err := parseRef(cv.Value)
-	if err != nil {
-		return fmt.Errorf("current version: %w", err)
+		return err
 	}
 	if pend.AccountSID != cur.AccountSID {
 		return fmt.Errorf("the pending key %s is for account %s, the current key for %s: a rotation keeps the account; cancel it with %s",

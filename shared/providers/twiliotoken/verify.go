@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/dualkey/dualkey/shared/rotation"
+	"github.com/dualkey/dualkey/shared/vendorkey"
 )
 
 // Set implements rotation.Provider: the secondary token works once it
@@ -49,17 +50,9 @@ func (p *Provider) setCredential(ctx context.Context, versions rotation.VersionR
 // pending token carries the primary). While Twilio answers 401 it retries
 // with backoff within the propagation budget.
 func (p *Provider) Test(ctx context.Context, req *rotation.TestRequest) error {
-	pend, err := Parse(req.Pending.Value)
+	pend, cur, err := vendorkey.TestValues(ctx, req, Parse, Parse)
 	if err != nil {
-		return fmt.Errorf("pending version: %w", err)
-	}
-	cv, err := req.Versions.Stage(ctx, rotation.StageCurrent)
-	if err != nil {
-		return fmt.Errorf("read AWSCURRENT: %w", err)
-	}
-	cur, err := Parse(cv.Value)
-	if err != nil {
-		return fmt.Errorf("current version: %w", err)
+		return err
 	}
 	if cur.AccountSID != pend.AccountSID {
 		return fmt.Errorf("the pending token is for account %s, the current one for %s: a rotation keeps the account; cancel it with %s",
