@@ -106,27 +106,13 @@ func (s *Server) Endpoints() Endpoints {
 
 // SetRateLimit sets a user's rate limit (the zero RateLimit removes it).
 func (s *Server) SetRateLimit(username string, limit RateLimit) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[username]
-	if !ok {
-		return ErrNoUser
-	}
-	u.limiter.Set(limit)
-	return nil
+	return vendorfake.With(&s.mu, s.users, username, ErrNoUser, func(u *user) { u.limiter.Set(limit) })
 }
 
 // ThrottleNext answers the user's next n authenticated requests with 429,
 // X-RateLimit-Remaining 0 and X-RateLimit-Reset retryAfter from now.
 func (s *Server) ThrottleNext(username string, n int, retryAfter time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u, ok := s.users[username]
-	if !ok {
-		return ErrNoUser
-	}
-	u.limiter.ThrottleNext(n, retryAfter)
-	return nil
+	return vendorfake.With(&s.mu, s.users, username, ErrNoUser, func(u *user) { u.limiter.ThrottleNext(n, retryAfter) })
 }
 
 // Calls returns every call answered since start or the last ResetCalls.

@@ -123,27 +123,13 @@ func (s *Server) Endpoints() Endpoints {
 
 // SetRateLimit sets the account's rate limit (the zero RateLimit removes it).
 func (s *Server) SetRateLimit(accountSid string, limit RateLimit) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[accountSid]
-	if !ok {
-		return ErrNoAccount
-	}
-	a.limiter.Set(limit)
-	return nil
+	return vendorfake.With(&s.mu, s.accounts, accountSid, ErrNoAccount, func(a *account) { a.limiter.Set(limit) })
 }
 
 // ThrottleNext answers the account's next n authenticated requests with 429
 // and Retry-After (whole seconds, at least 1), whatever the rate limit says.
 func (s *Server) ThrottleNext(accountSid string, n int, retryAfter time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.accounts[accountSid]
-	if !ok {
-		return ErrNoAccount
-	}
-	a.limiter.ThrottleNext(n, retryAfter)
-	return nil
+	return vendorfake.With(&s.mu, s.accounts, accountSid, ErrNoAccount, func(a *account) { a.limiter.ThrottleNext(n, retryAfter) })
 }
 
 // Calls returns every call answered since start or the last ResetCalls, in

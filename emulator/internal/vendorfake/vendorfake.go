@@ -204,3 +204,16 @@ func Send(req *http.Request, base string, rt http.RoundTripper, badBase func(err
 	}
 	return rt.RoundTrip(out)
 }
+
+// With runs fn, holding mu, on m's principal id (an account, a user), or
+// returns missing when m has none.
+func With[P any](mu *sync.Mutex, m map[string]*P, id string, missing error, fn func(p *P)) error {
+	mu.Lock()
+	defer mu.Unlock()
+	p, ok := m[id]
+	if !ok {
+		return missing
+	}
+	fn(p)
+	return nil
+}

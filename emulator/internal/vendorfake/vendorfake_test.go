@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -186,5 +187,22 @@ func TestSend(t *testing.T) {
 	req, _ = http.NewRequest(http.MethodPost, "https://elsewhere.example/", body)
 	if _, err := Refuse(req, errors.New("no endpoint")); err == nil || err.Error() != "no endpoint" || !body.closed {
 		t.Fatalf("Refuse = %v (body closed: %v)", err, body.closed)
+	}
+}
+
+func TestWith(t *testing.T) {
+	type acct struct{ n int }
+	var mu sync.Mutex
+	m := map[string]*acct{"a": {}}
+	missing := errors.New("no such account")
+	if err := With(&mu, m, "a", missing, func(a *acct) { a.n++ }); err != nil || m["a"].n != 1 {
+		t.Fatalf("With on a known id = %v, n = %d", err, m["a"].n)
+	}
+	called := false
+	if err := With(&mu, m, "b", missing, func(*acct) { called = true }); err != missing || called {
+		t.Fatalf("With on an unknown id = %v (fn called: %v), want the missing error", err, called)
+	}
+	if !mu.TryLock() {
+		t.Fatal("With left the lock held")
 	}
 }
