@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -186,4 +187,28 @@ func CreateAdminSecret(t testing.TB, env *rotationtest.Env, name string, value m
 		t.Fatal(err)
 	}
 	return aws.ToString(out.ARN)
+}
+
+// Unchanged fails unless the vendor's keys (keys, as whose keys reads
+// them now) and arn's AWSCURRENT (current) are as before what.
+func Unchanged[K comparable, V any](ctx context.Context, t testing.TB, env *rotationtest.Env, arn, what, whose string, now func() map[K]V, keys map[K]V, current string) {
+	t.Helper()
+	if got := now(); fmt.Sprint(got) != fmt.Sprint(keys) {
+		t.Fatalf("%s changed %s keys from %v to %v", what, whose, keys, got)
+	}
+	if env.Value(ctx, arn, rotation.StageCurrent) != current {
+		t.Fatalf("%s changed AWSCURRENT", what)
+	}
+}
+
+// Refused starts a rotation of arn that must fail with an error containing
+// parts and change neither the vendor's keys (as now reads them; whose
+// names them) nor AWSCURRENT; it returns the rotation's token and error.
+func Refused[K comparable, V any](ctx context.Context, t testing.TB, env *rotationtest.Env, arn, what, whose string, now func() map[K]V, parts ...string) (string, error) {
+	t.Helper()
+	keys, current := now(), env.Value(ctx, arn, rotation.StageCurrent)
+	token, err := FailedRotation(ctx, t, env, arn)
+	WantIn(t, err, parts...)
+	Unchanged(ctx, t, env, arn, what, whose, now, keys, current)
+	return token, err
 }
