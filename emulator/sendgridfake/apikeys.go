@@ -133,17 +133,27 @@ func (s *Server) getKey(q *req) *apiError {
 	return nil
 }
 
-// patchKey serves PATCH /v3/api_keys/{id}: the name only.
-func (s *Server) patchKey(q *req) *apiError {
+// keyUpdate reads what a PATCH or PUT of a key names: the actor's key, the
+// request and its checked name.
+func keyUpdate(q *req) (*key, keyRequest, string, *apiError) {
 	k, e := actorKey(q)
 	if e != nil {
-		return e
+		return nil, keyRequest{}, "", e
 	}
 	var in keyRequest
 	if e := decode(q.body, &in); e != nil {
-		return e
+		return nil, keyRequest{}, "", e
 	}
 	name, e := checkName(in.Name)
+	if e != nil {
+		return nil, keyRequest{}, "", e
+	}
+	return k, in, name, nil
+}
+
+// patchKey serves PATCH /v3/api_keys/{id}: the name only.
+func (s *Server) patchKey(q *req) *apiError {
+	k, _, name, e := keyUpdate(q)
 	if e != nil {
 		return e
 	}
@@ -155,15 +165,7 @@ func (s *Server) patchKey(q *req) *apiError {
 // putKey serves PUT /v3/api_keys/{id}: name and scopes, never wider than the
 // calling key's.
 func (s *Server) putKey(q *req) *apiError {
-	k, e := actorKey(q)
-	if e != nil {
-		return e
-	}
-	var in keyRequest
-	if e := decode(q.body, &in); e != nil {
-		return e
-	}
-	name, e := checkName(in.Name)
+	k, in, name, e := keyUpdate(q)
 	if e != nil {
 		return e
 	}
