@@ -423,11 +423,7 @@ func TestRateLimit(t *testing.T) {
 
 	// Fixed window, on a fake clock.
 	clock := testutil.NewFakeClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	fake := twiliofake.New(twiliofake.Config{Now: clock.Now})
-	if _, err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
+	fake := started(t, twiliofake.Config{Now: clock.Now})
 	a := fake.CreateAccount("")
 	if err := fake.SetRateLimit(a.Sid, twiliofake.RateLimit{Requests: 2, Window: 10 * time.Second}); err != nil {
 		t.Fatal(err)
@@ -460,11 +456,7 @@ func TestRateLimit(t *testing.T) {
 // credential kind, the principal SID and a 4-character fingerprint, and no
 // secret.
 func TestCallsRecordWhoCalled(t *testing.T) {
-	fake := twiliofake.New(twiliofake.Config{})
-	if _, err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
+	fake := started(t, twiliofake.Config{})
 	acct := fake.CreateAccount("")
 	sec, err := fake.CreateSecondaryToken(acct.Sid)
 	if err != nil {
@@ -518,11 +510,7 @@ func TestCallsRecordWhoCalled(t *testing.T) {
 // that names the parameter. Sent straight to the fake: some of them break
 // Twilio's documents on purpose.
 func TestBadInput(t *testing.T) {
-	fake := twiliofake.New(twiliofake.Config{})
-	if _, err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
+	fake := started(t, twiliofake.Config{})
 	acct := fake.CreateAccount("")
 	c := twiliofake.NewRestClient(fake.Endpoints(), nil, acct.Sid, acct.AuthToken, acct.Sid)
 	var policy any = map[string]any{"allow": []string{"/twilio/messaging/messages/read"}}
@@ -617,11 +605,7 @@ func TestPrismRejectsOffSpecRequest(t *testing.T) {
 // TestConcurrentCreatesAndDeletes: concurrent key creation and deletion
 // leaves exactly the keys that were not deleted, each still authenticating.
 func TestConcurrentCreatesAndDeletes(t *testing.T) {
-	fake := twiliofake.New(twiliofake.Config{})
-	if _, err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
+	fake := started(t, twiliofake.Config{})
 	acct := fake.CreateAccount("")
 	c := twiliofake.NewRestClient(fake.Endpoints(), nil, acct.Sid, acct.AuthToken, acct.Sid)
 	type result struct {
@@ -661,4 +645,16 @@ func TestConcurrentCreatesAndDeletes(t *testing.T) {
 			t.Fatalf("kept key %s: %v", r.sid, err)
 		}
 	}
+}
+
+// started starts a fake with cfg on loopback and stops it when the test
+// ends.
+func started(t *testing.T, cfg twiliofake.Config) *twiliofake.Server {
+	t.Helper()
+	fake := twiliofake.New(cfg)
+	if _, err := fake.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return fake
 }
