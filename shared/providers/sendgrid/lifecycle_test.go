@@ -15,7 +15,7 @@ import (
 // that did not finish is cancelled without leaving its key behind.
 func TestDeleteOnlyLifecycle(t *testing.T) {
 	w := newWorld(t, opts{subuser: true})
-	vendorkeytest.DeleteOnlyLifecycle(t, vendorkeytest.LifecycleBed{Env: w.env, ARN: w.arn, Vendor: "SendGrid", Name: sendgrid.Name, Provider: w.provider(nil),
+	vendorkeytest.DeleteOnlyLifecycle(t, vendorkeytest.LifecycleBed{Env: w.env, ARN: w.ARN, Vendor: "SendGrid", Name: sendgrid.Name, Provider: w.provider(nil),
 		Logs: w.logs, FirstWorks: func(ctx context.Context) error { return w.works(ctx, w.value(w.first)) }, FirstID: w.first.ID, Keys: w.keys,
-		CurrentID: func(ctx context.Context) string { return w.current(ctx, w.arn).APIKeyID }, NoSecrets: w.noSecrets})
+		CurrentID: func(ctx context.Context) string { return w.current(ctx, w.ARN).APIKeyID }, NoSecrets: w.noSecrets})
 }

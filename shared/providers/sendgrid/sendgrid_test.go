@@ -37,42 +37,14 @@ func TestConformanceSubuser(t *testing.T) {
 
 type world struct {
 	*bed
-	arn string
+	vendorkeytest.World
 }
 
 func newWorld(t *testing.T, o opts) *world {
 	t.Helper()
 	var b *bed
 	env := rotationtest.NewEnv(t, subject(o, &b))
-	return &world{bed: b, arn: env.CreateSecret(context.Background())}
-}
-
-func (w *world) reader(ctx context.Context) rotation.VersionReader {
-	w.t.Helper()
-	return vendorkeytest.Reader(ctx, w.t, w.env, w.arn)
-}
-
-func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
-	w.t.Helper()
-	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage)
-}
-
-func (w *world) failedRotation(ctx context.Context) (string, error) {
-	w.t.Helper()
-	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
-}
-
-func (w *world) unchanged(ctx context.Context, what string, keys map[string]string, current string) {
-	w.t.Helper()
-	vendorkeytest.Unchanged(ctx, w.t, w.env, w.arn, what, "the user's", w.keys, keys, current)
-}
-
-// refused starts a rotation that must be refused with an error containing
-// parts and change nothing; it returns the rotation's token.
-func (w *world) refused(ctx context.Context, what string, parts ...string) string {
-	w.t.Helper()
-	token, _ := vendorkeytest.Refused(ctx, w.t, w.env, w.arn, what, "the user's", w.keys, parts...)
-	return token
+	return &world{bed: b, World: vendorkeytest.World{T: t, Env: env, ARN: env.CreateSecret(context.Background()), Whose: "the user's", Keys: b.keys}}
 }
 
 // TestThroughPrism sends every kind of request the provider makes through
@@ -86,10 +58,10 @@ func TestThroughPrism(t *testing.T) {
 		t.Run(fmt.Sprintf("subuser=%v", sub), func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{prism: true, subuser: sub})
-			w.env.MustRotate(ctx, w.arn)
-			cur := w.current(ctx, w.arn)
+			w.env.MustRotate(ctx, w.ARN)
+			cur := w.current(ctx, w.ARN)
 			p := w.provider(nil)
-			creds, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+			creds, err := p.Credentials(ctx, w.Request(ctx, rotation.StageCurrent))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,37 +76,37 @@ func TestThroughPrism(t *testing.T) {
 				t.Fatalf("Credentials = %v, want %v", fps, want)
 			}
 
-			w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
-			w.env.MustRotate(ctx, w.arn)
+			w.env.Tag(ctx, w.ARN, map[string]string{rotation.TagEmergency: "true"})
+			w.env.MustRotate(ctx, w.ARN)
 			if _, ok := w.keys()[w.first.ID]; ok {
 				t.Fatal("the emergency rotation left the older previous key")
 			}
-			w.env.Untag(ctx, w.arn, rotation.TagEmergency)
+			w.env.Untag(ctx, w.ARN, rotation.TagEmergency)
 
-			if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+			if err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+			if err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 				t.Fatalf("deleting a key that is gone (404): %v", err)
 			}
-			w.retirePrevious(ctx, w.arn)
+			w.retirePrevious(ctx, w.ARN)
 
-			token := w.env.Hold(ctx, w.arn)
-			orphan, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, token, w.env.Clock.Now()), keyScopes)
+			token := w.env.Hold(ctx, w.ARN)
+			orphan, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN, token, w.env.Clock.Now()), keyScopes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+			if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := w.keys()[orphan.ID]; ok {
 				t.Fatal("the crashed attempt's key was not deleted")
 			}
-			stray, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "other", w.env.Clock.Now()), keyScopes)
+			stray, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN, "other", w.env.Clock.Now()), keyScopes)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "other", Value: w.value(stray), Versions: w.reader(ctx), Destroy: true}); err != nil {
+			if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.ARN, Token: "other", Value: w.value(stray), Versions: w.Reader(ctx), Destroy: true}); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := w.keys()[stray.ID]; ok {
@@ -144,13 +116,13 @@ func TestThroughPrism(t *testing.T) {
 			if err := w.fake.ThrottleNext(w.parent, 1, time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent)); err != nil {
+			if _, err := p.Credentials(ctx, w.Request(ctx, rotation.StageCurrent)); err != nil {
 				t.Fatalf("a 429 was not retried: %v", err)
 			}
 			if err := w.fake.DeleteKey(w.parent, w.admin.ID); err != nil {
 				t.Fatal(err)
 			}
-			_, err = p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+			_, err = p.Credentials(ctx, w.Request(ctx, rotation.StageCurrent))
 			if !errors.Is(err, sendgrid.ErrAdminRefused) {
 				t.Fatalf("a deleted admin key: %v", err)
 			}
@@ -168,8 +140,8 @@ func TestScopesAreKeptExactly(t *testing.T) {
 		t.Run(fmt.Sprintf("subuser=%v", sub), func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{subuser: sub})
-			w.env.MustRotate(ctx, w.arn)
-			cur := w.current(ctx, w.arn)
+			w.env.MustRotate(ctx, w.ARN)
+			cur := w.current(ctx, w.ARN)
 			if cur.Subuser != w.subuser {
 				t.Fatalf("subuser %q, want %q", cur.Subuser, w.subuser)
 			}
@@ -215,11 +187,11 @@ func TestScopeTheAdminLacks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{adminScopes: c.scopes})
-			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-			_, err := w.failedRotation(ctx)
+			keys, current := w.keys(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+			_, err := w.FailedRotation(ctx)
 			vendorkeytest.WantIn(t, err, append(c.want, w.adminARN)...)
 			w.noSecrets("the error", err.Error())
-			w.unchanged(ctx, c.name, keys, current)
+			w.Unchanged(ctx, c.name, keys, current)
 		})
 	}
 }
@@ -232,7 +204,7 @@ func TestAdminKeyRefused(t *testing.T) {
 	if err := w.fake.DeleteKey(w.parent, w.admin.ID); err != nil {
 		t.Fatal(err)
 	}
-	w.refused(ctx, "a revoked admin key", w.adminARN, "master_secret_arn", "401")
+	w.Refused(ctx, "a revoked admin key", w.adminARN, "master_secret_arn", "401")
 }
 
 // TestSubuserKeyNeedsTheParent: naming a subuser the admin key's user is
@@ -243,8 +215,8 @@ func TestSubuserKeyNeedsTheParent(t *testing.T) {
 	if err := w.fake.AddUser(sendgridfake.User{Username: w.parent + "-other"}); err != nil {
 		t.Fatal(err)
 	}
-	vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), func(m map[string]any) { m["subuser"] = w.parent + "-other" })
-	w.refused(ctx, "another parent's subuser", "403", "parent user")
+	vendorkeytest.PutEdited(ctx, t, w.env, w.ARN, w.value(w.first), func(m map[string]any) { m["subuser"] = w.parent + "-other" })
+	w.Refused(ctx, "another parent's subuser", "403", "parent user")
 }
 
 // TestPreviousKeyMustBeRetiredFirst: a rotation while AWSPREVIOUS's key
@@ -252,10 +224,10 @@ func TestSubuserKeyNeedsTheParent(t *testing.T) {
 func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	w.env.MustRotate(ctx, w.arn)
-	token := w.refused(ctx, "a rotation before the retirement", w.first.ID, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
-	w.retirePrevious(ctx, w.arn)
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	w.env.MustRotate(ctx, w.ARN)
+	token := w.Refused(ctx, "a rotation before the retirement", w.first.ID, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
+	w.retirePrevious(ctx, w.ARN)
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -266,23 +238,23 @@ func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
 func TestOrphansOfThisRotation(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	token := w.env.Hold(ctx, w.arn)
-	young, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, token, w.env.Clock.Now()), keyScopes)
+	token := w.env.Hold(ctx, w.ARN)
+	young, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN, token, w.env.Clock.Now()), keyScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherRotation, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", w.env.Clock.Now()), keyScopes)
-	otherSecret, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn+"x", token, w.env.Clock.Now()), keyScopes)
+	otherRotation, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN, "3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", w.env.Clock.Now()), keyScopes)
+	otherSecret, _ := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN+"x", token, w.env.Clock.Now()), keyScopes)
 	w.foreign = append(w.foreign, otherRotation.ID, otherSecret.ID)
-	keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-	err = w.env.Step(ctx, w.arn, token, rotation.StepCreate)
+	keys, current := w.keys(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+	err = w.env.Step(ctx, w.ARN, token, rotation.StepCreate)
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young key of this rotation: %v", err)
 	}
 	vendorkeytest.WantIn(t, err, young.ID, "retry after")
-	w.unchanged(ctx, "a young orphan", keys, current)
+	w.Unchanged(ctx, "a young orphan", keys, current)
 	w.env.Clock.Advance(rotation.OrphanAge + time.Second)
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 	got := w.keys()
@@ -308,7 +280,7 @@ func TestKeyLimit(t *testing.T) {
 		}
 		w.foreign = append(w.foreign, k.ID)
 	}
-	w.refused(ctx, "the key limit", "100 API keys", "nothing was changed")
+	w.Refused(ctx, "the key limit", "100 API keys", "nothing was changed")
 }
 
 // TestRateLimit: 429s are retried after X-RateLimit-Reset (the clock
@@ -320,18 +292,18 @@ func TestRateLimit(t *testing.T) {
 	if err := w.fake.ThrottleNext(w.parent, 2, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	w.env.MustRotate(ctx, w.arn)
+	w.env.MustRotate(ctx, w.ARN)
 	if waited := w.env.Clock.Now().Sub(before); waited < 5*time.Second {
 		t.Fatalf("waited %s for two 429s resetting in 3s", waited)
 	}
-	w.retirePrevious(ctx, w.arn)
+	w.retirePrevious(ctx, w.ARN)
 	if err := w.fake.ThrottleNext(w.parent, 20, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	dctx, cancel := context.WithDeadline(ctx, w.env.Clock.Now().Add(10*time.Second))
 	defer cancel()
-	r := w.request(ctx, rotation.StageCurrent)
-	_, err := w.provider(nil).Create(dctx, &rotation.CreateRequest{SecretID: w.arn, Token: "4f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", Current: r.Version, Versions: r.Versions})
+	r := w.Request(ctx, rotation.StageCurrent)
+	_, err := w.provider(nil).Create(dctx, &rotation.CreateRequest{SecretID: w.ARN, Token: "4f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35", Current: r.Version, Versions: r.Versions})
 	if !errors.Is(err, sendgrid.ErrRateLimited) {
 		t.Fatalf("a reset beyond the deadline: %v", err)
 	}
@@ -344,7 +316,7 @@ func TestDiscard(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{subuser: true})
 	p := w.provider(nil)
-	k, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.arn, "t1", w.env.Clock.Now()), keyScopes)
+	k, err := w.fake.CreateKey(w.owner, sendgrid.Marker(w.ARN, "t1", w.env.Clock.Now()), keyScopes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +332,7 @@ func TestDiscard(t *testing.T) {
 		{"destroy again", w.value(k), true, k.ID, ""},
 	}
 	for _, c := range cases {
-		if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "t1", Value: c.value, Versions: w.reader(ctx), Destroy: c.destroy}); err != nil {
+		if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.ARN, Token: "t1", Value: c.value, Versions: w.Reader(ctx), Destroy: c.destroy}); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		got := w.keys()
@@ -377,7 +349,7 @@ func TestDiscard(t *testing.T) {
 func TestDeleteRefusesLiveVersions(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	err := w.provider(nil).Delete(ctx, w.request(ctx, rotation.StageCurrent))
+	err := w.provider(nil).Delete(ctx, w.Request(ctx, rotation.StageCurrent))
 	vendorkeytest.WantIn(t, err, "refusing to delete", w.first.ID, "AWSCURRENT")
 	if _, ok := w.keys()[w.first.ID]; !ok {
 		t.Fatal("the current key was deleted")
@@ -403,12 +375,12 @@ func TestBadSecretValues(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{})
-			vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), c.edit)
-			keys, current := w.keys(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-			_, err := w.failedRotation(ctx)
+			vendorkeytest.PutEdited(ctx, t, w.env, w.ARN, w.value(w.first), c.edit)
+			keys, current := w.keys(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+			_, err := w.FailedRotation(ctx)
 			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
 			w.noSecrets("the error", err.Error())
-			w.unchanged(ctx, c.name, keys, current)
+			w.Unchanged(ctx, c.name, keys, current)
 		})
 	}
 }

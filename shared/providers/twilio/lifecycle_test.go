@@ -15,7 +15,7 @@ import (
 // did not finish is cancelled without leaving its key behind.
 func TestDeleteOnlyLifecycle(t *testing.T) {
 	w := newWorld(t, opts{restricted: true})
-	vendorkeytest.DeleteOnlyLifecycle(t, vendorkeytest.LifecycleBed{Env: w.env, ARN: w.arn, Vendor: "Twilio", Name: twilio.Name, Provider: w.provider(nil),
+	vendorkeytest.DeleteOnlyLifecycle(t, vendorkeytest.LifecycleBed{Env: w.env, ARN: w.ARN, Vendor: "Twilio", Name: twilio.Name, Provider: w.provider(nil),
 		Logs: w.logs, FirstWorks: func(ctx context.Context) error { return w.works(ctx, w.value(w.first)) }, FirstID: w.first.Sid, Keys: w.keyNames,
-		CurrentID: func(ctx context.Context) string { return w.current(ctx, w.arn).APIKeySID }, NoSecrets: w.noSecrets})
+		CurrentID: func(ctx context.Context) string { return w.current(ctx, w.ARN).APIKeySID }, NoSecrets: w.noSecrets})
 }

@@ -26,47 +26,14 @@ import (
 // world is a bed with its secret.
 type world struct {
 	*bed
-	arn string
+	vendorkeytest.World
 }
 
 func newWorld(t *testing.T, o opts) *world {
 	t.Helper()
 	var b *bed
 	env := rotationtest.NewEnv(t, subject(o, &b))
-	return &world{bed: b, arn: env.CreateSecret(context.Background())}
-}
-
-// reader is a VersionReader over the secret as it is now.
-func (w *world) reader(ctx context.Context) rotation.VersionReader {
-	w.t.Helper()
-	return vendorkeytest.Reader(ctx, w.t, w.env, w.arn)
-}
-
-// version returns the version holding stage.
-func (w *world) version(ctx context.Context, stage string) *rotation.Version {
-	w.t.Helper()
-	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage).Version
-}
-
-// failedRotation starts a rotation and returns the error of the step
-// that failed; the test fails if the rotation succeeded.
-func (w *world) failedRotation(ctx context.Context) (string, error) {
-	w.t.Helper()
-	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
-}
-
-// unchanged fails unless the account's keys and AWSCURRENT are as before.
-func (w *world) unchanged(ctx context.Context, what string, keys map[string]string, current string) {
-	w.t.Helper()
-	vendorkeytest.Unchanged(ctx, w.t, w.env, w.arn, what, "the account's", w.keyNames, keys, current)
-}
-
-// refused starts a rotation that must be refused with an error containing
-// parts and change nothing; it returns the rotation's token.
-func (w *world) refused(ctx context.Context, what string, parts ...string) string {
-	w.t.Helper()
-	token, _ := vendorkeytest.Refused(ctx, w.t, w.env, w.arn, what, "the account's", w.keyNames, parts...)
-	return token
+	return &world{bed: b, World: vendorkeytest.World{T: t, Env: env, ARN: env.CreateSecret(context.Background()), Whose: "the account's", Keys: b.keyNames}}
 }
 
 // TestThroughPrism sends every kind of request the provider makes through
@@ -83,12 +50,12 @@ func TestThroughPrism(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, o)
 			old := w.first.Sid
-			w.env.MustRotate(ctx, w.arn)
-			cur := w.current(ctx, w.arn)
+			w.env.MustRotate(ctx, w.ARN)
+			cur := w.current(ctx, w.ARN)
 			p := w.provider(nil)
 
 			// Audit: the current and previous keys, not the foreign one.
-			creds, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)})
+			creds, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: w.Version(ctx, rotation.StageCurrent), Versions: w.Reader(ctx)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,45 +72,45 @@ func TestThroughPrism(t *testing.T) {
 
 			// Emergency rotation while the previous key still exists: it is
 			// deleted and its version recorded as deleted.
-			w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
-			w.env.MustRotate(ctx, w.arn)
+			w.env.Tag(ctx, w.ARN, map[string]string{rotation.TagEmergency: "true"})
+			w.env.MustRotate(ctx, w.ARN)
 			if _, ok := w.keyNames()[old]; ok {
 				t.Fatalf("the emergency rotation left the older previous key %s", old)
 			}
-			if tags := w.env.Tags(ctx, w.arn); tags[rotation.TagState] != rotation.StateDeleted {
+			if tags := w.env.Tags(ctx, w.ARN); tags[rotation.TagState] != rotation.StateDeleted {
 				t.Fatalf("state tags after the emergency rotation: %v", tags)
 			}
-			w.env.Untag(ctx, w.arn, rotation.TagEmergency)
+			w.env.Untag(ctx, w.ARN, rotation.TagEmergency)
 
 			// The lifecycle's delete of the previous key.
-			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StagePrevious), Versions: w.reader(ctx)}); err != nil {
+			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: w.Version(ctx, rotation.StagePrevious), Versions: w.Reader(ctx)}); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := w.keyNames()[cur.APIKeySID]; ok {
 				t.Fatal("Delete left the key")
 			}
-			w.retirePrevious(ctx, w.arn)
+			w.retirePrevious(ctx, w.ARN)
 
 			// A crashed attempt's key (marked with the token, older than
 			// OrphanAge) is deleted by the retry; Discard deletes the key a
 			// duplicate delivery could not store.
-			token := w.env.Hold(ctx, w.arn)
-			orphan, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn, token), nil)
+			token := w.env.Hold(ctx, w.ARN)
+			orphan, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN, token), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+			if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := w.keyNames()[orphan.Sid]; ok {
 				t.Fatal("the crashed attempt's key was not deleted")
 			}
-			stray, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn, "other"), nil)
+			stray, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN, "other"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			strayValue := w.value(stray)
-			if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "other", Value: strayValue, Versions: w.reader(ctx), Destroy: true}); err != nil {
+			if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.ARN, Token: "other", Value: strayValue, Versions: w.Reader(ctx), Destroy: true}); err != nil {
 				t.Fatal(err)
 			}
 			if _, ok := w.keyNames()[stray.Sid]; ok {
@@ -154,21 +121,21 @@ func TestThroughPrism(t *testing.T) {
 			if err := w.fake.ThrottleNext(w.acct.Sid, 1, time.Second); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)}); err != nil {
+			if _, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: w.Version(ctx, rotation.StageCurrent), Versions: w.Reader(ctx)}); err != nil {
 				t.Fatalf("a 429 was not retried: %v", err)
 			}
-			gone := w.version(ctx, rotation.StagePrevious)
-			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: gone, Versions: w.reader(ctx)}); err != nil {
+			gone := w.Version(ctx, rotation.StagePrevious)
+			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: gone, Versions: w.Reader(ctx)}); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: gone, Versions: w.reader(ctx)}); err != nil {
+			if err := p.Delete(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: gone, Versions: w.Reader(ctx)}); err != nil {
 				t.Fatalf("deleting a key that is gone (404): %v", err)
 			}
 			if w.adminKey != nil {
 				if err := w.fake.DeleteKey(w.acct.Sid, w.adminKey.Sid); err != nil {
 					t.Fatal(err)
 				}
-				_, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)})
+				_, err := p.Credentials(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: w.Version(ctx, rotation.StageCurrent), Versions: w.Reader(ctx)})
 				if !errors.Is(err, twilio.ErrAdminRefused) {
 					t.Fatalf("a deleted admin key: %v", err)
 				}
@@ -184,11 +151,11 @@ func TestThroughPrism(t *testing.T) {
 func TestStandardAdminKeyIsRefused(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{admin: "standard"})
-	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-	_, err := w.failedRotation(ctx)
+	keys, current := w.keyNames(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+	_, err := w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, w.adminARN, "master_secret_arn", "401", "Main API key", "Standard and restricted keys cannot manage keys")
 	w.noSecrets("the error", err.Error())
-	w.unchanged(ctx, "a refused admin key", keys, current)
+	w.Unchanged(ctx, "a refused admin key", keys, current)
 }
 
 // TestAdminOfAnotherAccount: an admin secret for another account is a
@@ -201,7 +168,7 @@ func TestAdminOfAnotherAccount(t *testing.T) {
 	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.adminARN), SecretString: aws.String(string(raw))}); err != nil {
 		t.Fatal(err)
 	}
-	w.refused(ctx, "an admin of another account", "master_secret_arn", other.Sid, w.acct.Sid)
+	w.Refused(ctx, "an admin of another account", "master_secret_arn", other.Sid, w.acct.Sid)
 }
 
 // TestRestrictedKeyKeepsItsPolicy: the new key is restricted with exactly
@@ -211,8 +178,8 @@ func TestRestrictedKeyKeepsItsPolicy(t *testing.T) {
 		t.Run(fmt.Sprintf("restricted=%v", restricted), func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{restricted: restricted})
-			w.env.MustRotate(ctx, w.arn)
-			cur := w.current(ctx, w.arn)
+			w.env.MustRotate(ctx, w.ARN)
+			cur := w.current(ctx, w.ARN)
 			keys, err := w.fake.Keys(w.acct.Sid)
 			if err != nil {
 				t.Fatal(err)
@@ -227,7 +194,7 @@ func TestRestrictedKeyKeepsItsPolicy(t *testing.T) {
 				if !restricted && (k.Kind != twiliofake.KindStandard || k.Policy != nil) {
 					t.Fatalf("new key is %s, want standard", k.Kind)
 				}
-				if k.FriendlyName != twilio.Marker(w.arn, vendorkeytest.Holder(w.env.Labels(ctx, w.arn), rotation.StageCurrent)) {
+				if k.FriendlyName != twilio.Marker(w.ARN, vendorkeytest.Holder(w.env.Labels(ctx, w.ARN), rotation.StageCurrent)) {
 					t.Fatalf("friendly name %q is not dualkey's marker", k.FriendlyName)
 				}
 				return
@@ -248,10 +215,10 @@ func TestMainKeyIsNotRotated(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.foreign = append(w.foreign, w.first.Sid)
-	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(w.value(main))}); err != nil {
+	if _, err := w.env.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.ARN), SecretString: aws.String(w.value(main))}); err != nil {
 		t.Fatal(err)
 	}
-	w.refused(ctx, "a Main key", main.Sid, "Main API key", "Console")
+	w.Refused(ctx, "a Main key", main.Sid, "Main API key", "Console")
 }
 
 // TestPreviousKeyMustBeRetiredFirst: a rotation while AWSPREVIOUS's key
@@ -260,10 +227,10 @@ func TestMainKeyIsNotRotated(t *testing.T) {
 func TestPreviousKeyMustBeRetiredFirst(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	w.env.MustRotate(ctx, w.arn)
-	token := w.refused(ctx, "a rotation before the retirement", w.first.Sid, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
-	w.retirePrevious(ctx, w.arn)
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	w.env.MustRotate(ctx, w.ARN)
+	token := w.Refused(ctx, "a rotation before the retirement", w.first.Sid, "AWSPREVIOUS", "dualkey retire", "nothing was changed")
+	w.retirePrevious(ctx, w.ARN)
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -276,8 +243,8 @@ func TestCurrentKeyGone(t *testing.T) {
 	if err := w.fake.DeleteKey(w.acct.Sid, w.first.Sid); err != nil {
 		t.Fatal(err)
 	}
-	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
-	w.refused(ctx, "a missing current key", w.first.Sid, "is not a key of account", "Console")
+	w.env.Tag(ctx, w.ARN, map[string]string{rotation.TagEmergency: "true"})
+	w.Refused(ctx, "a missing current key", w.first.Sid, "is not a key of account", "Console")
 }
 
 // TestOrphansOfThisRotation: a key marked with this rotation's token that
@@ -288,24 +255,24 @@ func TestCurrentKeyGone(t *testing.T) {
 func TestOrphansOfThisRotation(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	token := w.env.Hold(ctx, w.arn)
-	young, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn, token), nil)
+	token := w.env.Hold(ctx, w.ARN)
+	young, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN, token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherRotation, _ := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn, "3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35"), nil)
-	otherSecret, _ := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn+"x", token), nil)
+	otherRotation, _ := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN, "3f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35"), nil)
+	otherSecret, _ := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN+"x", token), nil)
 	w.foreign = append(w.foreign, otherRotation.Sid, otherSecret.Sid)
-	keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-	err = w.env.Step(ctx, w.arn, token, rotation.StepCreate)
+	keys, current := w.keyNames(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+	err = w.env.Step(ctx, w.ARN, token, rotation.StepCreate)
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young key of this rotation: %v, want ErrConcurrentDelivery", err)
 	}
 	vendorkeytest.WantIn(t, err, young.Sid, "retry after")
-	w.unchanged(ctx, "a young orphan", keys, current)
+	w.Unchanged(ctx, "a young orphan", keys, current)
 
 	w.env.Clock.Advance(rotation.OrphanAge + time.Second)
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 	names := w.keyNames()
@@ -332,19 +299,19 @@ func TestRateLimit(t *testing.T) {
 	if err := w.fake.ThrottleNext(w.acct.Sid, 2, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	w.env.MustRotate(ctx, w.arn)
+	w.env.MustRotate(ctx, w.ARN)
 	if waited := w.env.Clock.Now().Sub(before); waited < 6*time.Second {
 		t.Fatalf("waited %s for two 429s with Retry-After 3s", waited)
 	}
-	w.retirePrevious(ctx, w.arn)
+	w.retirePrevious(ctx, w.ARN)
 
 	if err := w.fake.ThrottleNext(w.acct.Sid, 20, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	dctx, cancel := context.WithDeadline(ctx, w.env.Clock.Now().Add(10*time.Second))
 	defer cancel()
-	_, err := w.provider(nil).Create(dctx, &rotation.CreateRequest{SecretID: w.arn, Token: "4f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35",
-		Current: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)})
+	_, err := w.provider(nil).Create(dctx, &rotation.CreateRequest{SecretID: w.ARN, Token: "4f6b2a8e-5c1d-4e7a-9b0f-2d8c4e6a1b35",
+		Current: w.Version(ctx, rotation.StageCurrent), Versions: w.Reader(ctx)})
 	if !errors.Is(err, twilio.ErrRateLimited) {
 		t.Fatalf("a Retry-After beyond the deadline: %v", err)
 	}
@@ -357,7 +324,7 @@ func TestDiscard(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	p := w.provider(nil)
-	k, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.arn, "t1"), nil)
+	k, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twilio.Marker(w.ARN, "t1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +341,7 @@ func TestDiscard(t *testing.T) {
 		{"destroy again", w.value(k), true, k.Sid, ""},
 	}
 	for _, c := range cases {
-		if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "t1", Value: c.value, Versions: w.reader(ctx), Destroy: c.destroy}); err != nil {
+		if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.ARN, Token: "t1", Value: c.value, Versions: w.Reader(ctx), Destroy: c.destroy}); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		names := w.keyNames()
@@ -392,7 +359,7 @@ func TestDiscard(t *testing.T) {
 func TestDeleteRefusesLiveVersions(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	err := w.provider(nil).Delete(ctx, &rotation.CredentialRequest{SecretID: w.arn, Version: w.version(ctx, rotation.StageCurrent), Versions: w.reader(ctx)})
+	err := w.provider(nil).Delete(ctx, &rotation.CredentialRequest{SecretID: w.ARN, Version: w.Version(ctx, rotation.StageCurrent), Versions: w.Reader(ctx)})
 	vendorkeytest.WantIn(t, err, "refusing to delete", w.first.Sid, "AWSCURRENT")
 	if _, ok := w.keyNames()[w.first.Sid]; !ok {
 		t.Fatal("the current key was deleted")
@@ -420,12 +387,12 @@ func TestBadSecretValues(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{})
-			vendorkeytest.PutEdited(ctx, t, w.env, w.arn, w.value(w.first), c.edit)
-			keys, current := w.keyNames(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-			_, err := w.failedRotation(ctx)
+			vendorkeytest.PutEdited(ctx, t, w.env, w.ARN, w.value(w.first), c.edit)
+			keys, current := w.keyNames(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+			_, err := w.FailedRotation(ctx)
 			vendorkeytest.WantIn(t, err, `"`+c.field+`"`)
 			w.noSecrets("the error", err.Error())
-			w.unchanged(ctx, c.name, keys, current)
+			w.Unchanged(ctx, c.name, keys, current)
 		})
 	}
 }

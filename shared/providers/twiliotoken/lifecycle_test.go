@@ -26,8 +26,8 @@ func TestDeleteOnlyLifecycle(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			w := newWorld(t, opts{})
-			w.env.Tag(ctx, w.arn, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagConfirm: "24h"})
-			w.env.MustRotate(ctx, w.arn)
+			w.env.Tag(ctx, w.ARN, map[string]string{lifecycle.TagDrain: "1h", lifecycle.TagConfirm: "24h"})
+			w.env.MustRotate(ctx, w.ARN)
 			old, fresh := w.acct.AuthToken, w.token(ctx, rotation.StageCurrent)
 			lc, err := lifecycle.New(lifecycle.Config{SecretsManager: w.env.SM, Providers: map[string]rotation.Provider{"twiliotoken": w.provider(nil)},
 				Now: w.env.Clock.Now, LogWriter: w.logs, MetricsWriter: io.Discard})
@@ -36,7 +36,7 @@ func TestDeleteOnlyLifecycle(t *testing.T) {
 			}
 			retire := func(want string) {
 				t.Helper()
-				rep, err := lc.Retire(ctx, w.arn, lifecycle.Options{})
+				rep, err := lc.Retire(ctx, w.ARN, lifecycle.Options{})
 				if err != nil || rep.State != want {
 					t.Fatalf("retire: state %q (%v), want %q\n%s", rep.State, err, want, rep)
 				}
@@ -51,13 +51,13 @@ func TestDeleteOnlyLifecycle(t *testing.T) {
 			survivor := fresh
 			if rollback {
 				yes := true
-				if _, err := lc.Rollback(ctx, w.arn, lifecycle.RollbackOptions{Reason: "test", RestoreCurrent: &yes}); err != nil {
+				if _, err := lc.Rollback(ctx, w.ARN, lifecycle.RollbackOptions{Reason: "test", RestoreCurrent: &yes}); err != nil {
 					t.Fatal(err)
 				}
 				if w.token(ctx, rotation.StageCurrent) != old {
 					t.Fatal("the rollback did not restore AWSCURRENT")
 				}
-				if _, err := lc.Resume(ctx, w.arn); err != nil {
+				if _, err := lc.Resume(ctx, w.ARN); err != nil {
 					t.Fatal(err)
 				}
 				survivor = old
@@ -72,18 +72,18 @@ func TestDeleteOnlyLifecycle(t *testing.T) {
 			if w.token(ctx, rotation.StageCurrent) != survivor {
 				t.Fatal("AWSCURRENT does not hold the surviving token")
 			}
-			audit, err := lc.Audit(ctx, w.arn)
+			audit, err := lc.Audit(ctx, w.ARN)
 			if err != nil || len(audit.Orphans) != 0 {
 				t.Fatalf("audit: %v, orphans %v", err, audit.Orphans)
 			}
 
 			// A rotation stuck after createSecret is cancelled: its
 			// secondary goes, the primary stays.
-			token := w.env.Hold(ctx, w.arn)
-			if err := w.env.Step(ctx, w.arn, token, rotation.StepCreate); err != nil {
+			token := w.env.Hold(ctx, w.ARN)
+			if err := w.env.Step(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := lc.Cancel(ctx, w.arn, lifecycle.CancelOptions{}); err != nil {
+			if _, err := lc.Cancel(ctx, w.ARN, lifecycle.CancelOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			if p, s := w.tokens(); p != survivor || s != "" {

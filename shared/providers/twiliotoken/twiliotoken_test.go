@@ -22,29 +22,19 @@ import (
 
 type world struct {
 	*bed
-	arn string
+	vendorkeytest.World
 }
 
 func newWorld(t *testing.T, o opts) *world {
 	t.Helper()
 	var b *bed
 	env := rotationtest.NewEnv(t, subject(o, &b))
-	return &world{bed: b, arn: env.CreateSecret(context.Background())}
-}
-
-func (w *world) request(ctx context.Context, stage string) *rotation.CredentialRequest {
-	w.t.Helper()
-	return vendorkeytest.Request(ctx, w.t, w.env, w.arn, stage)
-}
-
-func (w *world) failedRotation(ctx context.Context) (string, error) {
-	w.t.Helper()
-	return vendorkeytest.FailedRotation(ctx, w.t, w.env, w.arn)
+	return &world{bed: b, World: vendorkeytest.World{T: t, Env: env, ARN: env.CreateSecret(context.Background())}}
 }
 
 func (w *world) token(ctx context.Context, stage string) string {
 	var s twiliotoken.Secret
-	_ = json.Unmarshal([]byte(w.env.Value(ctx, w.arn, stage)), &s)
+	_ = json.Unmarshal([]byte(w.env.Value(ctx, w.ARN, stage)), &s)
 	return s.AuthToken
 }
 
@@ -52,10 +42,10 @@ func (w *world) token(ctx context.Context, stage string) string {
 // with --restore-current does.
 func (w *world) restore(ctx context.Context) {
 	w.t.Helper()
-	labels := w.env.Labels(ctx, w.arn)
+	labels := w.env.Labels(ctx, w.ARN)
 	cur, prev := vendorkeytest.Holder(labels, rotation.StageCurrent), vendorkeytest.Holder(labels, rotation.StagePrevious)
 	if _, err := w.env.SM.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
-		SecretId: aws.String(w.arn), VersionStage: aws.String(rotation.StageCurrent), MoveToVersionId: aws.String(prev), RemoveFromVersionId: aws.String(cur),
+		SecretId: aws.String(w.ARN), VersionStage: aws.String(rotation.StageCurrent), MoveToVersionId: aws.String(prev), RemoveFromVersionId: aws.String(cur),
 	}); err != nil {
 		w.t.Fatal(err)
 	}
@@ -68,14 +58,14 @@ func TestLifecycleOfTheToken(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	old := w.acct.AuthToken
-	w.env.MustRotate(ctx, w.arn)
+	w.env.MustRotate(ctx, w.ARN)
 	fresh := w.token(ctx, rotation.StageCurrent)
 	if p, s := w.tokens(); p != old || s != fresh {
 		t.Fatalf("after finishSecret: primary %s secondary %s, want the old primary and the new secondary", twiliotoken.TokenFingerprint(p), twiliotoken.TokenFingerprint(s))
 	}
 	p := w.provider(nil)
 	for i := 0; i < 2; i++ {
-		if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+		if err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 			t.Fatalf("delete %d: %v", i+1, err)
 		}
 	}
@@ -98,23 +88,23 @@ func TestLifecycleOfTheToken(t *testing.T) {
 func TestRotationWhileTheSecondaryIsNotPromoted(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	w.env.MustRotate(ctx, w.arn)
-	before, current := w.state(), w.env.Value(ctx, w.arn, rotation.StageCurrent)
-	token, err := w.failedRotation(ctx)
+	w.env.MustRotate(ctx, w.ARN)
+	before, current := w.state(), w.env.Value(ctx, w.ARN, rotation.StageCurrent)
+	token, err := w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, "still Twilio's secondary", "dualkey retire", "nothing was changed")
 	w.noSecrets("the error", err.Error())
-	if w.state() != before || w.env.Value(ctx, w.arn, rotation.StageCurrent) != current {
+	if w.state() != before || w.env.Value(ctx, w.ARN, rotation.StageCurrent) != current {
 		t.Fatalf("the refused rotation changed something: %s -> %s", before, w.state())
 	}
-	prevID := vendorkeytest.Holder(w.env.Labels(ctx, w.arn), rotation.StagePrevious)
-	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	prevID := vendorkeytest.Holder(w.env.Labels(ctx, w.ARN), rotation.StagePrevious)
+	w.env.Tag(ctx, w.ARN, map[string]string{rotation.TagEmergency: "true"})
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.works(ctx, w.value(w.acct.AuthToken)); err == nil {
 		t.Fatal("the older primary still works after the emergency rotation")
 	}
-	if tags := w.env.Tags(ctx, w.arn); tags[rotation.TagState] != rotation.StateDeleted || tags[rotation.TagStateVersion] != prevID {
+	if tags := w.env.Tags(ctx, w.ARN); tags[rotation.TagState] != rotation.StateDeleted || tags[rotation.TagStateVersion] != prevID {
 		t.Fatalf("tags %v, want the older primary's version %s recorded as deleted", tags, prevID)
 	}
 }
@@ -125,21 +115,21 @@ func TestRotationWhileTheSecondaryIsNotPromoted(t *testing.T) {
 func TestRolledBackSecondaryInPrevious(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	w.env.MustRotate(ctx, w.arn)
+	w.env.MustRotate(ctx, w.ARN)
 	w.restore(ctx)
 	before := w.state()
-	token, err := w.failedRotation(ctx)
+	token, err := w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, "AWSPREVIOUS", "secondary", "dualkey retire --resume", "nothing was changed")
 	if w.state() != before {
 		t.Fatalf("the refused rotation changed %s to %s", before, w.state())
 	}
-	if err := w.provider(nil).Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+	if err := w.provider(nil).Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 		t.Fatal(err)
 	}
 	if p, s := w.tokens(); p != w.acct.AuthToken || s != "" {
 		t.Fatal("Delete of the rolled-back secondary did not delete it (or touched the primary)")
 	}
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -151,15 +141,15 @@ func TestDeleteRefusals(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
 	p := w.provider(nil)
-	vendorkeytest.WantIn(t, p.Delete(ctx, w.request(ctx, rotation.StageCurrent)), "refusing", "AWSCURRENT")
-	w.env.MustRotate(ctx, w.arn)
+	vendorkeytest.WantIn(t, p.Delete(ctx, w.Request(ctx, rotation.StageCurrent)), "refusing", "AWSCURRENT")
+	w.env.MustRotate(ctx, w.ARN)
 	// Someone requested another secondary in the Console: AWSCURRENT's
 	// token was replaced.
 	if _, err := w.fake.CreateSecondaryToken(w.acct.Sid); err != nil {
 		t.Fatal(err)
 	}
 	before := w.state()
-	err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious))
+	err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious))
 	vendorkeytest.WantIn(t, err, "refusing to promote", "AWSCURRENT would not work", "nothing was changed")
 	w.noSecrets("the error", err.Error())
 	if w.state() != before {
@@ -177,7 +167,7 @@ func TestForeignSecondary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.failedRotation(ctx)
+	_, err = w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, "refused a new secondary", "dualkey did not create", "Console", "nothing was changed")
 	if _, s := w.tokens(); s != theirs {
 		t.Fatal("the foreign secondary was changed")
@@ -194,13 +184,13 @@ func TestForeignSecondary(t *testing.T) {
 func TestLocks(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{})
-	token := w.env.Hold(ctx, w.arn)
-	young, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.arn, token), nil)
+	token := w.env.Hold(ctx, w.ARN)
+	young, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.ARN, token), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := w.state()
-	err = w.env.Step(ctx, w.arn, token, rotation.StepCreate)
+	err = w.env.Step(ctx, w.ARN, token, rotation.StepCreate)
 	if !errors.Is(err, rotation.ErrConcurrentDelivery) {
 		t.Fatalf("a young lock: %v", err)
 	}
@@ -208,19 +198,19 @@ func TestLocks(t *testing.T) {
 	if w.state() != before {
 		t.Fatalf("a young lock: state changed from %s to %s", before, w.state())
 	}
-	if err := w.env.Retry(ctx, w.arn, token, rotation.StepCreate); err != nil {
+	if err := w.env.Retry(ctx, w.ARN, token, rotation.StepCreate); err != nil {
 		t.Fatal(err)
 	}
 	if keys, _ := w.fake.Keys(w.acct.Sid); len(keys) != 0 {
 		t.Fatalf("%d lock keys left after the rotation", len(keys))
 	}
 
-	w.retirePrevious(ctx, w.arn)
-	other, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.arn+"-other", "x"), nil)
+	w.retirePrevious(ctx, w.ARN)
+	other, err := w.fake.CreateKey(w.acct.Sid, twiliofake.KindStandard, twiliotoken.LockName(w.ARN+"-other", "x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = w.failedRotation(ctx)
+	_, err = w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, other.Sid, "another dualkey secret", "nothing was changed")
 }
 
@@ -233,8 +223,8 @@ func TestThroughPrism(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t, opts{prism: true, mainKey: true})
 	p := w.provider(nil)
-	w.env.MustRotate(ctx, w.arn)
-	creds, err := p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+	w.env.MustRotate(ctx, w.ARN)
+	creds, err := p.Credentials(ctx, w.Request(ctx, rotation.StageCurrent))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,24 +232,24 @@ func TestThroughPrism(t *testing.T) {
 		t.Fatalf("Credentials = %v", creds)
 	}
 	// Emergency rotation before the promotion: promotes, then a new secondary.
-	w.env.Tag(ctx, w.arn, map[string]string{rotation.TagEmergency: "true"})
-	w.env.MustRotate(ctx, w.arn)
-	w.env.Untag(ctx, w.arn, rotation.TagEmergency)
+	w.env.Tag(ctx, w.ARN, map[string]string{rotation.TagEmergency: "true"})
+	w.env.MustRotate(ctx, w.ARN)
+	w.env.Untag(ctx, w.ARN, rotation.TagEmergency)
 	// Rollback-restored secondary: Delete deletes it.
 	w.restore(ctx)
-	if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+	if err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 		t.Fatal(err)
 	}
 	if _, s := w.tokens(); s != "" {
 		t.Fatal("the rolled-back secondary was not deleted")
 	}
 	// A rotation, then the lifecycle's promotion.
-	w.retirePrevious(ctx, w.arn)
+	w.retirePrevious(ctx, w.ARN)
 	if err := w.fake.ThrottleNext(w.acct.Sid, 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	w.env.MustRotate(ctx, w.arn)
-	if err := p.Delete(ctx, w.request(ctx, rotation.StagePrevious)); err != nil {
+	w.env.MustRotate(ctx, w.ARN)
+	if err := p.Delete(ctx, w.Request(ctx, rotation.StagePrevious)); err != nil {
 		t.Fatal(err)
 	}
 	// Discard of a secondary that can never be stored.
@@ -267,7 +257,7 @@ func TestThroughPrism(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.arn, Token: "t1", Value: w.value(sec), Versions: w.request(ctx, rotation.StageCurrent).Versions, Destroy: true}); err != nil {
+	if err := p.Discard(ctx, &rotation.DiscardRequest{SecretID: w.ARN, Token: "t1", Value: w.value(sec), Versions: w.Request(ctx, rotation.StageCurrent).Versions, Destroy: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, s := w.tokens(); s != "" {
@@ -277,7 +267,7 @@ func TestThroughPrism(t *testing.T) {
 	if err := w.fake.DeleteKey(w.acct.Sid, w.main.Sid); err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Credentials(ctx, w.request(ctx, rotation.StageCurrent))
+	_, err = p.Credentials(ctx, w.Request(ctx, rotation.StageCurrent))
 	if !errors.Is(err, twiliotoken.ErrAdminRefused) {
 		t.Fatalf("a deleted Main key: %v", err)
 	}
@@ -295,7 +285,7 @@ func TestAdminSecretHoldingAToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := w.state()
-	_, err := w.failedRotation(ctx)
+	_, err := w.FailedRotation(ctx)
 	vendorkeytest.WantIn(t, err, "master_secret_arn", "stop working at the promotion")
 	w.noSecrets("the error", err.Error())
 	if w.state() != before {

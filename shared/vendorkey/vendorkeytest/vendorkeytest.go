@@ -212,3 +212,54 @@ func Refused[K comparable, V any](ctx context.Context, t testing.TB, env *rotati
 	Unchanged(ctx, t, env, arn, what, whose, now, keys, current)
 	return token, err
 }
+
+// World is a test's secret in the kit's Env, with the vendor's keys, and
+// the checks the providers' tests share.
+type World struct {
+	T   testing.TB
+	Env *rotationtest.Env
+	ARN string
+	// Whose names the keys in messages ("the account's"); Keys reads them
+	// from the fake (id to a description). Needed by Unchanged and Refused.
+	Whose string
+	Keys  func() map[string]string
+}
+
+// Reader is a VersionReader over the secret as it is now.
+func (w World) Reader(ctx context.Context) rotation.VersionReader {
+	w.T.Helper()
+	return Reader(ctx, w.T, w.Env, w.ARN)
+}
+
+// Version returns the version holding stage.
+func (w World) Version(ctx context.Context, stage string) *rotation.Version {
+	w.T.Helper()
+	return Request(ctx, w.T, w.Env, w.ARN, stage).Version
+}
+
+// Request is a lifecycle request for the version holding stage.
+func (w World) Request(ctx context.Context, stage string) *rotation.CredentialRequest {
+	w.T.Helper()
+	return Request(ctx, w.T, w.Env, w.ARN, stage)
+}
+
+// FailedRotation starts a rotation that must fail and returns its token
+// and the error of the step that failed.
+func (w World) FailedRotation(ctx context.Context) (string, error) {
+	w.T.Helper()
+	return FailedRotation(ctx, w.T, w.Env, w.ARN)
+}
+
+// Unchanged fails unless the keys and AWSCURRENT are as before what.
+func (w World) Unchanged(ctx context.Context, what string, keys map[string]string, current string) {
+	w.T.Helper()
+	Unchanged(ctx, w.T, w.Env, w.ARN, what, w.Whose, w.Keys, keys, current)
+}
+
+// Refused starts a rotation that must be refused with an error containing
+// parts and change nothing; it returns the rotation's token.
+func (w World) Refused(ctx context.Context, what string, parts ...string) string {
+	w.T.Helper()
+	token, _ := Refused(ctx, w.T, w.Env, w.ARN, what, w.Whose, w.Keys, parts...)
+	return token
+}
