@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -20,6 +19,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/staged"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 // vendor is an in-process fake of a payment API whose keys are rolled in
@@ -272,37 +272,15 @@ func newBed(t *testing.T, k kind) (*bed, string) {
 
 func (b *bed) rotate(ctx context.Context, arn string) (string, error) {
 	b.t.Helper()
-	token, err := b.env.Rotate(ctx, arn)
-	if err != nil {
-		b.t.Fatalf("rotate: %v", err)
-	}
-	if rec := b.env.LastRotation(); !rec.Succeeded {
-		return token, fmt.Errorf("%s: %s", rec.FailedStep, rec.Error)
-	}
-	return token, nil
+	return vendorkeytest.Rotate(ctx, b.t, b.env, arn)
 }
 
 // versions is a rotation.VersionReader over fixed versions.
-type versions map[string]*rotation.Version
-
-func (v versions) Stage(_ context.Context, stage string) (*rotation.Version, error) {
-	if x, ok := v[stage]; ok {
-		return x, nil
-	}
-	return nil, fmt.Errorf("%s: %w", stage, rotation.ErrNoVersion)
-}
-
-func (v versions) Created(context.Context, string) (time.Time, error) { return time.Time{}, nil }
-
-func (v versions) Admin(context.Context) (*rotation.Admin, error) { return nil, nil }
+type versions = vendorkeytest.Versions
 
 func noSecret(t testing.TB, what, text string, secrets ...string) {
 	t.Helper()
-	red := rotation.NewRedactor()
-	red.Add(secrets...)
-	if red.Contains(text) {
-		t.Fatalf("%s contains a secret: %s", what, red.Redact(text))
-	}
+	vendorkeytest.NoSecret(t, what, "a secret", text, secrets...)
 }
 
 // putValue stores a value with the given labels (nil: AWSCURRENT).

@@ -16,6 +16,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/stripe"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 // bed is one test world: the AWS emulator and engine of the conformance
@@ -166,37 +167,15 @@ func (b *bed) rollAndStage(ctx context.Context, arn string) stripefake.Key {
 // it succeeded).
 func (b *bed) rotate(ctx context.Context, arn string) (string, error) {
 	b.t.Helper()
-	token, err := b.env.Rotate(ctx, arn)
-	if err != nil {
-		b.t.Fatalf("rotate: %v", err)
-	}
-	if rec := b.env.LastRotation(); !rec.Succeeded {
-		return token, fmt.Errorf("%s: %s", rec.FailedStep, rec.Error)
-	}
-	return token, nil
+	return vendorkeytest.Rotate(ctx, b.t, b.env, arn)
 }
 
 // versions is a rotation.VersionReader over fixed versions, for calling
 // provider methods directly.
-type versions map[string]*rotation.Version
-
-func (v versions) Stage(_ context.Context, stage string) (*rotation.Version, error) {
-	if x, ok := v[stage]; ok {
-		return x, nil
-	}
-	return nil, fmt.Errorf("%s: %w", stage, rotation.ErrNoVersion)
-}
-
-func (v versions) Created(context.Context, string) (time.Time, error) { return time.Time{}, nil }
-
-func (v versions) Admin(context.Context) (*rotation.Admin, error) { return nil, nil }
+type versions = vendorkeytest.Versions
 
 // noSecret fails the test when text holds any of the keys.
 func noSecret(t testing.TB, what, text string, keys ...string) {
 	t.Helper()
-	red := rotation.NewRedactor()
-	red.Add(keys...)
-	if red.Contains(text) {
-		t.Fatalf("%s contains a key: %s", what, red.Redact(text))
-	}
+	vendorkeytest.NoSecret(t, what, "a key", text, keys...)
 }

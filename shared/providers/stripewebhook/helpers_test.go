@@ -16,6 +16,7 @@ import (
 	"github.com/dualkey/dualkey/shared/providers/stripewebhook"
 	"github.com/dualkey/dualkey/shared/rotation"
 	"github.com/dualkey/dualkey/shared/rotation/rotationtest"
+	"github.com/dualkey/dualkey/shared/vendorkey/vendorkeytest"
 )
 
 // adminSecretName is the secret holding the Stripe key that manages
@@ -244,14 +245,7 @@ func (b *bed) endpointOf(ctx context.Context, arn, stage string) stripefake.Endp
 // rotate starts a rotation and returns its token and the failure.
 func (b *bed) rotate(ctx context.Context, arn string) (string, error) {
 	b.t.Helper()
-	token, err := b.env.Rotate(ctx, arn)
-	if err != nil {
-		b.t.Fatalf("rotate: %v", err)
-	}
-	if rec := b.env.LastRotation(); !rec.Succeeded {
-		return token, fmt.Errorf("%s: %s", rec.FailedStep, rec.Error)
-	}
-	return token, nil
+	return vendorkeytest.Rotate(ctx, b.t, b.env, arn)
 }
 
 // putAdmin replaces the admin secret's value.
@@ -265,9 +259,5 @@ func (b *bed) putAdmin(ctx context.Context, value string) {
 // noSecret fails the test when text holds any of the secrets.
 func noSecret(t testing.TB, what, text string, secrets ...string) {
 	t.Helper()
-	red := rotation.NewRedactor()
-	red.Add(secrets...)
-	if red.Contains(text) {
-		t.Fatalf("%s contains a secret: %s", what, red.Redact(text))
-	}
+	vendorkeytest.NoSecret(t, what, "a secret", text, secrets...)
 }

@@ -1,8 +1,10 @@
 // Package vendorkeytest holds what the vendor-key providers' tests
-// (twilio, twiliotoken, sendgrid) share on top of the rotation kit
-// (rotationtest): reading a secret's versions as a provider does, a
-// rotation that must be refused, taking a label off a version, and error
-// checks. Tests only: no rotation function imports it.
+// (twilio, twiliotoken, sendgrid; stripe, stripewebhook and staged for
+// rotating and fixed versions) share on top of the rotation kit
+// (rotationtest): a test's secret and its versions as a provider reads
+// them, rotations that must be refused and change nothing, label removal,
+// the delete-only lifecycle test, FromEnv checks and secret checks. Tests
+// only: no rotation function imports it.
 package vendorkeytest
 
 import (
@@ -262,4 +264,49 @@ func (w World) Refused(ctx context.Context, what string, parts ...string) string
 	w.T.Helper()
 	token, _ := Refused(ctx, w.T, w.Env, w.ARN, what, w.Whose, w.Keys, parts...)
 	return token
+}
+
+// Rotate starts a rotation of arn and returns its token and, when it
+// failed, an error "<step>: <error>".
+func Rotate(ctx context.Context, t testing.TB, env *rotationtest.Env, arn string) (string, error) {
+	t.Helper()
+	token, err := env.Rotate(ctx, arn)
+	if err != nil {
+		t.Fatalf("rotate: %v", err)
+	}
+	if rec := env.LastRotation(); !rec.Succeeded {
+		return token, fmt.Errorf("%s: %s", rec.FailedStep, rec.Error)
+	}
+	return token, nil
+}
+
+// Versions is a rotation.VersionReader over fixed versions by stage, for
+// calling provider methods directly.
+type Versions map[string]*rotation.Version
+
+var _ rotation.VersionReader = Versions(nil)
+
+// Stage implements rotation.VersionReader.
+func (v Versions) Stage(_ context.Context, stage string) (*rotation.Version, error) {
+	if x, ok := v[stage]; ok {
+		return x, nil
+	}
+	return nil, fmt.Errorf("%s: %w", stage, rotation.ErrNoVersion)
+}
+
+// Created implements rotation.VersionReader: the zero time.
+func (v Versions) Created(context.Context, string) (time.Time, error) { return time.Time{}, nil }
+
+// Admin implements rotation.VersionReader: none.
+func (v Versions) Admin(context.Context) (*rotation.Admin, error) { return nil, nil }
+
+// NoSecret fails the test when text (what) holds any of secrets; noun
+// names one in the message ("a key").
+func NoSecret(t testing.TB, what, noun, text string, secrets ...string) {
+	t.Helper()
+	red := rotation.NewRedactor()
+	red.Add(secrets...)
+	if red.Contains(text) {
+		t.Fatalf("%s contains %s: %s", what, noun, red.Redact(text))
+	}
 }
