@@ -21,13 +21,13 @@ import (
 func BenchmarkRotationSteps(b *testing.B) {
 	sqlcredtest.BenchmarkRotationSteps(b, func(tb testing.TB, strategy sqlcred.Strategy) *sqlcredtest.BenchWorld {
 		w := newWorld(tb, strategy)
-		w.invoke = func(context.Context, []byte) error { return errors.New("held: the benchmark runs the steps") }
+		w.Invoke = func(context.Context, []byte) error { return errors.New("held: the benchmark runs the steps") }
 		return &sqlcredtest.BenchWorld{
-			Rotate:   func() string { token, _ := w.rotate(""); return token },
-			Engine:   w.engine,
-			ARN:      w.arn,
-			Previous: func() *rotation.CredentialRequest { id, _ := w.version(rotation.StagePrevious); return w.request(id) },
-			Provider: w.provider,
+			Rotate:   func() string { token, _ := w.Rotate(""); return token },
+			Engine:   w.Engine,
+			ARN:      w.ARN,
+			Previous: func() *rotation.CredentialRequest { id, _ := w.Version(rotation.StagePrevious); return w.Request(id) },
+			Provider: w.Provider,
 		}
 	})
 }

@@ -112,6 +112,6 @@ func (a awsConn) SetUser(ctx context.Context, cur, pend map[string]any) error {
 func TestInteropWithAWSMultiUser(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, mysql.StrategyAlternating)
-	awsImpl := &sqlcredtest.AWSMultiUser{SM: w.sm, Engine: "mariadb", Connect: awsConnect(w.u.srv.CA().Pool())}
-	sqlcredtest.TestInteropWithAWSMultiUser(t, w.shared(), awsImpl, mysql.ErrLocked)
+	awsImpl := &sqlcredtest.AWSMultiUser{SM: w.SM, Engine: "mariadb", Connect: awsConnect(w.u.srv.CA().Pool())}
+	sqlcredtest.TestInteropWithAWSMultiUser(t, w.Shared(), awsImpl, mysql.ErrLocked)
 }

@@ -3,7 +3,6 @@ package mysql_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"strings"
 	"testing"
 
@@ -34,25 +33,6 @@ func TestProviderBasics(t *testing.T) {
 	})
 }
 
-// putCurrent stores a new AWSCURRENT made from the current one by edit.
-func (w *world) putCurrent(edit func(m map[string]any)) {
-	w.t.Helper()
-	ctx := context.Background()
-	out, err := w.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(w.arn)})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	m := map[string]any{}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &m); err != nil {
-		w.t.Fatal(err)
-	}
-	edit(m)
-	b, _ := json.Marshal(m)
-	if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.arn), SecretString: aws.String(string(b))}); err != nil {
-		w.t.Fatal(err)
-	}
-}
-
 // A rotation that cannot proceed fails at setSecret with an error that
 // names the cause and the fix, holds no password, and leaves AWSCURRENT
 // working.
@@ -66,7 +46,7 @@ func TestSetErrors(t *testing.T) {
 	}{
 		{"wrong master password", func(t *testing.T, w *world) {
 			b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": w.u.srv.Host, "port": w.u.srv.Port, "username": w.u.master, "password": "Wrong-password-123"})
-			if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.masterARN), SecretString: aws.String(string(b))}); err != nil {
+			if _, err := w.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.MasterARN), SecretString: aws.String(string(b))}); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"master secret", "authentication failed", "refused the password"}},
@@ -79,38 +59,38 @@ func TestSetErrors(t *testing.T) {
 		}, []string{"not a rotation's alternate user", "holds privileges", "drop or rename it"}},
 		{"master of another server", func(t *testing.T, w *world) {
 			b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": "db.other.example", "port": w.u.srv.Port, "username": w.u.master, "password": w.u.masterPW})
-			if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.masterARN), SecretString: aws.String(string(b))}); err != nil {
+			if _, err := w.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.MasterARN), SecretString: aws.String(string(b))}); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{`"host"`, "differs from the master secret's host"}},
 		{"master is the rotated user", func(t *testing.T, w *world) {
 			b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": w.u.srv.Host, "port": w.u.srv.Port, "username": w.u.app, "password": w.u.appPW})
-			if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.masterARN), SecretString: aws.String(string(b))}); err != nil {
+			if _, err := w.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.MasterARN), SecretString: aws.String(string(b))}); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"master secret is the rotated user"}},
 		{"AWSCURRENT does not log in", func(t *testing.T, w *world) {
-			w.putCurrent(func(m map[string]any) { m["password"] = "Edited-password-123" })
+			w.PutCurrent(func(m map[string]any) { m["password"] = "Edited-password-123" })
 		}, []string{"AWSCURRENT must log in", "confused", "refused the password"}},
 		{"unreachable", func(t *testing.T, w *world) {
 			port := sqlcredtest.ClosedPort(t)
-			w.putCurrent(func(m map[string]any) { m["port"] = port })
+			w.PutCurrent(func(m map[string]any) { m["port"] = port })
 			b, _ := json.Marshal(map[string]any{"engine": "mariadb", "host": w.u.srv.Host, "port": port, "username": w.u.master, "password": w.u.masterPW})
-			if _, err := w.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.masterARN), SecretString: aws.String(string(b))}); err != nil {
+			if _, err := w.SM.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(w.MasterARN), SecretString: aws.String(string(b))}); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"database unreachable", "connection refused", "VPC", "security group", "VPC endpoint"}},
 		{"server not trusted", func(t *testing.T, w *world) {
-			w.provider = mysql.New(mysql.Config{})
-			w.rebuildEngine()
+			w.Provider = mysql.New(mysql.Config{})
+			w.RebuildEngine()
 		}, []string{"tls failed", "not signed by a CA the function trusts", mysql.EnvCABundle}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t, mysql.StrategyAlternating)
 			tc.prepare(t, w)
-			curID, _ := w.version(rotation.StageCurrent)
-			_, rec := w.rotate("")
+			curID, _ := w.Version(rotation.StageCurrent)
+			_, rec := w.Rotate("")
 			if rec.Succeeded || rec.FailedStep != rotation.StepSet {
 				t.Fatalf("rotation: %+v, want a failure at setSecret", rec)
 			}
@@ -119,23 +99,13 @@ func TestSetErrors(t *testing.T) {
 					t.Errorf("error %q does not say %q", rec.Error, s)
 				}
 			}
-			w.noSecretsIn("the error", rec.Error)
-			w.noSecretsIn("the logs", w.logs.String())
-			if id, _ := w.version(rotation.StageCurrent); id != curID {
+			w.NoSecretsIn("the error", rec.Error)
+			w.NoSecretsIn("the logs", w.Logs.String())
+			if id, _ := w.Version(rotation.StageCurrent); id != curID {
 				t.Fatalf("AWSCURRENT moved to %s", id)
 			}
 		})
 	}
-}
-
-// rebuildEngine makes the engine use w.provider again.
-func (w *world) rebuildEngine() {
-	w.t.Helper()
-	eng, err := rotation.New(rotation.Config{SecretsManager: w.sm, Provider: w.provider, LogWriter: w.logs, MetricsWriter: io.Discard, Now: w.clock.Now})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.engine = eng
 }
 
 // TestSteps runs sqlcredtest's step scenarios that need no database: a

@@ -91,6 +91,6 @@ func (a awsConn) SetUser(ctx context.Context, cur, pend map[string]any) error {
 func TestInteropWithAWSMultiUser(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, postgres.StrategyAlternating)
-	awsImpl := &sqlcredtest.AWSMultiUser{SM: w.sm, Engine: "postgres", Connect: awsConnect(w.u.srv.CA().Pool())}
-	sqlcredtest.TestInteropWithAWSMultiUser(t, w.shared(), awsImpl, postgres.ErrLocked)
+	awsImpl := &sqlcredtest.AWSMultiUser{SM: w.SM, Engine: "postgres", Connect: awsConnect(w.u.srv.CA().Pool())}
+	sqlcredtest.TestInteropWithAWSMultiUser(t, w.Shared(), awsImpl, postgres.ErrLocked)
 }
