@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -297,6 +298,19 @@ func (w *World) Shared() *sqlcredtest.World {
 		Request:     w.Request,
 		Retire:      w.Retire,
 		NoSecretsIn: w.NoSecretsIn,
+	}
+}
+
+// Bench is the world as sqlcredtest.BenchmarkRotationSteps sees it: from
+// now on RotateSecret only starts a rotation (the benchmark runs the steps).
+func (w *World) Bench() *sqlcredtest.BenchWorld {
+	w.Invoke = func(context.Context, []byte) error { return errors.New("held: the benchmark runs the steps") }
+	return &sqlcredtest.BenchWorld{
+		Rotate:   func() string { token, _ := w.Rotate(""); return token },
+		Engine:   w.Engine,
+		ARN:      w.ARN,
+		Previous: func() *rotation.CredentialRequest { id, _ := w.Version(rotation.StagePrevious); return w.Request(id) },
+		Provider: w.Provider,
 	}
 }
 
