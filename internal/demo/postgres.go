@@ -197,7 +197,7 @@ func (d *pgDemo) run(ctx context.Context, masterPW, appPW string) (*PostgresResu
 	}
 	var runErr error
 	for i := 1; i <= 3 && runErr == nil; i++ {
-		if runErr = sleepCtx(ctx, time.Second); runErr != nil {
+		if runErr = rotation.Sleep(ctx, time.Second); runErr != nil {
 			break
 		}
 		before := queries.Load()
@@ -218,7 +218,7 @@ func (d *pgDemo) run(ctx context.Context, masterPW, appPW string) (*PostgresResu
 		}
 	}
 	if runErr == nil {
-		runErr = sleepCtx(ctx, time.Second)
+		runErr = rotation.Sleep(ctx, time.Second)
 	}
 	stopLoad()
 	wg.Wait()
@@ -266,7 +266,7 @@ func (d *pgDemo) worker(ctx context.Context, queries, failed, connFailed *atomic
 				if ctx.Err() == nil {
 					connFailed.Add(1)
 				}
-				_ = sleepCtx(ctx, 5*time.Millisecond)
+				_ = rotation.Sleep(ctx, 5*time.Millisecond)
 				continue
 			}
 			conn, user, opened = c, u, time.Now()
@@ -289,7 +289,7 @@ func (d *pgDemo) worker(ctx context.Context, queries, failed, connFailed *atomic
 			continue
 		}
 		ok(user)
-		_ = sleepCtx(ctx, 2*time.Millisecond)
+		_ = rotation.Sleep(ctx, 2*time.Millisecond)
 	}
 }
 
@@ -446,17 +446,6 @@ func (d *pgDemo) conn(s *postgres.Secret) postgres.ConnConfig {
 	c := s.ConnConfig()
 	c.RootCAs = d.roots
 	return c
-}
-
-func sleepCtx(ctx context.Context, dur time.Duration) error {
-	t := time.NewTimer(dur)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // demoPassword returns a random password from GetRandomPassword's alphabet
